@@ -1,0 +1,82 @@
+# MKTME, hands-on — the two commands a learner needs are `make lab` and `make test`.
+#
+# Everything runs in ./.venv, created on first use. The course is installed into it
+# (pip install -e '.[lab,test]') only when pyproject.toml is newer than the stamp file,
+# so a second `make test` or `make lab` starts straight away.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+LAB_ARGS ?=
+# Lesson notebooks; solutions/ and exercises/ join in once they hold a notebook.
+NB_DIRS := $(wildcard notebooks solutions exercises)
+NB_ENV := MPLBACKEND=Agg PYTHONHASHSEED=0 MKTME_STATIC=1
+ifeq ($(CI),true)
+PYTEST_ARGS ?= -v -rs
+else
+PYTEST_ARGS ?= -q -rs
+endif
+RUN_PYTEST := $(PY) tools/run_pytest.py $(PYTEST_ARGS)
+
+# Kernels started by nbval, nbclient and JupyterLab resolve `python` and `jupyter` here.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: lab test install test-unit test-notebooks test-stripped test-exercises test-sync \
+        test-browser exercises sync bench check-env clean
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb $(LAB_ARGS)
+
+install: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -e '.[lab,test]'
+	touch $@
+
+# Cheap checks first, then the unit tests, the notebooks and the real browser.
+test: test-stripped test-exercises test-sync test-unit test-notebooks test-browser
+	@echo "make test: every check passed"
+
+test-unit: $(STAMP)
+	$(RUN_PYTEST) -p no:nbval tests/ --ignore=tests/browser
+
+test-notebooks: $(STAMP)
+	$(NB_ENV) $(RUN_PYTEST) --nbval-lax --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout=120 \
+	  $(NB_DIRS)
+
+test-stripped: $(STAMP)
+	git ls-files -z '*.ipynb' | xargs -0 -r $(VENV)/bin/nbstripout --verify
+
+test-exercises: $(STAMP)
+	$(PY) tools/make_exercises.py --check
+
+test-sync: $(STAMP)
+	$(PY) tools/sync_lessons.py --check
+
+test-browser: $(STAMP)
+	$(RUN_PYTEST) -p no:nbval tests/browser
+
+# Regenerate exercises/ from solutions/.
+exercises: $(STAMP)
+	$(PY) tools/make_exercises.py
+
+# Regenerate lesson headers/footers and the README lesson map; exercises follow the solutions.
+sync: $(STAMP)
+	$(PY) tools/sync_lessons.py
+	$(PY) tools/make_exercises.py
+
+bench: $(STAMP)
+	@if [ -f benchmarks/run_all.py ]; then $(PY) benchmarks/run_all.py; \
+	 else echo "no benchmarks/run_all.py"; fi
+
+check-env: $(STAMP)
+	$(PY) tools/check_env.py
+
+clean:
+	rm -rf artifacts .pytest_cache .hypothesis benchmarks/results
