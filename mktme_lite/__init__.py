@@ -13,3 +13,24 @@ every lesson uses.
 """
 
 __version__ = "0.1.0"
+
+from .address import ALG_AES_XTS_128, ALG_AES_XTS_256, AddressLayout, TMEActivate, TMECapability
+from .errors import (
+    AddressError,
+    ConfigError,
+    DataError,
+    KeyIDError,
+    KeyMaterialError,
+    MKTMEError,
+    PackageError,
+)
+from .keytable import KeyMode, PconfigCommand, PconfigStatus
+from .machine import LINE, Event, Machine
+from .xts import xts_decrypt, xts_encrypt
+
+__all__ = [
+    "ALG_AES_XTS_128", "ALG_AES_XTS_256", "AddressLayout", "TMEActivate", "TMECapability",
+    "AddressError", "ConfigError", "DataError", "KeyIDError", "KeyMaterialError", "MKTMEError",
+    "PackageError", "KeyMode", "PconfigCommand", "PconfigStatus", "LINE", "Event", "Machine",
+    "xts_encrypt", "xts_decrypt",
+]

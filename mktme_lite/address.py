@@ -1,0 +1,198 @@
+"""Physical addresses with KeyID bits, and the TME model-specific registers.
+
+When MKTME is activated, the top ``keyid_bits`` bits of the ``phys_bits``-wide physical
+address stop being address bits and carry the KeyID instead (Intel spec; Linux's
+``mktme_keyid_shift = x86_phys_bits - keyid_bits``). CPUID's MAXPHYADDR is *not* reduced,
+so software must subtract the KeyID bits itself. The price of every KeyID bit is half of the
+addressable physical memory.
+
+The full address, KeyID included, is called the *host physical address* (``hpa``) in this
+course; the address with the KeyID stripped (``pa``) is what indexes DRAM and what the XTS
+tweak is built from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import AddressError, ConfigError, KeyIDError
+
+IA32_TME_CAPABILITY = 0x981
+IA32_TME_ACTIVATE = 0x982
+IA32_TME_EXCLUDE_MASK = 0x983
+IA32_TME_EXCLUDE_BASE = 0x984
+
+#: Algorithm bits as they appear in IA32_TME_CAPABILITY[3:0], IA32_TME_ACTIVATE[63:48] and
+#: PCONFIG's KEYID_CTRL.ENC_ALG field (bit i of ENC_ALG <-> IA32_TME_ACTIVATE bit 48+i).
+ALG_AES_XTS_128 = 1 << 0
+ALG_AES_XTS_256 = 1 << 2
+ALG_NAMES = {ALG_AES_XTS_128: "AES-XTS-128", ALG_AES_XTS_256: "AES-XTS-256"}
+ALG_KEY_BYTES = {ALG_AES_XTS_128: 16, ALG_AES_XTS_256: 32}
+
+
+def _bits(value: int, lo: int, hi: int) -> int:
+    return (value >> lo) & ((1 << (hi - lo + 1)) - 1)
+
+
+@dataclass(frozen=True)
+class AddressLayout:
+    """Where the KeyID lives in a physical address, for one activated configuration."""
+
+    phys_bits: int = 46
+    keyid_bits: int = 6
+
+    def __post_init__(self):
+        if not isinstance(self.phys_bits, int) or not 32 <= self.phys_bits <= 52:
+            raise ConfigError(f"phys_bits must be an int between 32 and 52 (x86-64 MAXPHYADDR); got {self.phys_bits!r}")
+        if not isinstance(self.keyid_bits, int) or not 0 <= self.keyid_bits <= 15:
+            raise ConfigError(
+                f"keyid_bits must be an int between 0 and 15 (IA32_TME_ACTIVATE[35:32] is 4 bits); got {self.keyid_bits!r}"
+            )
+        if self.phys_bits - self.keyid_bits < 24:
+            raise ConfigError(
+                f"{self.keyid_bits} KeyID bits leave only {self.phys_bits - self.keyid_bits} address bits; keep at least 24"
+            )
+
+    @property
+    def keyid_shift(self) -> int:
+        """Bit position of the lowest KeyID bit (Linux: ``mktme_keyid_shift``)."""
+        return self.phys_bits - self.keyid_bits
+
+    @property
+    def keyid_mask(self) -> int:
+        """Mask of the KeyID bits inside a physical address (Linux: ``mktme_keyid_mask``)."""
+        return ((1 << self.keyid_bits) - 1) << self.keyid_shift
+
+    @property
+    def nr_keyids(self) -> int:
+        """Usable KeyIDs besides KeyID 0 (Linux: ``mktme_nr_keyids = 2^bits - 1``)."""
+        return (1 << self.keyid_bits) - 1
+
+    @property
+    def addressable_bytes(self) -> int:
+        """Physical memory still addressable once the KeyID bits are taken out."""
+        return 1 << self.keyid_shift
+
+    @property
+    def lost_bytes(self) -> int:
+        """Physical address space given up to carry KeyIDs."""
+        return (1 << self.phys_bits) - self.addressable_bytes
+
+    def check_keyid(self, keyid: int) -> int:
+        if not isinstance(keyid, int) or isinstance(keyid, bool):
+            raise KeyIDError(f"keyid must be an int; got {type(keyid).__name__}")
+        if not 0 <= keyid <= self.nr_keyids:
+            need = max(1, int(keyid).bit_length()) if keyid >= 0 else None
+            extra = f"; keyid {keyid} needs {need} KeyID bits" if need else ""
+            raise KeyIDError(
+                f"keyid {keyid} is not available{extra}: this machine activated {self.keyid_bits} "
+                f"KeyID bits, so KeyIDs are 0..{self.nr_keyids}"
+            )
+        return keyid
+
+    def check_pa(self, pa: int) -> int:
+        if not isinstance(pa, int) or isinstance(pa, bool):
+            raise AddressError(f"a physical address must be an int; got {type(pa).__name__}")
+        if pa < 0:
+            raise AddressError(f"physical address {pa} is negative; addresses are 0..{hex(self.addressable_bytes - 1)}")
+        if pa >= self.addressable_bytes:
+            raise AddressError(
+                f"physical address {pa:#x} needs bit {pa.bit_length() - 1}, but bits {self.keyid_shift}-"
+                f"{self.phys_bits - 1} carry the KeyID on this machine ({self.keyid_bits} KeyID bits of "
+                f"{self.phys_bits}); addresses are 0..{self.addressable_bytes - 1:#x}"
+            )
+        return pa
+
+    def hpa(self, pa: int, keyid: int = 0) -> int:
+        """The full physical address the CPU uses: KeyID in the top bits, ``pa`` below."""
+        self.check_pa(pa)
+        self.check_keyid(keyid)
+        return (keyid << self.keyid_shift) | pa
+
+    def split(self, hpa: int) -> tuple[int, int]:
+        """Inverse of :meth:`hpa`: ``(pa, keyid)``."""
+        if not isinstance(hpa, int) or isinstance(hpa, bool) or hpa < 0:
+            raise AddressError(f"an hpa must be a non-negative int; got {hpa!r}")
+        if hpa >> self.phys_bits:
+            raise AddressError(
+                f"hpa {hpa:#x} has bits above bit {self.phys_bits - 1}; this machine has {self.phys_bits} physical address bits"
+            )
+        return hpa & (self.addressable_bytes - 1), hpa >> self.keyid_shift
+
+
+@dataclass(frozen=True)
+class TMECapability:
+    """IA32_TME_CAPABILITY (MSR 0x981), read-only. Field layout from Intel's tdx-module headers."""
+
+    aes_xts_128: bool = True
+    aes_xts_128_integrity: bool = False
+    aes_xts_256: bool = True
+    aes_xts_256_integrity: bool = False
+    bypass_supported: bool = True
+    max_keyid_bits: int = 6
+    max_keys: int = 63
+
+    @property
+    def value(self) -> int:
+        v = (
+            int(self.aes_xts_128)
+            | int(self.aes_xts_128_integrity) << 1
+            | int(self.aes_xts_256) << 2
+            | int(self.aes_xts_256_integrity) << 3
+            | int(self.bypass_supported) << 31
+            | (self.max_keyid_bits & 0xF) << 32
+            | (self.max_keys & 0x7FFF) << 36
+        )
+        return v
+
+    @classmethod
+    def decode(cls, value: int) -> "TMECapability":
+        return cls(
+            aes_xts_128=bool(_bits(value, 0, 0)),
+            aes_xts_128_integrity=bool(_bits(value, 1, 1)),
+            aes_xts_256=bool(_bits(value, 2, 2)),
+            aes_xts_256_integrity=bool(_bits(value, 3, 3)),
+            bypass_supported=bool(_bits(value, 31, 31)),
+            max_keyid_bits=_bits(value, 32, 35),
+            max_keys=_bits(value, 36, 50),
+        )
+
+
+@dataclass(frozen=True)
+class TMEActivate:
+    """IA32_TME_ACTIVATE (MSR 0x982), written once by the BIOS and then locked."""
+
+    lock: bool = True
+    enable: bool = True
+    key_select: int = 0  # 0: new TME key generated at boot; 1: restored after standby
+    save_key: bool = False
+    policy: int = 0  # KeyID-0 algorithm: 0 = AES-XTS-128, 2 = AES-XTS-256
+    bypass: bool = False
+    keyid_bits: int = 6
+    crypto_algs: int = ALG_AES_XTS_128  # algorithms allowed for KeyIDs >= 1 (bits 63:48)
+
+    @property
+    def value(self) -> int:
+        return (
+            int(self.lock)
+            | int(self.enable) << 1
+            | (self.key_select & 1) << 2
+            | int(self.save_key) << 3
+            | (self.policy & 0xF) << 4
+            | int(self.bypass) << 31
+            | (self.keyid_bits & 0xF) << 32
+            | (self.crypto_algs & 0xFFFF) << 48
+        )
+
+    @classmethod
+    def decode(cls, value: int) -> "TMEActivate":
+        return cls(
+            lock=bool(_bits(value, 0, 0)),
+            enable=bool(_bits(value, 1, 1)),
+            key_select=_bits(value, 2, 2),
+            save_key=bool(_bits(value, 3, 3)),
+            policy=_bits(value, 4, 7),
+            bypass=bool(_bits(value, 31, 31)),
+            keyid_bits=_bits(value, 32, 35),
+            crypto_algs=_bits(value, 48, 63),
+        )

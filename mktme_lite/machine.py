@@ -1,0 +1,509 @@
+"""The Machine: packages with caches, key tables and encryption engines over one DRAM.
+
+This is the facade every lesson drives. It is deliberately small and explicit:
+
+* ``store`` / ``load`` go through the issuing package's cache (write-back, write-allocate).
+  A miss fills the line from DRAM; a dirty line leaving a cache is written back to DRAM.
+  Both pass through the encryption engine of the memory controller that owns the address
+  (its *home* package), which uses the key its own table holds for that KeyID *now*.
+  Memory is split evenly between packages, like NUMA nodes (``home_package``).
+* The same full address stays coherent across packages (a simple MSI protocol): a store
+  invalidates other packages' copies, and a dirty copy elsewhere is first written back by its
+  own package's engine. Different KeyIDs of one frame are different addresses to the caches,
+  so nothing keeps *them* coherent. That is the hardware rule the 2018 thread was about.
+* ``clflush`` (every package), ``wbinvd`` (one package), ``evict`` and ``speculative_fill``
+  let a lesson step through time by hand.
+* Every operation appends an :class:`Event` to ``trace`` and bumps ``counters``.
+* All randomness (the TME key, random PCONFIG keys, DRAM's power-on noise) comes from one
+  generator seeded by ``seed``: the same seed gives the same run.
+* ``clone()`` copies the whole state cheaply so a scenario can be replayed many times.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from .address import (
+    ALG_AES_XTS_128,
+    ALG_AES_XTS_256,
+    ALG_KEY_BYTES,
+    ALG_NAMES,
+    IA32_TME_ACTIVATE,
+    IA32_TME_CAPABILITY,
+    AddressLayout,
+    TMEActivate,
+    TMECapability,
+)
+from .cache import Cache, CacheLine
+from .errors import ConfigError, DataError, KeyMaterialError, MKTMEError, PackageError
+from .keytable import (
+    KeyEntry,
+    KeyMode,
+    KeyTable,
+    PconfigCommand,
+    PconfigStatus,
+    make_key_entry,
+)
+from .memory import DRAM, LINE, EncryptionEngine
+from .xts import XTSCipher
+
+__all__ = ["Machine", "Event", "LINE", "PconfigCommand", "PconfigStatus", "KeyMode"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened. ``pa``/``keyid`` are None for events without an address."""
+
+    seq: int
+    kind: str
+    package: int | None = None
+    pa: int | None = None
+    keyid: int | None = None
+    detail: str = ""
+
+    def __str__(self) -> str:
+        where = "" if self.package is None else f"P{self.package} "
+        addr = "" if self.pa is None else f"pa={self.pa:#x} keyid={self.keyid} "
+        return f"#{self.seq:<4} {where}{self.kind:<16} {addr}{self.detail}".rstrip()
+
+
+class Machine:
+    """A TME/MKTME machine: ``packages`` sockets sharing one DRAM.
+
+    Parameters mirror what the BIOS and the hardware fix: ``phys_bits`` (MAXPHYADDR),
+    ``keyid_bits`` (activated in IA32_TME_ACTIVATE), ``dram_bytes`` (installed memory),
+    cache geometry, ``tme_bypass`` (KeyID 0 unencrypted) and ``crypto_algs`` (algorithms
+    allowed for KeyIDs >= 1; the 2018 parts offered AES-XTS-128 only).
+    """
+
+    def __init__(
+        self,
+        packages: int = 2,
+        keyid_bits: int = 6,
+        phys_bits: int = 46,
+        dram_bytes: int = 256 * 1024,
+        cache_sets: int = 64,
+        cache_ways: int = 8,
+        seed: int = 0,
+        tme_bypass: bool = False,
+        crypto_algs: int = ALG_AES_XTS_128,
+        max_keyid_bits: int | None = None,
+        trace: bool = True,
+    ):
+        if not isinstance(packages, int) or not 1 <= packages <= 8:
+            raise ConfigError(f"packages must be an int between 1 and 8; got {packages!r}")
+        self.layout = AddressLayout(phys_bits, keyid_bits)
+        if max_keyid_bits is None:
+            max_keyid_bits = max(keyid_bits, 6)
+        if not isinstance(max_keyid_bits, int) or not keyid_bits <= max_keyid_bits <= 15:
+            raise ConfigError(
+                f"max_keyid_bits (IA32_TME_CAPABILITY[35:32]) must be between keyid_bits={keyid_bits} and 15; "
+                f"got {max_keyid_bits!r}"
+            )
+        if not isinstance(dram_bytes, int) or dram_bytes < 4096 or dram_bytes % 4096:
+            raise ConfigError(f"dram_bytes must be a positive multiple of 4096 (whole pages); got {dram_bytes!r}")
+        if dram_bytes > min(self.layout.addressable_bytes, 64 * 1024 * 1024):
+            raise ConfigError(
+                f"dram_bytes={dram_bytes:#x} is more than the simulator holds (64 MiB) or than "
+                f"{phys_bits - keyid_bits} address bits can reach"
+            )
+        if crypto_algs not in (ALG_AES_XTS_128, ALG_AES_XTS_256, ALG_AES_XTS_128 | ALG_AES_XTS_256):
+            raise ConfigError("crypto_algs must be ALG_AES_XTS_128, ALG_AES_XTS_256 or both (bitwise or)")
+        if not isinstance(seed, int):
+            raise ConfigError(f"seed must be an int; got {type(seed).__name__}")
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.capability = TMECapability(
+            max_keyid_bits=max_keyid_bits, max_keys=(1 << max_keyid_bits) - 1
+        )
+        self.activate = TMEActivate(bypass=tme_bypass, keyid_bits=keyid_bits, crypto_algs=crypto_algs)
+        # The TME key: made by the CPU's RNG at boot, never visible to software.
+        self._tme_cipher = XTSCipher(self.rng.bytes(16), self.rng.bytes(16))
+        self.memory = DRAM(dram_bytes, self.rng)
+        self.tables = [KeyTable(p, self.layout.nr_keyids) for p in range(packages)]
+        self.engines = [EncryptionEngine(t, self._tme_cipher, tme_bypass) for t in self.tables]
+        self.caches = [Cache(p, cache_sets, cache_ways) for p in range(packages)]
+        self.trace: list[Event] = []
+        self.counters: Counter[str] = Counter()
+        self.trace_enabled = trace
+        self._seq = 0
+        self._injected: list[deque[PconfigStatus]] = [deque() for _ in range(packages)]
+
+    # -- basic facts ---------------------------------------------------------------------------
+    @property
+    def packages(self) -> int:
+        return len(self.caches)
+
+    @property
+    def keyid_bits(self) -> int:
+        return self.layout.keyid_bits
+
+    @property
+    def phys_bits(self) -> int:
+        return self.layout.phys_bits
+
+    @property
+    def nr_keyids(self) -> int:
+        return self.layout.nr_keyids
+
+    @property
+    def dram_bytes(self) -> int:
+        return self.memory.size
+
+    @property
+    def tme_bypass(self) -> bool:
+        return self.activate.bypass
+
+    def hpa(self, pa: int, keyid: int = 0) -> int:
+        """Full physical address of ``pa`` under ``keyid`` (KeyID in the top bits)."""
+        return self.layout.hpa(pa, keyid)
+
+    def split(self, hpa: int) -> tuple[int, int]:
+        """``(pa, keyid)`` of a full physical address."""
+        return self.layout.split(hpa)
+
+    def rdmsr(self, msr: int) -> int:
+        """Read a modelled MSR: IA32_TME_CAPABILITY (0x981) or IA32_TME_ACTIVATE (0x982)."""
+        if msr == IA32_TME_CAPABILITY:
+            return self.capability.value
+        if msr == IA32_TME_ACTIVATE:
+            return self.activate.value
+        raise MKTMEError(
+            f"MSR {msr:#x} is not modelled; rdmsr knows IA32_TME_CAPABILITY (0x981) and IA32_TME_ACTIVATE (0x982)"
+        )
+
+    # -- trace -------------------------------------------------------------------------------------
+    def emit(self, kind: str, package: int | None = None, pa: int | None = None,
+             keyid: int | None = None, detail: str = "") -> None:
+        """Record an event (the kernel model uses this for TLB shootdowns, faults, ...)."""
+        self.counters[kind] += 1
+        if self.trace_enabled:
+            self.trace.append(Event(self._seq, kind, package, pa, keyid, detail))
+        self._seq += 1
+
+    def reset_trace(self) -> None:
+        """Forget the trace and the counters (the machine state is untouched)."""
+        self.trace.clear()
+        self.counters.clear()
+
+    # -- argument checks ------------------------------------------------------------------------------
+    def _check_package(self, package) -> int:
+        if not isinstance(package, int) or isinstance(package, bool) or not 0 <= package < self.packages:
+            raise PackageError(
+                f"package {package!r} does not exist; this machine has {self.packages} "
+                f"package(s), numbered 0..{self.packages - 1}"
+            )
+        return package
+
+    def _check_range(self, hpa: int, n: int) -> tuple[int, int]:
+        pa, keyid = self.split(hpa)
+        if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+            raise DataError(f"length must be a positive int; got {n!r}")
+        self.memory.check(pa, n)
+        return pa, keyid
+
+    # -- the cache/engine core -------------------------------------------------------------------------
+    def home_package(self, pa: int) -> int:
+        """The package whose memory controller (and encryption engine) owns ``pa``.
+
+        Modelling choice: DRAM is split into equal contiguous parts, one per package. Real
+        platforms interleave in firmware-defined ways, but the rule that matters holds: a given
+        address is always encrypted and decrypted by the same controller. Linux's key service
+        relied on it: it ran KEYID_SET_KEY_RANDOM once per package, which gives every package
+        a *different* random key for the same KeyID.
+        """
+        return pa * self.packages // self.memory.size
+
+    def _engine(self, pa: int) -> tuple[int, EncryptionEngine]:
+        home = pa * self.packages // self.memory.size
+        return home, self.engines[home]
+
+    def _writeback(self, package: int, line: CacheLine) -> None:
+        pa, keyid = self.split(line.hpa)
+        home, engine = self._engine(pa)
+        self.memory.write_line(pa, engine.encrypt_line(pa, keyid, line.data))
+        line.dirty = False
+        self.emit("writeback", package, pa, keyid, f"engine P{home}" if self.packages > 1 else "")
+
+    def _evict_line(self, package: int, line: CacheLine, why: str) -> None:
+        if line.dirty:
+            self._writeback(package, line)
+        self.caches[package].remove(line.hpa)
+        pa, keyid = self.split(line.hpa)
+        self.emit("evict", package, pa, keyid, why)
+
+    def _snoop(self, package: int, line_hpa: int, invalidate: bool) -> None:
+        """Other packages' copies of the same full address: write back if dirty; drop if asked."""
+        for q, cache in enumerate(self.caches):
+            if q == package:
+                continue
+            other = cache.lookup(line_hpa, touch=False)
+            if other is None:
+                continue
+            if other.dirty:
+                self._writeback(q, other)
+            if invalidate:
+                cache.remove(line_hpa)
+                pa, keyid = self.split(line_hpa)
+                self.emit("invalidate", q, pa, keyid, f"snooped by P{package}")
+
+    def _fill(self, package: int, line_hpa: int, speculative: bool = False) -> CacheLine:
+        cache = self.caches[package]
+        self._snoop(package, line_hpa, invalidate=False)
+        victim = cache.victim(line_hpa)
+        if victim is not None:
+            self._evict_line(package, victim, "replaced")
+        pa, keyid = self.split(line_hpa)
+        data = self._engine(pa)[1].decrypt_line(pa, keyid, self.memory.read_line(pa))
+        line = CacheLine(line_hpa, bytearray(data), False, speculative)
+        cache.insert(line)
+        self.emit("fill", package, pa, keyid, "speculative" if speculative else "")
+        return line
+
+    # -- loads and stores -------------------------------------------------------------------------------
+    def load(self, hpa: int, n: int = LINE, package: int = 0) -> bytes:
+        """Read ``n`` bytes at ``hpa`` as the CPU sees them (through ``package``'s cache)."""
+        self._check_package(package)
+        pa, keyid = self._check_range(hpa, n)
+        self.emit("load", package, pa, keyid, f"{n} B")
+        cache = self.caches[package]
+        out = bytearray()
+        first = hpa - hpa % LINE
+        for line_hpa in range(first, hpa + n, LINE):
+            line = cache.lookup(line_hpa)
+            lpa = line_hpa - (hpa - pa)
+            if line is None:
+                self.emit("miss", package, lpa, keyid)
+                line = self._fill(package, line_hpa)
+            else:
+                self.emit("hit", package, lpa, keyid)
+            lo = max(hpa, line_hpa) - line_hpa
+            hi = min(hpa + n, line_hpa + LINE) - line_hpa
+            out += line.data[lo:hi]
+        return bytes(out)
+
+    def store(self, hpa: int, data: bytes, package: int = 0) -> None:
+        """Write ``data`` at ``hpa`` through ``package``'s cache (write-allocate, write-back)."""
+        self._check_package(package)
+        if isinstance(data, str):
+            raise DataError("store() takes bytes; encode text first, e.g. 'secret'.encode()")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise DataError(f"store() takes bytes; got {type(data).__name__}")
+        data = bytes(data)
+        pa, keyid = self._check_range(hpa, len(data))
+        self.emit("store", package, pa, keyid, f"{len(data)} B")
+        cache = self.caches[package]
+        first = hpa - hpa % LINE
+        for line_hpa in range(first, hpa + len(data), LINE):
+            lpa = line_hpa - (hpa - pa)
+            line = cache.lookup(line_hpa)
+            if line is None:
+                self.emit("miss", package, lpa, keyid)
+                line = self._fill(package, line_hpa)  # read for ownership
+            else:
+                self.emit("hit", package, lpa, keyid)
+            self._snoop(package, line_hpa, invalidate=True)
+            lo = max(hpa, line_hpa) - line_hpa
+            hi = min(hpa + len(data), line_hpa + LINE) - line_hpa
+            src = max(hpa, line_hpa) - hpa
+            line.data[lo:hi] = data[src : src + hi - lo]
+            line.dirty = True
+            line.speculative = False
+        return None
+
+    # -- cache maintenance --------------------------------------------------------------------------------
+    def clflush(self, hpa: int) -> None:
+        """CLFLUSH: write back (if dirty) and invalidate the line holding ``hpa`` in every package."""
+        pa, keyid = self._check_range(hpa, 1)
+        line_hpa = hpa - hpa % LINE
+        self.emit("clflush", None, pa - pa % LINE, keyid)
+        for p, cache in enumerate(self.caches):
+            line = cache.lookup(line_hpa, touch=False)
+            if line is not None:
+                if line.dirty:
+                    self._writeback(p, line)
+                cache.remove(line_hpa)
+                self.emit("flush", p, pa - pa % LINE, keyid)
+
+    def flush_range(self, hpa: int, n: int) -> int:
+        """clflush every line of ``[hpa, hpa+n)`` (Linux's ``clflush_cache_range``); returns the line count."""
+        self._check_range(hpa, n)
+        first = hpa - hpa % LINE
+        count = 0
+        for line_hpa in range(first, hpa + n, LINE):
+            self.clflush(line_hpa)
+            count += 1
+        return count
+
+    def wbinvd(self, package: int | None = None) -> None:
+        """WBINVD on one package (or on every package when ``package`` is None)."""
+        targets = range(self.packages) if package is None else [self._check_package(package)]
+        for p in targets:
+            self.emit("wbinvd", p)
+            for line in self.caches[p].lines():
+                self._evict_line(p, line, "wbinvd")
+
+    def evict(self, hpa: int, package: int | None = None) -> bool:
+        """Let time pass for one line: push it out of ``package``'s cache (every package if None),
+        writing it back if dirty. Returns whether any copy was there."""
+        self._check_range(hpa, 1)
+        line_hpa = hpa - hpa % LINE
+        targets = range(self.packages) if package is None else [self._check_package(package)]
+        found = False
+        for p in targets:
+            line = self.caches[p].lookup(line_hpa, touch=False)
+            if line is not None:
+                self._evict_line(p, line, "evict")
+                found = True
+        return found
+
+    def speculative_fill(self, hpa: int, package: int = 0) -> bool:
+        """A load the program never asked for (prefetch, speculation) brings the line in, clean.
+        Returns False when the line was already cached."""
+        self._check_package(package)
+        pa, keyid = self._check_range(hpa, 1)
+        line_hpa = hpa - hpa % LINE
+        self.emit("speculative_fill", package, pa - pa % LINE, keyid)
+        if self.caches[package].lookup(line_hpa, touch=False) is not None:
+            return False
+        self._fill(package, line_hpa, speculative=True)
+        return True
+
+    # -- raw DRAM: what a physical attacker sees and does ------------------------------------------------
+    def dram(self, pa: int, n: int = LINE) -> bytes:
+        """The bytes physically stored at ``pa`` (no KeyID: the DIMM never sees one).
+
+        This is what a cold-boot attacker or a bus probe reads."""
+        return self.memory.read(pa, n)
+
+    def write_dram(self, pa: int, data: bytes) -> None:
+        """Overwrite DRAM directly, as a bus interposer or a DIMM swap would (no cache, no engine)."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise DataError(f"write_dram() takes bytes; got {type(data).__name__}")
+        self.emit("dram_write", None, pa, None, f"{len(data)} B raw")
+        self.memory.write(pa, bytes(data))
+
+    # -- PCONFIG -------------------------------------------------------------------------------------------
+    def inject_pconfig_status(self, package: int, status: PconfigStatus, times: int = 1) -> None:
+        """Make the next ``times`` PCONFIGs on ``package`` fail with ``status`` (DEVICE_BUSY when another
+        logical processor holds the key-table lock, ENTROPY_ERROR when the RNG runs dry)."""
+        self._check_package(package)
+        status = PconfigStatus(status)
+        if status not in (PconfigStatus.DEVICE_BUSY, PconfigStatus.ENTROPY_ERROR):
+            raise MKTMEError("only DEVICE_BUSY and ENTROPY_ERROR are transient failures that can be injected")
+        self._injected[package].extend([status] * times)
+
+    def pconfig(self, package: int, keyid: int, command: int, data_key: bytes | None = None,
+                tweak_key: bytes | None = None, enc_alg: int = ALG_AES_XTS_128) -> PconfigStatus:
+        """PCONFIG leaf MKTME_KEY_PROGRAM on one package. Returns the status code (2018 semantics).
+
+        Touches only ``package``'s key table; never caches, never TLBs.
+        """
+        self._check_package(package)
+        if not isinstance(keyid, int) or isinstance(keyid, bool):
+            raise DataError(f"keyid must be an int; got {type(keyid).__name__}")
+        status, entry = self._pconfig_decide(package, keyid, command, data_key, tweak_key, enc_alg)
+        if status is PconfigStatus.PROG_SUCCESS:
+            self.tables[package].program(keyid, entry)
+        try:
+            cmd_name = PconfigCommand(command).name
+        except ValueError:
+            cmd_name = f"command {command}"
+        self.emit("pconfig", package, None, keyid, f"{cmd_name} -> {status.name}")
+        return status
+
+    def _pconfig_decide(self, package, keyid, command, data_key, tweak_key, enc_alg):
+        if self._injected[package]:
+            return self._injected[package].popleft(), None
+        try:
+            command = PconfigCommand(command)
+        except ValueError:
+            return PconfigStatus.INVALID_PROG_CMD, None
+        if not 1 <= keyid <= min(self.nr_keyids, self.capability.max_keys):
+            return PconfigStatus.INVALID_KEYID, None
+        if enc_alg not in ALG_NAMES or not (enc_alg & self.activate.crypto_algs):
+            return PconfigStatus.INVALID_ENC_ALG, None
+        size = ALG_KEY_BYTES[enc_alg]
+        if command is PconfigCommand.KEYID_SET_KEY_DIRECT:
+            if data_key is None or tweak_key is None:
+                raise KeyMaterialError(
+                    f"KEYID_SET_KEY_DIRECT needs data_key and tweak_key ({size} bytes each for {ALG_NAMES[enc_alg]})"
+                )
+            return PconfigStatus.PROG_SUCCESS, make_key_entry(data_key, tweak_key, enc_alg, "direct")
+        if command is PconfigCommand.KEYID_SET_KEY_RANDOM:
+            keys = []
+            for name, entropy in (("data_key", data_key), ("tweak_key", tweak_key)):
+                k = self.rng.bytes(size)
+                if entropy is not None:
+                    if not isinstance(entropy, (bytes, bytearray)) or len(entropy) != size:
+                        raise KeyMaterialError(
+                            f"{name} entropy for KEYID_SET_KEY_RANDOM must be {size} bytes or None"
+                        )
+                    k = bytes(a ^ b for a, b in zip(k, entropy))
+                keys.append(k)
+            return PconfigStatus.PROG_SUCCESS, make_key_entry(keys[0], keys[1], enc_alg, "random")
+        if data_key is not None or tweak_key is not None:
+            raise KeyMaterialError(f"{command.name} takes no key material; leave data_key and tweak_key as None")
+        if command is PconfigCommand.KEYID_CLEAR_KEY:
+            return PconfigStatus.PROG_SUCCESS, KeyEntry(KeyMode.TME)
+        return PconfigStatus.PROG_SUCCESS, KeyEntry(KeyMode.NO_ENCRYPT, enc_alg)
+
+    def key_table_view(self, package: int) -> dict[int, str]:
+        """Simulator-only view of one package's programmed entries (software cannot read keys)."""
+        self._check_package(package)
+        return self.tables[package].view()
+
+    def key_mode(self, package: int, keyid: int) -> KeyMode:
+        """Which of the three modes ``keyid`` is in on ``package``."""
+        self._check_package(package)
+        self.layout.check_keyid(keyid)
+        return self.tables[package].entry(keyid).mode
+
+    # -- views for the lessons -----------------------------------------------------------------------------
+    def cache_view(self, package: int) -> list[dict]:
+        """Every line in ``package``'s cache: address, KeyID, state and plaintext."""
+        self._check_package(package)
+        out = []
+        for line in self.caches[package].lines():
+            pa, keyid = self.split(line.hpa)
+            out.append({"pa": pa, "keyid": keyid, "dirty": line.dirty,
+                        "speculative": line.speculative, "data": bytes(line.data)})
+        return out
+
+    def cached(self, hpa: int, package: int | None = None) -> bool:
+        """Whether the line holding ``hpa`` is in ``package``'s cache (any package if None)."""
+        line_hpa = hpa - hpa % LINE
+        caches = self.caches if package is None else [self.caches[self._check_package(package)]]
+        return any(c.lookup(line_hpa, touch=False) is not None for c in caches)
+
+    # -- cloning --------------------------------------------------------------------------------------------
+    def clone(self) -> "Machine":
+        """A deep copy of the whole machine state (DRAM, caches, key tables, RNG, trace)."""
+        m = Machine.__new__(Machine)
+        m.seed = self.seed
+        m.layout = self.layout
+        m.capability = self.capability
+        m.activate = self.activate
+        m.rng = np.random.Generator(type(self.rng.bit_generator)())
+        m.rng.bit_generator.state = self.rng.bit_generator.state
+        m._tme_cipher = self._tme_cipher
+        m.memory = self.memory.copy()
+        m.tables = [t.copy() for t in self.tables]
+        m.engines = [EncryptionEngine(t, self._tme_cipher, self.tme_bypass) for t in m.tables]
+        m.caches = [c.copy() for c in self.caches]
+        m.trace = list(self.trace)
+        m.counters = Counter(self.counters)
+        m.trace_enabled = self.trace_enabled
+        m._seq = self._seq
+        m._injected = [deque(d) for d in self._injected]
+        return m
+
+    def __repr__(self) -> str:
+        return (
+            f"Machine(packages={self.packages}, phys_bits={self.phys_bits}, keyid_bits={self.keyid_bits}, "
+            f"dram={self.dram_bytes // 1024} KiB, cache={self.caches[0].sets}x{self.caches[0].ways} lines/package, "
+            f"tme_bypass={self.tme_bypass})"
+        )
