@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Generate exercises/*.ipynb from solutions/*.ipynb (the only hand-written source).
+
+Rules (docs/CONVENTIONS.md, "Exercises"):
+- a code cell tagged ``solution`` is dropped;
+- inside a code cell, the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION``
+  become placeholders that still execute: ``name = ...  # YOUR CODE HERE`` for every
+  variable assigned at the region's own indentation (in order of first assignment), or a
+  single ``...  # YOUR CODE HERE`` when the region assigns nothing;
+- every output and execution count is removed, cell ids are numbered 0, 1, 2, ... (as
+  nbstripout does), and a markdown note at the top says where the notebook came from.
+
+    python tools/make_exercises.py            # write exercises/
+    python tools/make_exercises.py --check    # exit 1 and name every drifted/stale file
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import sys
+from pathlib import Path
+
+import nbformat
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+PLACEHOLDER = "...  # YOUR CODE HERE"
+SOLUTION_TAG = "solution"
+NOTE_TAG = "generated-exercise-note"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class MarkerError(ValueError):
+    """A solution region is malformed (unmatched or nested markers, unparsable code)."""
+
+
+def _indent_of(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _target_names(target: ast.expr) -> list[str]:
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for elt in target.elts for n in _target_names(elt)]
+    if isinstance(target, ast.Starred):
+        return _target_names(target.value)
+    return []  # attributes and subscripts are not new variables
+
+
+def assigned_names(region: list[str], indent: str, where: str = "") -> list[str]:
+    """Names assigned by the region's statements at its own indentation."""
+    lines = []
+    for line in region:
+        if line.startswith(indent):
+            line = line[len(indent):]
+        elif not line.strip() or line.lstrip().startswith("#"):
+            line = ""
+        if line.lstrip().startswith(("%", "!")):  # IPython magics and shell escapes
+            line = line[: len(line) - len(line.lstrip())] + "pass"
+        lines.append(line)
+    body = "\n".join(lines)
+    try:
+        tree = ast.parse(body)
+    except SyntaxError as exc:
+        raise MarkerError(f"{where}: the solution region does not parse as Python "
+                          f"({exc.msg}, region line {exc.lineno})") from None
+    names: list[str] = []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign):
+            targets = [n for t in stmt.targets for n in _target_names(t)]
+        elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+            targets = _target_names(stmt.target)
+        else:
+            targets = []
+        names.extend(n for n in targets if n not in names)
+    return names
+
+
+def transform_source(source: str, where: str = "cell") -> str:
+    """Replace every solution region in one code cell's source by placeholders."""
+    lines = source.split("\n")
+    out: list[str] = []
+    region: list[str] | None = None
+    begin_line = 0
+    marker_indent = ""
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if stripped == BEGIN:
+            if region is not None:
+                raise MarkerError(f"{where}, line {number}: {BEGIN!r} inside the region "
+                                  f"opened on line {begin_line} (regions cannot nest)")
+            region, begin_line, marker_indent = [], number, _indent_of(line)
+        elif stripped == END:
+            if region is None:
+                raise MarkerError(f"{where}, line {number}: {END!r} without a "
+                                  f"{BEGIN!r} before it")
+            code = [l for l in region if l.strip() and not l.strip().startswith("#")]
+            indent = min((_indent_of(l) for l in code), key=len) if code else marker_indent
+            names = assigned_names(region, indent, f"{where}, lines {begin_line}-{number}")
+            if names:
+                out.extend(f"{indent}{name} = {PLACEHOLDER}" for name in names)
+            else:
+                out.append(f"{indent}{PLACEHOLDER}")
+            region = None
+        elif region is not None:
+            region.append(line)
+        else:
+            out.append(line)
+    if region is not None:
+        raise MarkerError(f"{where}, line {begin_line}: {BEGIN!r} is never closed by {END!r}")
+    return "\n".join(out)
+
+
+def make_exercise(solution: nbformat.NotebookNode, source_name: str) -> nbformat.NotebookNode:
+    """Build the exercise notebook for one solution notebook (which is left untouched)."""
+    nb = copy.deepcopy(solution)
+    cells = []
+    note = nbformat.v4.new_markdown_cell(
+        f"*Exercise notebook generated from `{source_name}` by `tools/make_exercises.py`; "
+        "do not edit it, edit the solution and run `make exercises`.*")
+    note.metadata["tags"] = [NOTE_TAG]
+    cells.append(note)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            if SOLUTION_TAG in cell.get("metadata", {}).get("tags", []):
+                continue
+            cell.source = transform_source(cell.source, f"{source_name}, cell {index}")
+            cell.outputs = []
+            cell.execution_count = None
+        cells.append(cell)
+    for number, cell in enumerate(cells):
+        cell["id"] = str(number)
+    nb.cells = cells
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def render(nb: nbformat.NotebookNode) -> str:
+    """The exact text nbformat.write (and nbstripout) would store."""
+    text = nbformat.writes(nb)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def plan(root: Path = ROOT) -> tuple[dict[Path, str], list[Path]]:
+    """Return ({exercise path: expected text}, [stale exercise paths])."""
+    solutions = sorted((root / "solutions").glob("*.ipynb"))
+    expected: dict[Path, str] = {}
+    for path in solutions:
+        nb = nbformat.read(path, as_version=4)
+        name = f"solutions/{path.name}"
+        expected[root / "exercises" / path.name] = render(make_exercise(nb, name))
+    existing = sorted((root / "exercises").glob("*.ipynb"))
+    stale = [p for p in existing if p not in expected]
+    return expected, stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 if exercises/ is out of date")
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    try:
+        expected, stale = plan(root)
+    except MarkerError as exc:
+        print(f"make_exercises: {exc}", file=sys.stderr)
+        return 2
+    drifted = [p for p, text in expected.items()
+               if not p.exists() or p.read_text(encoding="utf-8") != text]
+    if args.check:
+        for p in drifted:
+            print(f"make_exercises: {p.relative_to(root)} is out of date "
+                  "(run `make exercises`)", file=sys.stderr)
+        for p in stale:
+            print(f"make_exercises: {p.relative_to(root)} has no solutions/{p.name} "
+                  "(delete it)", file=sys.stderr)
+        if drifted or stale:
+            return 1
+        print(f"make_exercises: {len(expected)} exercise notebook(s) up to date")
+        return 0
+    (root / "exercises").mkdir(exist_ok=True)
+    for p in drifted:
+        p.write_text(expected[p], encoding="utf-8")
+        print(f"make_exercises: wrote {p.relative_to(root)}")
+    for p in stale:
+        p.unlink()
+        print(f"make_exercises: removed {p.relative_to(root)} (no solution)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

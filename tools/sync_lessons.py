@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""Write everything that is derived from lessons.toml and the lessons' metadata.
+
+For every lesson in lessons.toml, in order:
+- notebooks/<stem>.ipynb: the metadata field ``next`` (the following lesson's stem, or
+  null for the last one), the first cell (markdown, tag ``lesson-header``: title,
+  objectives, prerequisites, minutes, claims with their text from lessons.toml, exercise
+  pointer) and the last cell (markdown, tag ``lesson-footer``: key points and the link to
+  the next lesson). Missing cells are inserted, existing ones replaced.
+- solutions/<stem>.ipynb, when it exists: the same metadata and the same header cell.
+- README.md: the lesson map between ``<!-- lesson-map:start -->`` and
+  ``<!-- lesson-map:end -->``.
+
+    python tools/sync_lessons.py            # rewrite what drifted
+    python tools/sync_lessons.py --check    # change nothing; exit 1 naming drifted files
+
+Notebooks are written like nbformat.write (sorted keys, indent 1, final newline) with cell
+ids 0, 1, 2, ... like nbstripout, so syncing, stripping and regenerating never fight.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER_TAG = "lesson-header"
+FOOTER_TAG = "lesson-footer"
+MAP_START = "<!-- lesson-map:start -->"
+MAP_END = "<!-- lesson-map:end -->"
+STEM_RE = re.compile(r"^(\d\d)_[a-z0-9_]+$")
+CLAIM_RE = re.compile(r"^C\d+$")
+
+# field -> (type, may the list be empty?)
+FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
+    "lesson": (str, False),
+    "title": (str, False),
+    "objectives": (list, False),
+    "prerequisites": (list, True),
+    "teaching_min": (int, False),
+    "exercise_min": (int, False),
+    "claims": (list, True),
+    "keypoints": (list, False),
+    "next": ((str, type(None)), False),
+}
+
+
+class LessonError(ValueError):
+    """lessons.toml or a lesson's metadata is incomplete or inconsistent."""
+
+
+def load_manifest(root: Path = ROOT) -> dict:
+    with open(root / "lessons.toml", "rb") as fh:
+        manifest = tomllib.load(fh)
+    lessons = manifest.get("lesson", [])
+    claims = manifest.get("claims", {})
+    problems = []
+    seen = set()
+    for i, entry in enumerate(lessons):
+        stem = entry.get("stem")
+        if not isinstance(stem, str) or not STEM_RE.match(stem):
+            problems.append(f"lessons.toml lesson #{i + 1}: stem {stem!r} is not like '01_tme_basics'")
+        elif stem in seen:
+            problems.append(f"lessons.toml: {stem} is listed twice")
+        seen.add(stem)
+        if not isinstance(entry.get("exercises"), bool):
+            problems.append(f"lessons.toml {stem}: exercises must be true or false")
+        extra = set(entry) - {"stem", "exercises"}
+        if extra:
+            problems.append(f"lessons.toml {stem}: unknown keys {sorted(extra)}")
+    for cid, text in claims.items():
+        if not CLAIM_RE.match(cid) or not isinstance(text, str) or not text.strip():
+            problems.append(f"lessons.toml [claims]: {cid} needs an id like C3 and one line of text")
+    if not lessons:
+        problems.append("lessons.toml lists no [[lesson]]")
+    if problems:
+        raise LessonError("\n".join(problems))
+    return {"lessons": lessons, "claims": claims}
+
+
+def validate_metadata(meta: object, stem: str, claims: dict[str, str]) -> list[str]:
+    """Problems with one lesson's metadata["mktme"] (empty list: complete and typed)."""
+    where = f"notebooks/{stem}.ipynb metadata.mktme"
+    if not isinstance(meta, dict):
+        return [f"{where} is missing"]
+    problems = []
+    for field, (kind, may_be_empty) in FIELDS.items():
+        if field not in meta:
+            problems.append(f"{where}: field {field!r} is missing")
+            continue
+        value = meta[field]
+        if isinstance(value, bool) or not isinstance(value, kind):
+            problems.append(f"{where}: {field!r} has type {type(value).__name__}")
+            continue
+        if isinstance(value, list):
+            if not all(isinstance(v, str) and v.strip() for v in value):
+                problems.append(f"{where}: {field!r} must be a list of non-empty strings")
+            if not value and not (may_be_empty and stem.startswith("00_")):
+                problems.append(f"{where}: {field!r} must not be empty")
+        if isinstance(value, int) and value < 0:
+            problems.append(f"{where}: {field!r} must not be negative")
+        if isinstance(value, str) and field != "next" and not value.strip():
+            problems.append(f"{where}: {field!r} must not be empty")
+    extra = set(meta) - set(FIELDS)
+    if extra:
+        problems.append(f"{where}: unknown fields {sorted(extra)}")
+    if isinstance(meta.get("lesson"), str) and meta["lesson"] != stem[:2]:
+        problems.append(f"{where}: lesson {meta['lesson']!r} does not match the file name")
+    for cid in meta.get("claims", []) if isinstance(meta.get("claims"), list) else []:
+        if cid not in claims:
+            problems.append(f"{where}: claim {cid!r} is not in lessons.toml [claims]")
+    return problems
+
+
+def _bullets(items: list[str], empty: str) -> str:
+    return "\n".join(f"- {item}" for item in items) if items else f"- {empty}"
+
+
+def header_source(meta: dict, stem: str, exercises: bool, claims: dict[str, str]) -> str:
+    claim_lines = [f"**{cid}**: {claims[cid]}" for cid in meta["claims"]]
+    parts = [
+        f"# Lesson {meta['lesson']} — {meta['title']}",
+        "*This cell is generated from the notebook's metadata by `tools/sync_lessons.py` "
+        "(`make sync`); edit the metadata, not this cell.*",
+        f"**Time:** {meta['teaching_min']} min teaching + {meta['exercise_min']} min exercises",
+        "**After this lesson you can**\n" + _bullets(meta["objectives"], "—"),
+        "**Prerequisites**\n" + _bullets(meta["prerequisites"], "none"),
+        "**Claims from the thread covered here**\n" + _bullets(claim_lines, "none"),
+    ]
+    if exercises:
+        parts.append(f"**Exercises:** [exercises/{stem}.ipynb](../exercises/{stem}.ipynb) "
+                     f"(worked solutions: [solutions/{stem}.ipynb](../solutions/{stem}.ipynb))")
+    return "\n\n".join(parts)
+
+
+def footer_source(meta: dict, next_title: str | None) -> str:
+    parts = ["## Key points", _bullets(meta["keypoints"], "—")]
+    if meta["next"] is None:
+        parts.append("**Next:** this is the end of the course.")
+    else:
+        label = next_title or meta["next"]
+        parts.append(f"**Next:** [{label}]({meta['next']}.ipynb)")
+    return "\n\n".join(parts)
+
+
+def _tagged(cell, tag: str) -> bool:
+    return tag in cell.get("metadata", {}).get("tags", [])
+
+
+def _markdown(source: str, tag: str):
+    cell = nbformat.v4.new_markdown_cell(source)
+    cell.metadata["tags"] = [tag]
+    return cell
+
+
+def with_generated_cells(nb, header: str, footer: str | None):
+    """Copy of nb with exactly one header cell first and (if given) one footer cell last."""
+    nb = copy.deepcopy(nb)
+    cells = [c for c in nb.cells if not (_tagged(c, HEADER_TAG) or _tagged(c, FOOTER_TAG))]
+    cells.insert(0, _markdown(header, HEADER_TAG))
+    if footer is not None:
+        cells.append(_markdown(footer, FOOTER_TAG))
+    for number, cell in enumerate(cells):
+        cell["id"] = str(number)
+    nb.cells = cells
+    return nb
+
+
+def render(nb) -> str:
+    text = nbformat.writes(nb)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def lesson_map(rows: list[dict]) -> str:
+    lines = ["| Lesson | Title | Minutes (teaching + exercises) | Claims |",
+             "|---|---|---|---|"]
+    for r in rows:
+        claims = ", ".join(r["claims"]) or "—"
+        lines.append(f"| [{r['lesson']}](notebooks/{r['stem']}.ipynb) | {r['title']} "
+                     f"| {r['teaching_min']} + {r['exercise_min']} | {claims} |")
+    return "\n".join(lines)
+
+
+def replace_map(readme: str, table: str) -> str:
+    start, end = readme.find(MAP_START), readme.find(MAP_END)
+    if start < 0 or end < start:
+        raise LessonError(f"README.md needs {MAP_START} and {MAP_END} around the lesson map")
+    return readme[: start + len(MAP_START)] + "\n" + table + "\n" + readme[end:]
+
+
+def plan(root: Path = ROOT) -> dict[Path, str]:
+    """{path: the text it should have} for every file this tool writes."""
+    manifest = load_manifest(root)
+    lessons, claims = manifest["lessons"], manifest["claims"]
+    problems: list[str] = []
+    notebooks = {}
+    for entry in lessons:
+        path = root / "notebooks" / f"{entry['stem']}.ipynb"
+        if not path.exists():
+            problems.append(f"lessons.toml lists {entry['stem']} but {path.relative_to(root)} "
+                            "does not exist")
+            continue
+        notebooks[entry["stem"]] = nbformat.read(path, as_version=4)
+    if problems:
+        raise LessonError("\n".join(problems))
+
+    stems = [e["stem"] for e in lessons]
+    metas: dict[str, dict] = {}
+    for i, entry in enumerate(lessons):
+        stem = entry["stem"]
+        raw = notebooks[stem].metadata.get("mktme")
+        if not isinstance(raw, dict):
+            problems += validate_metadata(raw, stem, claims)
+            continue
+        meta = copy.deepcopy(dict(raw))
+        meta["next"] = stems[i + 1] if i + 1 < len(stems) else None  # derived from the order
+        problems += validate_metadata(meta, stem, claims)
+        if i and stem[:2] <= stems[i - 1][:2]:
+            problems.append(f"lessons.toml: {stem} comes after {stems[i - 1]}; "
+                            "list lessons in increasing order")
+        solution = root / "solutions" / f"{stem}.ipynb"
+        if entry["exercises"] and not solution.exists():
+            problems.append(f"lessons.toml {stem}: exercises = true but "
+                            f"solutions/{stem}.ipynb does not exist")
+        if not entry["exercises"] and solution.exists():
+            problems.append(f"lessons.toml {stem}: solutions/{stem}.ipynb exists; "
+                            "set exercises = true")
+        metas[stem] = meta
+    if problems:
+        raise LessonError("\n".join(problems))
+
+    out: dict[Path, str] = {}
+    for i, entry in enumerate(lessons):
+        stem, meta = entry["stem"], metas[stem]
+        next_title = None
+        if meta["next"] is not None:
+            nxt = metas[meta["next"]]
+            next_title = f"Lesson {nxt['lesson']} — {nxt['title']}"
+        header = header_source(meta, stem, entry["exercises"], claims)
+        nb = notebooks[stem]
+        nb.metadata["mktme"] = meta
+        out[root / "notebooks" / f"{stem}.ipynb"] = render(
+            with_generated_cells(nb, header, footer_source(meta, next_title)))
+        solution = root / "solutions" / f"{stem}.ipynb"
+        if solution.exists():
+            snb = nbformat.read(solution, as_version=4)
+            snb.metadata["mktme"] = copy.deepcopy(meta)
+            out[solution] = render(with_generated_cells(snb, header, None))
+
+    readme = root / "README.md"
+    rows = [dict(metas[e["stem"]], stem=e["stem"]) for e in lessons]
+    out[readme] = replace_map(readme.read_text(encoding="utf-8"), lesson_map(rows))
+    return out
+
+
+def drifted(root: Path = ROOT) -> dict[Path, str]:
+    return {p: text for p, text in plan(root).items()
+            if not p.exists() or p.read_text(encoding="utf-8") != text}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 if a file would change")
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    try:
+        changes = drifted(root)
+    except LessonError as exc:
+        print(f"sync_lessons: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        for p in changes:
+            print(f"sync_lessons: {p.relative_to(root)} is out of date (run `make sync`)",
+                  file=sys.stderr)
+        if changes:
+            return 1
+        print("sync_lessons: lesson headers, footers and README map are up to date")
+        return 0
+    for p, text in changes.items():
+        p.write_text(text, encoding="utf-8")
+        print(f"sync_lessons: wrote {p.relative_to(root)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
