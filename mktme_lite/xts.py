@@ -33,6 +33,19 @@ BLOCK = 16
 LINE = 64
 _MASK128 = (1 << 128) - 1
 _GF128_FEEDBACK = 0x87
+_U64 = [np.uint64(i) for i in range(65)]
+
+
+def _clmul_feedback(c: int) -> int:
+    """Carry-less product of the shifted-out bits ``c`` with the feedback polynomial 0x87."""
+    out = 0
+    for bit in range(3):
+        if c >> bit & 1:
+            out ^= _GF128_FEEDBACK << bit
+    return out
+
+
+_FOLD = np.array([_clmul_feedback(c) for c in range(8)], dtype=np.uint64)
 
 __all__ = [
     "XTSCipher",
@@ -104,12 +117,15 @@ class XTSCipher:
 
     # -- one data unit --------------------------------------------------------------------
     def _tweak_stream(self, tweak: int, nblocks: int) -> int:
+        """T_0 .. T_{n-1} laid side by side as one little-endian integer of 16*n bytes."""
         t = int.from_bytes(self._tweak.encrypt(tweak.to_bytes(16, "little")), "little")
-        parts = []
-        for _ in range(nblocks):
-            parts.append(t.to_bytes(16, "little"))
-            t = gf128_mul_alpha(t)
-        return int.from_bytes(b"".join(parts), "little")
+        stream = 0
+        for j in range(nblocks):
+            stream |= t << (128 * j)
+            t <<= 1
+            if t >> 128:
+                t = (t & _MASK128) ^ _GF128_FEEDBACK
+        return stream
 
     def encrypt(self, tweak: int, data: bytes) -> bytes:
         """Encrypt one data unit (a multiple of 16 bytes) under data-unit number ``tweak``."""
@@ -132,33 +148,36 @@ class XTSCipher:
         return (int.from_bytes(y, "little") ^ stream).to_bytes(n, "little")
 
     # -- many 64-byte lines, one tweak each -------------------------------------------------
-    def _line_tweaks(self, tweaks) -> np.ndarray:
-        """Return the four per-block tweaks of every line as an (N, 64) uint8 array."""
-        tw = np.asarray(tweaks, dtype=np.uint64)
+    def _line_tweaks(self, tw: np.ndarray) -> np.ndarray:
+        """Return the four per-block tweaks of every line as an (N, 64) uint8 array.
+
+        T_j = T_0 * alpha^j for j < 4: a j-bit left shift of the 128-bit value, with the j
+        bits shifted out folded back in through the 0x87 feedback polynomial (a carry-less
+        product, looked up in a table of eight entries).
+        """
         n = tw.shape[0]
         raw = np.zeros((n, 2), dtype="<u8")
         raw[:, 0] = tw  # line tweaks are < 2**64 (addresses), high half zero
         t0 = np.frombuffer(self._tweak.encrypt(raw.tobytes()), dtype="<u8").reshape(n, 2)
+        lo, hi = t0[:, 0], t0[:, 1]
         out = np.empty((n, 4, 2), dtype="<u8")
-        lo, hi = t0[:, 0].copy(), t0[:, 1].copy()
-        for j in range(4):
-            out[:, j, 0] = lo
-            out[:, j, 1] = hi
-            carry = hi >> np.uint64(63)
-            hi = (hi << np.uint64(1)) | (lo >> np.uint64(63))
-            lo = (lo << np.uint64(1)) ^ (carry * np.uint64(_GF128_FEEDBACK))
+        out[:, 0, :] = t0
+        for j in (1, 2, 3):
+            out[:, j, 1] = (hi << _U64[j]) | (lo >> _U64[64 - j])
+            out[:, j, 0] = (lo << _U64[j]) ^ _FOLD[hi >> _U64[64 - j]]
         return out.view(np.uint8).reshape(n, LINE)
 
     def _lines(self, tweaks, data, encrypt: bool) -> bytes:
         _check_data(data, LINE)
         n = len(data) // LINE
-        if len(tweaks) != n:
-            raise DataError(f"got {n} lines of data but {len(tweaks)} tweaks; give exactly one tweak per 64-byte line")
-        for t in tweaks:
-            if not 0 <= int(t) < (1 << 64):
-                raise DataError(f"line tweaks must be between 0 and 2**64 - 1 (physical addresses); got {t}")
-        stream = self._line_tweaks(tweaks)
-        x = np.frombuffer(bytes(data), dtype=np.uint8).reshape(n, LINE) ^ stream
+        try:
+            tw = np.asarray(tweaks, dtype=np.uint64)
+        except (OverflowError, TypeError, ValueError):
+            raise DataError("line tweaks must be ints between 0 and 2**64 - 1 (physical addresses)") from None
+        if tw.ndim != 1 or tw.shape[0] != n:
+            raise DataError(f"got {n} lines of data but {tw.size} tweaks; give exactly one tweak per 64-byte line")
+        stream = self._line_tweaks(tw)
+        x = np.frombuffer(data, dtype=np.uint8).reshape(n, LINE) ^ stream
         op = self._data.encrypt if encrypt else self._data.decrypt
         y = np.frombuffer(op(x.tobytes()), dtype=np.uint8).reshape(n, LINE)
         return (y ^ stream).tobytes()
