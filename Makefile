@@ -47,7 +47,7 @@ test-unit: $(STAMP)
 
 test-notebooks: $(STAMP)
 	$(NB_ENV) $(RUN_PYTEST) --nbval-lax --nbval-current-env \
-	  --nbval-sanitize-with tests/nbval-sanitize.cfg --nbval-cell-timeout=120 \
+	  --nbval-sanitize-with=tests/nbval-sanitize.cfg --nbval-cell-timeout=120 \
 	  $(NB_DIRS)
 
 test-stripped: $(STAMP)
