@@ -236,7 +236,8 @@ def plan(root: Path = ROOT) -> dict[Path, str]:
 
     out: dict[Path, str] = {}
     for i, entry in enumerate(lessons):
-        stem, meta = entry["stem"], metas[stem]
+        stem = entry["stem"]
+        meta = metas[stem]
         next_title = None
         if meta["next"] is not None:
             nxt = metas[meta["next"]]

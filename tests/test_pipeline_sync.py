@@ -1,0 +1,145 @@
+"""tools/sync_lessons.py: headers, footers, `next` and the README map follow lessons.toml."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import sync_lessons as sl
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST = "00_start_here"
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    """A copy of the course's lesson files with only lesson 00."""
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    claims = sl.load_manifest(ROOT)["claims"]
+    (tmp_path / "lessons.toml").write_text(
+        "[claims]\n" + "".join(f"{cid} = {json.dumps(text)}\n" for cid, text in claims.items())
+        + f'\n[[lesson]]\nstem = "{FIRST}"\nexercises = false\n')
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(ROOT / "notebooks" / f"{FIRST}.ipynb", tmp_path / "notebooks")
+    assert sl.main(["--root", str(tmp_path)]) == 0
+    return tmp_path
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def tags(cell) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def add_lesson(root: Path, stem: str, title: str, exercises: bool = False) -> None:
+    with open(root / "lessons.toml", "a") as fh:
+        fh.write(f'\n[[lesson]]\nstem = "{stem}"\nexercises = {str(exercises).lower()}\n')
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("Body."),
+                nbformat.v4.new_code_cell("# \"one is one\"\nassert 1 == 1")]
+    nb.cells[1].metadata["tags"] = ["sanity-check"]
+    nb.metadata["mktme"] = {
+        "lesson": stem[:2], "title": title, "objectives": ["see it"], "prerequisites": ["00"],
+        "teaching_min": 30, "exercise_min": 20, "claims": ["C5"], "keypoints": ["flush"],
+        "next": None}
+    nbformat.write(nb, root / "notebooks" / f"{stem}.ipynb")
+
+
+def test_header_first_and_footer_last(tree):
+    nb = read(tree / "notebooks" / f"{FIRST}.ipynb")
+    assert tags(nb.cells[0]) == [sl.HEADER_TAG] and tags(nb.cells[-1]) == [sl.FOOTER_TAG]
+    meta = nb.metadata["mktme"]
+    assert nb.cells[0].source.startswith(f"# Lesson {meta['lesson']} — {meta['title']}")
+    assert all(f"- {k}" in nb.cells[-1].source for k in meta["keypoints"])
+    assert "end of course" in nb.cells[-1].source.replace("end of the course", "end of course")
+
+
+def test_missing_cells_are_inserted_and_edited_cells_replaced(tree, capsys):
+    path = tree / "notebooks" / f"{FIRST}.ipynb"
+    synced = path.read_text()
+    nb = read(path)
+    nb.cells = nb.cells[1:-1]  # no header, no footer
+    nbformat.write(nb, path)
+    assert sl.main(["--root", str(tree), "--check"]) == 1
+    assert f"notebooks/{FIRST}.ipynb is out of date" in capsys.readouterr().err
+    assert sl.main(["--root", str(tree)]) == 0
+    assert path.read_text() == synced
+    nb = read(path)
+    nb.cells[0].source = "# hand-edited header"
+    nb.cells[-1].source = "hand-edited footer"
+    nbformat.write(nb, path)
+    assert sl.main(["--root", str(tree)]) == 0
+    assert path.read_text() == synced
+
+
+def test_check_changes_nothing(tree):
+    readme = tree / "README.md"
+    readme.write_text(readme.read_text().replace("| Start here |", "| Stale title |"))
+    before = readme.read_text()
+    assert sl.main(["--root", str(tree), "--check"]) == 1
+    assert readme.read_text() == before
+
+
+def test_appending_a_lesson_needs_no_code_change(tree):
+    add_lesson(tree, "01_tme_basics", "TME basics")
+    assert sl.main(["--root", str(tree), "--check"]) == 1
+    assert sl.main(["--root", str(tree)]) == 0
+    assert sl.main(["--root", str(tree), "--check"]) == 0
+    first = read(tree / "notebooks" / f"{FIRST}.ipynb")
+    assert first.metadata["mktme"]["next"] == "01_tme_basics"
+    assert "[Lesson 01 — TME basics](01_tme_basics.ipynb)" in first.cells[-1].source
+    second = read(tree / "notebooks" / "01_tme_basics.ipynb")
+    assert "**C5**" in second.cells[0].source and "30 min teaching + 20 min" in second.cells[0].source
+    assert "end of the course" in second.cells[-1].source
+    readme = (tree / "README.md").read_text()
+    assert "| [01](notebooks/01_tme_basics.ipynb) | TME basics | 30 + 20 | C5 |" in readme
+
+
+def test_solution_notebook_gets_header_and_metadata(tree):
+    add_lesson(tree, "01_tme_basics", "TME basics", exercises=True)
+    (tree / "solutions").mkdir()
+    sol = nbformat.v4.new_notebook()
+    sol.cells = [nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(sol, tree / "solutions" / "01_tme_basics.ipynb")
+    assert sl.main(["--root", str(tree)]) == 0
+    lesson = read(tree / "notebooks" / "01_tme_basics.ipynb")
+    sol = read(tree / "solutions" / "01_tme_basics.ipynb")
+    assert sol.metadata["mktme"] == lesson.metadata["mktme"]
+    assert sol.cells[0].source == lesson.cells[0].source
+    assert "exercises/01_tme_basics.ipynb" in sol.cells[0].source
+    assert [c.source for c in sol.cells[1:]] == ["x = 1"]
+
+
+@pytest.mark.parametrize("breakage, message", [
+    ("exercises-without-solution", "solutions/01_tme_basics.ipynb does not exist"),
+    ("solution-without-flag", "set exercises = true"),
+    ("unknown-claim", "claim 'C99' is not in lessons.toml"),
+    ("no-map-markers", "lesson-map:start"),
+    ("missing-notebook", "does not exist"),
+    ("out-of-order", "increasing order"),
+])
+def test_inconsistent_lessons_are_reported(tree, capsys, breakage, message):
+    add_lesson(tree, "01_tme_basics", "TME basics",
+               exercises=breakage == "exercises-without-solution")
+    if breakage == "solution-without-flag":
+        (tree / "solutions").mkdir()
+        shutil.copy(tree / "notebooks" / "01_tme_basics.ipynb", tree / "solutions")
+    if breakage == "unknown-claim":
+        nb = read(tree / "notebooks" / "01_tme_basics.ipynb")
+        nb.metadata["mktme"]["claims"] = ["C99"]
+        nbformat.write(nb, tree / "notebooks" / "01_tme_basics.ipynb")
+    if breakage == "no-map-markers":
+        (tree / "README.md").write_text("# README without a map\n")
+    if breakage == "missing-notebook":
+        (tree / "notebooks" / "01_tme_basics.ipynb").unlink()
+    if breakage == "out-of-order":
+        toml = (tree / "lessons.toml").read_text()
+        head, first, second = toml.split("[[lesson]]")
+        (tree / "lessons.toml").write_text(head + "[[lesson]]" + second + "[[lesson]]" + first)
+    assert sl.main(["--root", str(tree), "--check"]) != 0
+    assert message in capsys.readouterr().err
