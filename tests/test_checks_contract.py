@@ -1,0 +1,166 @@
+"""Every exercise check keeps its promise (docs/CONVENTIONS.md, "Checks").
+
+1. Unit part: every check registered with ``@check`` carries examples; its placeholder
+   gives "not attempted", each wrong answer a hint containing the expected words, and the
+   correct answer "passed". Nothing raises.
+2. Notebook part: every solutions/*.ipynb and exercises/*.ipynb is executed with nbclient
+   while MKTME_CHECK_LOG records each check call: in a solution every call passed, in an
+   exercise every call is "not attempted", and each notebook made at least one call.
+
+tests/fixtures/fixture_checks.py and fixture_solution.ipynb run through the same machinery,
+so it is proven before any lesson has exercises.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+import make_exercises
+import mktme_lite
+from mktme_lite import checks
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+
+sys.path.insert(0, str(FIXTURES))
+importlib.import_module("fixture_checks")  # registers the fixture checks
+# The course's checks live in mktme_lite.checks (or in modules named checks_* beside it).
+for _info in pkgutil.iter_modules(mktme_lite.__path__, "mktme_lite."):
+    if _info.name.split(".")[-1].startswith("checks"):
+        importlib.import_module(_info.name)
+
+NAMES = sorted(checks.REGISTRY)
+
+
+def spec(name: str) -> checks.RegisteredCheck:
+    return checks.REGISTRY[name]
+
+
+# --------------------------------------------------------------------------- unit part
+
+def test_fixture_checks_are_registered():
+    assert {"fixture_keyid_address", "fixture_double"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_check_has_examples(name):
+    ex = spec(name).examples
+    assert ex is not None, f"check {name!r} has no examples=(placeholder, wrong, correct)"
+    assert ex.wrong, f"check {name!r} needs at least one wrong answer with a hint substring"
+    assert callable(ex.correct)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_placeholder_is_not_attempted(name):
+    result = spec(name).func(spec(name).examples.placeholder)
+    assert result.status == "not_attempted", result
+    assert repr(result).startswith("Not attempted yet")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_wrong_answers_get_a_specific_hint(name):
+    for answer, expected in spec(name).examples.wrong:
+        result = spec(name).func(answer)
+        assert result.status == "hint", f"{name}({answer!r}) gave {result.status}"
+        assert expected in result.message, f"{name}({answer!r}): {result.message!r}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_correct_answer_passes(name):
+    result = spec(name).func(spec(name).examples.correct())
+    assert result.status == "passed", result.message
+    assert result.message.startswith("These checks passed")
+
+
+def test_results_show_their_message():
+    result = checks.hint("flush the old alias first")
+    assert repr(result) == result._repr_markdown_() == result.message
+    assert "flush the old alias first" in result.message
+    with pytest.raises(ValueError):
+        checks.CheckResult("failed", "no such status")
+    assert checks.is_placeholder(...) and checks.is_placeholder(None)
+    assert not checks.is_placeholder(0) and not checks.is_placeholder("")
+
+
+def test_a_check_that_returns_no_verdict_becomes_a_hint():
+    @checks.check("fixture_no_verdict")
+    def check_no_verdict(answer):
+        return True
+
+    try:
+        assert check_no_verdict(1).status == "hint"
+    finally:
+        del checks.REGISTRY["fixture_no_verdict"]
+
+
+def test_calls_are_logged_when_asked(tmp_path, monkeypatch):
+    log = tmp_path / "checks.jsonl"
+    monkeypatch.setenv("MKTME_CHECK_LOG", str(log))
+    f = spec("fixture_double").func
+    f(None), f(lambda x: x), f(lambda x: 2 * x)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines == [{"check": "fixture_double", "status": s}
+                     for s in ("not_attempted", "hint", "passed")]
+
+
+# --------------------------------------------------------------------------- notebook part
+
+def run_logged(nb: nbformat.NotebookNode, cwd: Path, log: Path, monkeypatch) -> list[dict]:
+    """Execute nb (cwd = its folder) and return the check calls it logged."""
+    monkeypatch.setenv("MKTME_CHECK_LOG", str(log))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("MKTME_STATIC", "1")
+    log.write_text("")
+    client = NotebookClient(nb, timeout=120, startup_timeout=60, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd)}})
+    client.execute()
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def assert_all(calls: list[dict], status: str, what: str) -> None:
+    assert calls, f"{what} made no check call"
+    wrong = [c for c in calls if c["status"] != status]
+    assert not wrong, f"{what}: expected every check to be {status}, got {wrong}"
+
+
+def course_notebooks(folder: str):
+    paths = sorted((ROOT / folder).glob("*.ipynb"))
+    if not paths:  # nothing to run yet: one vacuous case instead of a skip
+        return [pytest.param(None, id=f"no-{folder}-yet")]
+    return [pytest.param(p, id=p.name) for p in paths]
+
+
+@pytest.mark.parametrize("path", course_notebooks("solutions"))
+def test_every_check_passes_in_the_solution(path, tmp_path, monkeypatch):
+    if path is None:
+        return
+    calls = run_logged(nbformat.read(path, as_version=4), path.parent, tmp_path / "log",
+                       monkeypatch)
+    assert_all(calls, "passed", f"solutions/{path.name}")
+
+
+@pytest.mark.parametrize("path", course_notebooks("exercises"))
+def test_every_check_is_not_attempted_in_the_exercise(path, tmp_path, monkeypatch):
+    if path is None:
+        return
+    calls = run_logged(nbformat.read(path, as_version=4), path.parent, tmp_path / "log",
+                       monkeypatch)
+    assert_all(calls, "not_attempted", f"exercises/{path.name}")
+
+
+def test_fixture_solution_passes_and_its_exercise_is_not_attempted(tmp_path, monkeypatch):
+    solution = nbformat.read(FIXTURES / "fixture_solution.ipynb", as_version=4)
+    exercise = make_exercises.make_exercise(solution, "tests/fixtures/fixture_solution.ipynb")
+    calls = run_logged(solution, FIXTURES, tmp_path / "solution.log", monkeypatch)
+    assert_all(calls, "passed", "fixture_solution.ipynb")
+    assert {c["check"] for c in calls} == {"fixture_keyid_address", "fixture_double"}
+    calls = run_logged(exercise, FIXTURES, tmp_path / "exercise.log", monkeypatch)
+    assert_all(calls, "not_attempted", "the exercise generated from fixture_solution.ipynb")
+    assert len(calls) == 2
