@@ -1,0 +1,232 @@
+"""The widget pattern: a tested pure function plus a thin ipywidgets shell.
+
+Every lesson widget has two parts:
+
+1. ``render_<name>(**params)`` in ``mktme_lite.widgets.<lesson>``: a pure function of its
+   parameters that returns a figure (:class:`mktme_lite.viz.LessonFigure`, with alt text) or
+   an :class:`mktme_lite.viz.HTMLCard`. Bad input raises :class:`WidgetInputError` with a
+   sentence the learner can act on. It is unit-tested and benchmarked on its own.
+2. a :class:`LessonWidget` that wires labelled controls to that function::
+
+       LessonWidget(
+           render_dram_probe,
+           {"address": slider("Address", ...), "key_mode": dropdown("Key", ...)},
+           title="DRAM probe",
+           telling=[Telling("Default: ...", {...}), Telling("TME bypass: ...", {...})],
+       )
+
+   Leaving the widget as the last expression of a cell displays it. In a live notebook
+   that is the controls and an output area that redraws on every change; with
+   ``MKTME_STATIC=1`` (CI, ``nbconvert``, book builds) it is the *static twin*: the same
+   function drawn at each telling setting with its caption, so a reader without a kernel
+   sees every picture the widget would show.
+
+Guarantees the shell gives every widget (tests/test_widgets.py checks them):
+
+* The container has the CSS class ``mktme-widget`` and the output area
+  ``mktme-widget-output``; the browser test finds widgets by these classes.
+* Every control has a visible ``description`` (its label).
+* No input crashes a widget: :class:`WidgetInputError` and :class:`~mktme_lite.MKTMEError`
+  messages are shown in the output; any other exception becomes a short "this is a bug"
+  note, never a traceback.
+* The output is replaced in one step (``Output.outputs``), so it never flickers and works
+  the same from a callback, a test or a script.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import ipywidgets as W
+from IPython.display import display
+
+from ..errors import MKTMEError
+from ..viz import is_static, to_bundle
+
+__all__ = [
+    "WidgetInputError",
+    "Telling",
+    "LessonWidget",
+    "slider",
+    "dropdown",
+    "text",
+    "toggle",
+    "error_bundle",
+]
+
+WIDGET_CLASS = "mktme-widget"
+OUTPUT_CLASS = "mktme-widget-output"
+_STYLE = {"description_width": "initial"}
+
+
+class WidgetInputError(ValueError):
+    """Input a learner can fix (too long, not hex, ...). The message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class Telling:
+    """One parameter setting worth seeing, and the sentence that says what it shows."""
+
+    caption: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------
+# Labelled controls. They all redraw on release / Enter, not on every pixel or keystroke.
+# ------------------------------------------------------------------------------------------
+def slider(description: str, options: Sequence[tuple[str, Any]], value: Any) -> W.SelectionSlider:
+    """A slider over labelled values, e.g. ``[("0x1000", 0x1000), ...]``; the readout shows the label."""
+    return W.SelectionSlider(description=description, options=list(options), value=value,
+                             continuous_update=False, style=_STYLE, layout=W.Layout(width="30em"))
+
+
+def dropdown(description: str, options: Sequence[tuple[str, Any]], value: Any) -> W.Dropdown:
+    return W.Dropdown(description=description, options=list(options), value=value, style=_STYLE,
+                      layout=W.Layout(width="30em"))
+
+
+def toggle(description: str, options: Sequence[tuple[str, Any]], value: Any) -> W.ToggleButtons:
+    return W.ToggleButtons(description=description, options=list(options), value=value, style=_STYLE)
+
+
+def text(description: str, value: str, placeholder: str = "") -> W.Text:
+    """A text box that redraws when the learner presses Enter or leaves the box."""
+    return W.Text(description=description, value=value, placeholder=placeholder, continuous_update=False,
+                  style=_STYLE, layout=W.Layout(width="30em"))
+
+
+def _label_of(control: W.Widget, value: Any) -> str:
+    """What the control shows for ``value`` (the option label for selections)."""
+    options = getattr(control, "options", None)
+    if options:
+        for opt in options:
+            if isinstance(opt, tuple) and len(opt) == 2 and opt[1] == value:
+                return str(opt[0])
+            if not isinstance(opt, tuple) and opt == value:
+                return str(opt)
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def error_bundle(message: str, *, bug: bool = False) -> tuple[dict, dict]:
+    """The mime bundle for a message shown instead of a picture."""
+    head = "This is a bug in the widget, please report it:" if bug else "Cannot draw this:"
+    body = html.escape(message)
+    html_text = (f"<div class='mktme-widget-error' role='alert' style='border-left:5px solid #D55E00;"
+                 f"padding:0.4em 0.8em;background:#fff8f0'><strong>⚠ {head}</strong> {body}</div>")
+    return {"text/html": html_text, "text/plain": f"⚠ {head} {message}"}, {}
+
+
+class _Container(W.VBox):
+    """A VBox whose text fallback says what it is, instead of ``VBox(children=(...))``."""
+
+    def __init__(self, children, plain: str, **kwargs):
+        super().__init__(children, **kwargs)
+        self._plain = plain
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs)
+        if data is not None:
+            data["text/plain"] = self._plain
+        return data
+
+
+class LessonWidget:
+    """Labelled controls + one output, around a pure ``render(**params)`` function."""
+
+    def __init__(self, render: Callable[..., Any], controls: Mapping[str, W.ValueWidget], *, title: str,
+                 telling: Sequence[Telling] = (), intro: str = ""):
+        if not controls:
+            raise ValueError("a widget needs at least one control")
+        for name, control in controls.items():
+            if not getattr(control, "description", ""):
+                raise ValueError(f"control {name!r} has no description (label)")
+        self.render = render
+        self.controls = dict(controls)
+        self.title = title
+        self.telling = list(telling)
+        self.intro = intro
+        self.output = W.Output()
+        self.output.add_class(OUTPUT_CLASS)
+        heading = W.HTML(f"<strong>{html.escape(title)}</strong>"
+                         + (f" — {html.escape(intro)}" if intro else ""))
+        box = W.Box(list(self.controls.values()),
+                    layout=W.Layout(display="flex", flex_flow="row wrap", gap="0.2em 1.5em"))
+        plain = (f"[Interactive widget: {title}. Run this notebook in Jupyter to use it, or set "
+                 "MKTME_STATIC=1 to draw its static pictures.]")
+        self.container = _Container([heading, box, self.output], plain)
+        self.container.add_class(WIDGET_CLASS)
+        self.last_status = "not drawn"  # "ok", "input-error" or "bug" after an update
+        self.last_message = ""
+        self.last_ms = 0.0
+        self.updates = 0
+        for control in self.controls.values():
+            control.observe(self.update, names="value")
+
+    # -- the live path ---------------------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        """The current value of every control, keyed by the render function's parameter names."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def set(self, **values: Any) -> None:
+        """Move controls programmatically (tests, instructors' demos); each change redraws."""
+        for name, value in values.items():
+            self.controls[name].value = value
+
+    def draw(self, params: Mapping[str, Any]) -> tuple[dict, dict]:
+        """Render ``params`` to a mime bundle; never raises. Sets ``last_status``/``last_message``."""
+        start = time.perf_counter()
+        try:
+            bundle = to_bundle(self.render(**params))
+            self.last_status, self.last_message = "ok", ""
+        except (WidgetInputError, MKTMEError) as exc:
+            self.last_status, self.last_message = "input-error", str(exc)
+            bundle = error_bundle(str(exc))
+        except Exception as exc:  # a bug: say so briefly, never show a traceback to a learner
+            self.last_status, self.last_message = "bug", f"{type(exc).__name__}: {exc}"
+            bundle = error_bundle(self.last_message, bug=True)
+        self.last_ms = 1000 * (time.perf_counter() - start)
+        return bundle
+
+    def update(self, change: Any = None) -> None:
+        """Redraw the output for the current control values (the ``observe`` callback)."""
+        data, metadata = self.draw(self.params())
+        self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
+        self.updates += 1
+
+    # -- the static twin -------------------------------------------------------------------
+    def describe(self, params: Mapping[str, Any]) -> str:
+        """One line naming every control's setting, e.g. ``Address = 0x1040 · Key = KeyID 0 ...``."""
+        parts = []
+        for name, control in self.controls.items():
+            if name in params:
+                parts.append(f"{control.description} = {_label_of(control, params[name])}")
+        return " · ".join(parts)
+
+    def static_views(self) -> list[tuple[str, tuple[dict, dict]]]:
+        """``[(caption, bundle), ...]`` for the default setting and every telling setting."""
+        views = []
+        for i, t in enumerate(self.telling, start=1):
+            params = {**self.params(), **dict(t.params)}
+            caption = f"**{i}. {t.caption}**  \n*Setting: {self.describe(params)}*"
+            views.append((caption, self.draw(params)))
+        return views
+
+    def show_static(self) -> None:
+        from IPython.display import Markdown
+
+        display(Markdown(f"*Static view of the widget **{self.title}** (no live kernel): the same function "
+                         f"drawn at {len(self.telling)} telling setting(s).*"))
+        for caption, (data, metadata) in self.static_views():
+            display(Markdown(caption))
+            display(data, raw=True, metadata=metadata)
+
+    def _ipython_display_(self) -> None:
+        if is_static():
+            self.show_static()
+        else:
+            if self.updates == 0:
+                self.update()
+            display(self.container)

@@ -1,0 +1,145 @@
+"""Lesson 00 widget: the claim map.
+
+Pick one of the eleven claims of Andy Lutomirski's reply (LKML, 4 Dec 2018); see its text,
+the lesson(s) that run it, and a one-line preview of the experiment. The static pictures
+are :func:`claim_table` (every claim at once) and :func:`claim_figure` (claims x lessons).
+
+The claim texts must equal ``[claims]`` in lessons.toml (tests/test_widgets.py compares them).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from ..viz import HTMLCard, LessonFigure, card, claim_matrix
+from . import LessonWidget, Telling, WidgetInputError, toggle
+
+__all__ = ["ANCHOR_URL", "LESSONS", "CLAIMS", "Claim", "render_claim_card", "claim_table", "claim_figure",
+           "claim_map"]
+
+#: Andy Lutomirski's reply of 4 Dec 2018 (the course's anchor mail), as a lore link.
+ANCHOR_URL = "https://lore.kernel.org/r/CALCETrUqqQiHR_LJoKB2JE6hCZ-e7LiFprEhmo-qoegDZJ9uYQ@mail.gmail.com"
+
+#: lesson number -> title (DESIGN.md's lesson table)
+LESSONS: dict[str, str] = {
+    "00": "Start here",
+    "01": "TME basics",
+    "02": "Multi-key",
+    "03": "Aliasing",
+    "04": "Cache incoherence",
+    "05": "Swap",
+    "06": "PCONFIG races",
+    "07": "XPO comparison",
+    "08": "Use cases and verdict",
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    text: str  # exactly as in lessons.toml [claims]
+    short: str  # a few words for the matrix picture
+    lessons: tuple[str, ...]
+    experiment: str  # one line: what you will run
+
+
+CLAIMS: dict[str, Claim] = {c.id: c for c in [
+    Claim("C1", "`encrypt_mprotect()` is an incomplete `mprotect()`: it has no protection-key support.",
+          "encrypt_mprotect() lacks pkeys", ("02",),
+          "Call the proposed encrypt_mprotect() next to pkey_mprotect() and find the argument that has no place "
+          "to go."),
+    Claim("C2", "On anonymous memory, `encrypt_mprotect()` is functionally `MADV_DONTNEED`: existing contents "
+          "are discarded.", "encrypt_mprotect() = MADV_DONTNEED", ("02",),
+          "Fill a page, change its KeyID with encrypt_mprotect(), read it back: the old contents are gone."),
+    Claim("C3", "A CPU-generated key (plain TME, KeyID 0) is the most secure default for anonymous memory.",
+          "the CPU's TME key is the best default", ("01", "02", "08"),
+          "Probe DRAM under the TME key, under bypass and under a KeyID of your own, and compare what an "
+          "attacker reads."),
+    Claim("C4", "Swap semantics are unclear: swapping can corrupt pages (no flushes, the direct-map alias uses "
+          "KeyID 0).", "swap corrupts encrypted pages", ("05",),
+          "Swap an encrypted page out through the KeyID-0 direct map and back into another frame; look at what "
+          "landed on the swap device."),
+    Claim("C5", "Caches are not coherent across KeyIDs: write through one key, read through another, and you get "
+          "garbage unless you flush.", "caches ignore KeyID aliasing", ("04",),
+          "Write a line through KeyID 1, read the same frame through KeyID 2, then repeat with a clflush in "
+          "between."),
+    Claim("C6", "Writing with one key and remapping with another without flushing corrupts data (a late dirty "
+          "write-back).", "late dirty write-back corrupts", ("04",),
+          "Leave a dirty line under the old KeyID, remap the page, and watch the eviction overwrite the new "
+          "data."),
+    Claim("C7", "PCONFIG while dirty lines exist: the result depends on whether the write-back happens before or "
+          "after the writing package sees the new key.", "PCONFIG vs dirty lines: a race", ("06",),
+          "Enumerate every interleaving of a write-back and a PCONFIG on two packages and count the outcomes."),
+    Claim("C8", "The direct map leaves read-write aliases under other keys; fix it by dropping the alias (and "
+          "failing `get_user_pages()`) or by re-keying the direct map.", "direct-map aliases under KeyID 0",
+          ("03", "07"),
+          "Write through a user mapping with KeyID 1 and read the same frame through the kernel's KeyID-0 "
+          "direct map."),
+    Claim("C9", "Keeping user pages out of the direct map is XPO/XPFO: \"nifty but expensive\", and it gives most "
+          "of MKTME's benefit outside pmem.", "XPFO: nifty but expensive", ("07",),
+          "Count the TLB shootdowns and flushes of a workload with XPFO on, and price them."),
+    Claim("C10", "The real use cases are persistent memory (with a different API) and VM hardening.",
+          "real uses: pmem and VMs", ("08",),
+          "Move encrypted pmem data to another address and see why it needs a block-device API."),
+    Claim("C11", "Why use anything but a CPU-managed key, except for pmem?", "why not a CPU key?", ("08",),
+          "Weigh every experiment of the course and write your own answer."),
+]}
+
+
+def _lesson_names(claim: Claim) -> str:
+    return ", ".join(f"{n} — {LESSONS[n]}" for n in claim.lessons)
+
+
+def _md_code_to_html(text: str) -> str:
+    """Escape ``text`` and turn `back-ticked` spans into <code>."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def render_claim_card(claim: str = "C3") -> HTMLCard:
+    """One claim: its text, who said it, where the course tests it, and what you will run."""
+    if claim not in CLAIMS:
+        raise WidgetInputError(f"unknown claim {claim!r}; the claims are C1 to C11")
+    c = CLAIMS[claim]
+    rows = [
+        ("Claim", _md_code_to_html(c.text)),
+        ("Said by", f"Andy Lutomirski, LKML, 4 Dec 2018 (<a href='{ANCHOR_URL}'>the message on lore</a>)"),
+        ("Tested in", html.escape("Lesson " + _lesson_names(c))),
+        ("You will", html.escape(c.experiment)),
+    ]
+    return card(f"{c.id}: {c.short}", rows)
+
+
+def claim_table() -> HTMLCard:
+    """Every claim in one table (the static form of the claim map)."""
+    head = "<tr><th>Claim</th><th style='text-align:left'>What Andy said</th><th>Lesson(s)</th>" \
+           "<th style='text-align:left'>What you will run</th></tr>"
+    rows = "".join(f"<tr><td><strong>{c.id}</strong></td><td style='text-align:left'>{_md_code_to_html(c.text)}"
+                   f"</td><td>{', '.join(c.lessons)}</td><td style='text-align:left'>{html.escape(c.experiment)}"
+                   "</td></tr>" for c in CLAIMS.values())
+    text_rows = "\n".join(f"{c.id} [{', '.join(c.lessons)}] {c.text} -> {c.experiment}" for c in CLAIMS.values())
+    return HTMLCard(f"<table class='mktme-claim-table'>{head}{rows}</table>", text_rows)
+
+
+def claim_figure(highlight: str | None = None) -> LessonFigure:
+    """Claims x lessons, a dot where a lesson runs a claim."""
+    return claim_matrix(
+        [(c.id, c.short) for c in CLAIMS.values()],
+        [(n, title) for n, title in LESSONS.items() if n != "00"],
+        {c.id: c.lessons for c in CLAIMS.values()},
+        highlight=highlight,
+        title="Which lesson runs which claim",
+    )
+
+
+def claim_map() -> LessonWidget:
+    """The claim map widget (lesson 00)."""
+    controls = {"claim": toggle("Claim", [(cid, cid) for cid in CLAIMS], "C3")}
+    telling = [
+        Telling("C3, the claim lesson 01 starts with: the CPU's own key is the best default.", {}),
+        Telling("C5, the heart of the thread: caches do not keep KeyID aliases coherent.", {"claim": "C5"}),
+        Telling("C8, the kernel's side of the problem: the direct map.", {"claim": "C8"}),
+    ]
+    return LessonWidget(render_claim_card, controls, title="Claim map", telling=telling,
+                        intro="pick a claim to see where the course tests it.")
