@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Run every benchmarks/bench_*.py in turn (`make bench`).
+
+Each bench script has a ``main()`` that prints its own report and may return a dict of
+numbers; those are saved to benchmarks/results/<name>.json (git-ignored) with the time of
+the run. Widget benchmarks can use :func:`time_call` for p50/p95 of a pure render function:
+
+    from run_all import time_call
+    def main():
+        return time_call(lambda: render_dram_probe(text="hi", keyid=3), label="dram probe")
+
+Exit status: 1 if any benchmark raised (the others still run).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+WIDGET_BUDGET_MS = 100.0  # a widget update should feel instant (DESIGN.md)
+
+
+def time_call(fn, repeat: int = 30, warmup: int = 3, label: str = "",
+              budget_ms: float = WIDGET_BUDGET_MS) -> dict:
+    """Call fn repeatedly; print and return p50/p95 in milliseconds.
+
+    matplotlib figures returned by fn are closed so memory stays flat.
+    """
+    def once() -> float:
+        t0 = time.perf_counter()
+        out = fn()
+        elapsed = (time.perf_counter() - t0) * 1e3
+        if hasattr(out, "savefig"):
+            import matplotlib.pyplot as plt
+            plt.close(out)
+        return elapsed
+
+    for _ in range(warmup):
+        once()
+    samples = sorted(once() for _ in range(repeat))
+    p50 = statistics.median(samples)
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    verdict = "ok" if p95 <= budget_ms else f"OVER the {budget_ms:.0f} ms budget"
+    print(f"{label or getattr(fn, '__name__', 'call')}: p50 {p50:.1f} ms, p95 {p95:.1f} ms "
+          f"({repeat} runs) {verdict}")
+    return {"p50_ms": p50, "p95_ms": p95, "runs": repeat}
+
+
+def load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> int:
+    sys.path.insert(0, str(HERE))
+    scripts = sorted(HERE.glob("bench_*.py"))
+    if not scripts:
+        print("no benchmarks/bench_*.py yet")
+        return 0
+    RESULTS.mkdir(exist_ok=True)
+    failed = []
+    for path in scripts:
+        print(f"== {path.name}")
+        t0 = time.perf_counter()
+        try:
+            result = load(path).main()
+        except Exception:
+            traceback.print_exc()
+            failed.append(path.name)
+            continue
+        record = {"script": path.name, "seconds": round(time.perf_counter() - t0, 3),
+                  "when": time.strftime("%Y-%m-%dT%H:%M:%S"), "result": result}
+        (RESULTS / f"{path.stem}.json").write_text(json.dumps(record, indent=1, default=str))
+    if failed:
+        print(f"benchmarks that raised: {', '.join(failed)}")
+        return 1
+    print(f"{len(scripts)} benchmark(s) ran; results in benchmarks/results/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
