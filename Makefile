@@ -10,6 +10,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LAB_ARGS ?=
+# Jupyter refuses to run as root without this flag (containers, CI).
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Lesson notebooks; solutions/ and exercises/ join in once they hold a notebook.
 NB_DIRS := $(wildcard notebooks solutions exercises)
 NB_ENV := MPLBACKEND=Agg PYTHONHASHSEED=0 MKTME_STATIC=1
@@ -27,7 +29,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
         test-browser exercises sync bench check-env clean
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) notebooks/00_start_here.ipynb $(LAB_ARGS)
 
 install: $(STAMP)
 
