@@ -284,7 +284,8 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
                  ascii_column: bool = True, note: str | None = None) -> LessonFigure:
     """Byte panels stacked top to bottom: colour = byte value (cividis), text = hex and ASCII.
 
-    ``panels`` is a sequence of ``(label, data)``. One row of the grid is one 16-byte AES block,
+    ``panels`` is a sequence of ``(label, data)`` or ``(label, data, base)`` (a panel's own start
+    address for the row labels; ``base`` otherwise). One row of the grid is one 16-byte AES block,
     and a white rule separates 64-byte cache lines. With ``mark_changed``, every block in which a
     panel differs from the *first* panel gets a dashed frame and the words "◀ changed".
     """
@@ -292,7 +293,8 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
         raise ValueError("bytes_figure needs at least one (label, data) panel")
     if not isinstance(width, int) or width < 1:
         raise ValueError("width must be a positive int")
-    panels = [(str(label), bytes(data)) for label, data in panels]
+    bases = [int(p[2]) if len(p) > 2 else base for p in panels]
+    panels = [(str(p[0]), bytes(p[1])) for p in panels]
     first = panels[0][1]
     # Fixed geometry in inches (no layout engine: faster, and every figure lines up the same way).
     cell_w, cell_h = 0.34, 0.27
@@ -306,7 +308,7 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
     fig = LessonFigure(figsize=(fig_w, fig_h))
     y = fig_h - head
     alt_parts = []
-    for k, ((label, data), nrows) in enumerate(zip(panels, rows)):
+    for k, ((label, data), nrows, pbase) in enumerate(zip(panels, rows, bases)):
         top_extra = col_labels if k == 0 else 0.0
         y -= gap + top_extra
         h = nrows * cell_h
@@ -315,7 +317,7 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
         marked: list[int] = []
         if mark_changed and k > 0 and len(data) == len(first) and width == BLOCK:
             marked = differing_blocks(first, data)
-        _draw_byte_grid(ax, data, base, width, marked, ascii_column, hex_labels, column_labels=(k == 0))
+        _draw_byte_grid(ax, data, pbase, width, marked, ascii_column, hex_labels, column_labels=(k == 0))
         fig.text(0.08 / fig_w, (y + h + 0.05 + top_extra) / fig_h, label, ha="left", va="bottom",
                  fontweight="bold", fontsize=9.5)
         phrase = f"{label}: {describe_bytes(data)}"
@@ -328,7 +330,8 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
         fig.text(0.08 / fig_w, 0.06 / fig_h, note, fontsize=8, style="italic", ha="left", va="bottom")
     fig.mktme_alt = (
         (f"{title}. " if title else "")
-        + f"{len(panels)} byte grid(s), {width} bytes per row, starting at address {base:#x}; colour shows each "
+        + f"{len(panels)} byte grid(s), {width} bytes per row, starting at address "
+        + ", ".join(dict.fromkeys(f"{b:#x}" for b in bases)) + "; colour shows each "
         "byte's value. " + ". ".join(alt_parts) + "."
     )
     return fig

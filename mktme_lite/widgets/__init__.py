@@ -153,11 +153,12 @@ class LessonWidget:
         heading = W.HTML(f"<strong>{html.escape(title)}</strong>"
                          + (f" — {html.escape(intro)}" if intro else ""))
         box = W.Box(list(self.controls.values()),
-                    layout=W.Layout(display="flex", flex_flow="row wrap", gap="0.2em 1.5em"))
+                    layout=W.Layout(display="flex", flex_flow="row wrap"))
         plain = (f"[Interactive widget: {title}. Run this notebook in Jupyter to use it, or set "
                  "MKTME_STATIC=1 to draw its static pictures.]")
         self.container = _Container([heading, box, self.output], plain)
         self.container.add_class(WIDGET_CLASS)
+        self.defaults = self.params()  # the static twin's first view, whatever the controls say later
         self.last_status = "not drawn"  # "ok", "input-error" or "bug" after an update
         self.last_message = ""
         self.last_ms = 0.0
@@ -209,7 +210,7 @@ class LessonWidget:
         """``[(caption, bundle), ...]`` for the default setting and every telling setting."""
         views = []
         for i, t in enumerate(self.telling, start=1):
-            params = {**self.params(), **dict(t.params)}
+            params = {**self.defaults, **dict(t.params)}
             caption = f"**{i}. {t.caption}**  \n*Setting: {self.describe(params)}*"
             views.append((caption, self.draw(params)))
         return views

@@ -1,0 +1,110 @@
+"""Lesson 01 checks: agree with the engine, hint precisely, and survive any answer."""
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mktme_lite import Machine, checks, xts
+
+try:  # lesson checks are developed in a scratch module before they join checks.py
+    importlib.import_module("mktme_lite.checks_l01")
+except ModuleNotFoundError:
+    pass
+
+L01 = ["mul_alpha", "line_tweaks", "changed_lines", "replay"]
+
+
+def run(name, answer):
+    return checks.REGISTRY[name].func(answer)
+
+
+def reference(name):
+    return checks.REGISTRY[name].examples.correct()
+
+
+def test_all_lesson_01_checks_are_registered():
+    assert set(L01) <= set(checks.REGISTRY)
+
+
+def test_mul_alpha_reference_is_the_engines():
+    ref = reference("mul_alpha")
+    for t in (0, 1, 1 << 127, (1 << 128) - 1, 0x1234 << 100):
+        assert ref(t) == xts.gf128_mul_alpha(t)
+    assert run("mul_alpha", xts.gf128_mul_alpha).passed
+
+
+def test_line_tweaks_reference_is_the_engines():
+    ref = reference("line_tweaks")
+    key = bytes(range(16))
+    assert ref(key, 0x1040) == xts.tweak_sequence(key, 0x1040, 4)
+    assert run("line_tweaks", lambda k, pa: xts.tweak_sequence(k, pa, 4)).passed
+
+
+def test_line_tweaks_hint_for_a_broken_mul_alpha():
+    good = reference("line_tweaks")
+
+    def off_by_one(key, pa):
+        t = good(key, pa)
+        return [t[0], t[1], t[2], t[3] ^ 1]
+
+    result = run("line_tweaks", off_by_one)
+    assert result.status == "hint" and "later tweak" in result.message
+
+
+def test_changed_lines_cases_come_from_the_engine():
+    from mktme_lite.viz import changed_lines
+
+    ref = reference("changed_lines")
+    m = Machine(packages=1, seed=3)
+    before = m.dram(0x1000, 256)
+    m.store(m.hpa(0x1040), b"x")
+    m.wbinvd()
+    after = m.dram(0x1000, 256)
+    assert ref(before, after, 0x1000) == changed_lines(before, after, 0x1000) == [0x1040]
+
+
+def test_changed_lines_accepts_any_order_but_not_duplicates():
+    ref = reference("changed_lines")
+    assert run("changed_lines", lambda b, a, base: set(ref(b, a, base))).passed
+    assert run("changed_lines", lambda b, a, base: list(reversed(ref(b, a, base)))).passed
+    dup = run("changed_lines", lambda b, a, base: ref(b, a, base) * 2)
+    assert dup.status == "hint"
+
+
+def test_replay_check_works_for_both_key_kinds():
+    result = run("replay", lambda m, pa, old: m.write_dram(pa, old))
+    assert result.passed and "KeyID 1" in result.message
+
+
+def test_replay_with_the_line_still_cached_is_caught():
+    def replay_then_touch(m, pa, old):
+        m.write_dram(pa, old)
+        m.load(m.hpa(pa))  # the learner reads through the CPU; the line is now cached
+
+    assert run("replay", replay_then_touch).status == "hint"
+
+
+def test_wrong_kind_of_answer_gets_a_hint_not_a_crash():
+    for name in L01:
+        result = run(name, 42)
+        assert result.status == "hint" and "pass the function itself" in result.message
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(L01), st.one_of(st.integers(), st.text(max_size=5), st.binary(max_size=5),
+                                       st.lists(st.integers(), max_size=5)))
+def test_checks_never_raise_whatever_a_function_returns(name, value):
+    result = run(name, lambda *args: value)
+    assert result.status in ("hint", "not_attempted")
+
+
+@pytest.mark.parametrize("name", L01)
+def test_checks_survive_a_raising_answer(name):
+    def boom(*args):
+        raise RuntimeError("learner bug")
+
+    result = run(name, boom)
+    assert result.status == "hint" and "RuntimeError" in result.message

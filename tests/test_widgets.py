@@ -1,0 +1,239 @@
+"""The widget pattern: pure render functions, a shell that never crashes, and a static twin."""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets as W  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from mktme_lite import viz  # noqa: E402
+from mktme_lite.widgets import (  # noqa: E402
+    LessonWidget,
+    Telling,
+    WidgetInputError,
+    dropdown,
+    error_bundle,
+    start_here,
+    text,
+    tme_basics,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+WIDGET_BUILDERS = {"dram_probe": tme_basics.dram_probe, "claim_map": start_here.claim_map}
+
+
+@pytest.fixture(scope="module", params=sorted(WIDGET_BUILDERS))
+def widget(request):
+    return WIDGET_BUILDERS[request.param]()
+
+
+# ------------------------------------------------------------------------ the shell contract
+
+def test_container_and_output_carry_the_css_classes(widget):
+    assert "mktme-widget" in widget.container._dom_classes
+    assert "mktme-widget-output" in widget.output._dom_classes
+    assert widget.output in widget.container.children
+
+
+def test_every_control_is_labelled(widget):
+    for name, control in widget.controls.items():
+        assert control.description.strip(), name
+
+
+def test_first_control_is_one_the_browser_test_can_move(widget):
+    first = next(iter(widget.controls.values()))
+    assert isinstance(first, (W.SelectionSlider, W.Dropdown, W.ToggleButtons, W.Text))
+
+
+def test_moving_a_control_redraws_the_output(widget):
+    widget.update()
+    before = widget.output.outputs
+    name, control = next(iter(widget.controls.items()))
+    values = [v for _, v in control.options]
+    control.value = values[(values.index(control.value) + 1) % len(values)]
+    assert widget.last_status == "ok"
+    assert widget.output.outputs != before
+    assert len(widget.output.outputs) == 1
+    assert widget.output.outputs[0]["output_type"] == "display_data"
+
+
+def test_static_twin_draws_default_and_telling_values(widget):
+    assert 3 <= len(widget.telling) <= 4, "default + 2-3 telling values"
+    assert dict(widget.telling[0].params) == {}, "the first telling view is the default"
+    views = widget.static_views()
+    assert len(views) == len(widget.telling)
+    for caption, (data, meta) in views:
+        assert widget.last_status == "ok" or "Cannot draw" not in data.get("text/plain", "")
+        assert "Cannot draw" not in data.get("text/plain", ""), caption
+        assert caption.startswith("**") and "Setting:" in caption
+        if "image/png" in data:
+            assert meta["image/png"]["alt"]
+    outputs = {views[i][1][0].get("image/png", views[i][1][0].get("text/html")) for i in range(len(views))}
+    assert len(outputs) == len(views), "each telling value must show something different"
+
+
+def test_text_fallback_is_not_an_object_repr(widget):
+    data = widget.container._repr_mimebundle_()
+    assert data["text/plain"].startswith("[Interactive widget:")
+    assert "VBox(" not in data["text/plain"]
+
+
+def test_ipython_display_static_and_live(monkeypatch):
+    shown = []
+    import mktme_lite.widgets as shell
+
+    monkeypatch.setattr(shell, "display", lambda *a, **k: shown.append(a))
+    w = tme_basics.dram_probe()
+    monkeypatch.setenv("MKTME_STATIC", "1")
+    w._ipython_display_()
+    assert w.updates == 0 and len(shown) == 1 + 2 * len(w.telling)  # heading, then caption + picture each
+    shown.clear()
+    monkeypatch.setenv("MKTME_STATIC", "0")
+    w._ipython_display_()
+    assert w.updates == 1 and shown == [(w.container,)]
+
+
+def test_shell_turns_every_failure_into_a_message():
+    def render(mode="ok"):
+        if mode == "input":
+            raise WidgetInputError("too long <b>")
+        if mode == "bug":
+            raise ZeroDivisionError("oops")
+        return viz.HTMLCard("<p>fine</p>", "fine")
+
+    w = LessonWidget(render, {"mode": dropdown("Mode", [("ok", "ok"), ("input", "input"), ("bug", "bug")], "ok")},
+                     title="test", telling=[Telling("default")])
+    w.update()
+    assert w.last_status == "ok"
+    w.set(mode="input")
+    assert w.last_status == "input-error"
+    html = w.output.outputs[0]["data"]["text/html"]
+    assert "too long &lt;b&gt;" in html and "Traceback" not in html
+    w.set(mode="bug")
+    assert w.last_status == "bug"
+    assert "bug in the widget" in w.output.outputs[0]["data"]["text/plain"]
+
+
+def test_shell_refuses_unlabelled_controls():
+    with pytest.raises(ValueError, match="description"):
+        LessonWidget(lambda x: "", {"x": W.IntSlider()}, title="t")
+    with pytest.raises(ValueError):
+        LessonWidget(lambda: "", {}, title="t")
+
+
+def test_error_bundle_escapes_html():
+    data, _ = error_bundle("<script>alert(1)</script>")
+    assert "<script>" not in data["text/html"]
+
+
+# ------------------------------------------------------------------------ DRAM probe (lesson 01)
+
+def test_probe_under_the_tme_key_hides_the_message():
+    r = tme_basics.probe(b"attack at dawn", 0x1040, "tme")
+    assert r.plaintext.startswith(b"attack at dawn") and len(r.plaintext) == 64
+    assert not r.probe_sees_plaintext
+    assert b"attack" not in r.dram
+    assert r.readback == r.plaintext
+
+
+@pytest.mark.parametrize("mode", ["bypass", "no_encrypt"])
+def test_probe_reads_plaintext_without_encryption(mode):
+    r = tme_basics.probe(b"attack at dawn", 0x1040, mode)
+    assert r.probe_sees_plaintext and r.readback == r.plaintext
+
+
+def test_probe_same_message_other_address_or_key_gives_other_ciphertext():
+    a = tme_basics.probe(b"attack at dawn", 0x1040, "tme")
+    b = tme_basics.probe(b"attack at dawn", 0x1080, "tme")
+    c = tme_basics.probe(b"attack at dawn", 0x1040, "own_key")
+    assert len({a.dram, b.dram, c.dram}) == 3
+    assert tme_basics.probe(b"attack at dawn", 0x1040, "tme") == a  # deterministic
+
+
+def test_probe_leaves_the_prepared_machine_untouched():
+    m = tme_basics._prepared(False)
+    dram = bytes(m.memory.cells)
+    tme_basics.probe(b"x" * 64, 0x1000, "tme")
+    assert bytes(m.memory.cells) == dram and not m.cache_view(0)
+
+
+@pytest.mark.parametrize("message, fmt, expected", [
+    ("zz", "hex", "not hex"),
+    ("414", "hex", "odd number"),
+    ("x" * 65, "text", "shorten it by 1 byte"),
+    ("é" * 33, "text", "66 bytes"),
+    ("hi", "base64", "unknown input format"),
+])
+def test_parse_message_explains_bad_input(message, fmt, expected):
+    with pytest.raises(WidgetInputError, match=expected):
+        tme_basics.parse_message(message, fmt)
+
+
+def test_parse_message_accepts_hex_with_spaces_and_prefix():
+    assert tme_basics.parse_message("0x41 42\n43", "hex") == b"ABC"
+    assert tme_basics.parse_message("", "text") == b""
+
+
+@settings(max_examples=40, deadline=None)
+@given(message=st.text(max_size=90), fmt=st.sampled_from(["text", "hex"]),
+       address=st.sampled_from(tme_basics.ADDRESSES), key_mode=st.sampled_from(sorted(tme_basics.KEY_MODES)))
+def test_dram_probe_widget_never_crashes(message, fmt, address, key_mode):
+    w = _shared_probe()
+    w.draw({"message": message, "fmt": fmt, "address": address, "key_mode": key_mode})
+    assert w.last_status in ("ok", "input-error"), w.last_message
+
+
+_PROBE = []
+
+
+def _shared_probe():
+    if not _PROBE:
+        _PROBE.append(tme_basics.dram_probe())
+    return _PROBE[0]
+
+
+def test_render_dram_probe_alt_text_states_the_verdict():
+    assert "only CIPHERTEXT" in tme_basics.render_dram_probe().mktme_alt
+    assert "PLAINTEXT" in tme_basics.render_dram_probe(key_mode="bypass").mktme_alt
+
+
+def test_text_control_redraws_on_enter_only():
+    t = text("Message", "x")
+    assert t.continuous_update is False
+
+
+# ------------------------------------------------------------------------ claim map (lesson 00)
+
+def test_claims_match_lessons_toml():
+    manifest = ROOT / "lessons.toml"
+    if not manifest.exists():
+        pytest.skip("lessons.toml not written yet")
+    claims = tomllib.loads(manifest.read_text())["claims"]
+    assert {cid: c.text for cid, c in start_here.CLAIMS.items()} == claims
+
+
+def test_claims_follow_the_design_table():
+    lessons = {cid: c.lessons for cid, c in start_here.CLAIMS.items()}
+    assert lessons["C3"] == ("01", "02", "08") and lessons["C8"] == ("03", "07")
+    assert list(start_here.CLAIMS) == [f"C{i}" for i in range(1, 12)]
+    for c in start_here.CLAIMS.values():
+        assert all(n in start_here.LESSONS for n in c.lessons)
+        assert c.experiment.endswith(".") and len(c.short) <= 40
+
+
+def test_claim_card_and_table():
+    card = start_here.render_claim_card("C5")
+    assert "C5" in card.text and "Lesson 04" in card.text and start_here.ANCHOR_URL in card.html
+    with pytest.raises(WidgetInputError):
+        start_here.render_claim_card("C12")
+    table = start_here.claim_table()
+    assert table.html.count("<tr>") == 12 and len(table.text.splitlines()) == 11
+    fig = start_here.claim_figure("C5")
+    assert "Claim C5 is highlighted" in fig.mktme_alt
