@@ -112,7 +112,7 @@ def is_static() -> bool:
 def figure_png(fig: Figure) -> bytes:
     """Encode ``fig`` as PNG bytes (the only image format the course stores)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})  # fast: 1/6 of the default cost
     return buf.getvalue()
 
 
@@ -163,10 +163,12 @@ def printable(data: bytes) -> str:
 def hexdump(data: bytes, base: int = 0, width: int = 16) -> str:
     """A classic hex dump: address, hex bytes, ASCII. One row per 16-byte AES block by default."""
     rows = []
+    last = base + max(len(data) - 1, 0)
+    digits = max(4, len(f"{last:x}"))
     for off in range(0, len(data), width):
         chunk = data[off : off + width]
         hexes = " ".join(f"{b:02x}" for b in chunk).ljust(3 * width - 1)
-        rows.append(f"{base + off:#07x}  {hexes}  |{printable(chunk)}|")
+        rows.append(f"0x{base + off:0{digits}x}  {hexes}  |{printable(chunk)}|")
     return "\n".join(rows)
 
 
@@ -210,73 +212,65 @@ def _block_phrase(blocks: Sequence[int]) -> str:
 # ----------------------------------------------------------------------------------------------
 # Bytes as a heat map + hex grid
 # ----------------------------------------------------------------------------------------------
-# Hex labels are drawn as glyph outlines (TextPath), merged into one path per text colour.
-# Drawing 64 separate Text objects per panel costs ~0.5 ms each; two compound paths cost
-# almost nothing, which keeps a widget update well under 100 ms (benchmarks/).
-_GLYPH_SIZE = 0.40  # glyph height in data units (one cell = 1 x 1)
+# Speed matters here: the DRAM probe redraws this figure on every widget update (budget 100 ms).
+# A matplotlib Text costs about 0.5 ms to lay out and rasterise, and a grid needs ~90 of them
+# (hex bytes, ASCII, addresses). So all monospace text is drawn as glyph outlines (TextPath,
+# cached per character) merged into a few compound paths, everything sits on ONE axes whose
+# data units are inches, and only titles and notes are real Text objects.
+_MONO_PT = {"hex": 7.2, "ascii": 8.0, "label": 8.0}
 
 
 @lru_cache(maxsize=None)
-def _glyph(text: str) -> Path:
+def _mono_glyph(ch: str, points: float) -> Path:
+    """One character of the mono font, ``points`` tall, in inches, y pointing down."""
+    path = TextPath((0, 0), ch, size=points / 72, prop=FontProperties(family=style.MONO))
+    return path.transformed(Affine2D().scale(1, -1))
+
+
+@lru_cache(maxsize=None)
+def _mono_metrics(points: float) -> tuple[float, float]:
+    """(advance of one character, height of a digit) in inches for the mono font."""
     prop = FontProperties(family=style.MONO)
-    path = TextPath((0, 0), text, size=_GLYPH_SIZE, prop=prop)
-    ref = TextPath((0, 0), "0f", size=_GLYPH_SIZE, prop=prop).get_extents()
-    width = path.get_extents().x1 if text.strip() else 0.0
-    # Centre horizontally on the advance, vertically on the digit height; flip y because
-    # image rows grow downwards.
-    return path.transformed(Affine2D().translate(-width / 2, -(ref.y0 + ref.y1) / 2).scale(1, -1))
+    one = TextPath((0, 0), "0", size=points / 72, prop=prop)
+    two = TextPath((0, 0), "00", size=points / 72, prop=prop)
+    ext = one.get_extents()
+    return two.get_extents().x1 - ext.x1, ext.y1
 
 
-def _hex_paths(data: bytes, width: int) -> tuple[Path | None, Path | None]:
-    """Two compound paths: the hex labels to draw in black and those to draw in white."""
-    dark, light = [], []
-    for i, b in enumerate(data):
-        r, c = divmod(i, width)
-        glyph = _glyph(f"{b:02x}")
-        moved = Path(glyph.vertices + (c, r), glyph.codes)
-        (dark if style.text_color_for(b / 255) == "black" else light).append(moved)
-    make = Path.make_compound_path
-    return (make(*dark) if dark else None), (make(*light) if light else None)
+def _mono_text(paths: list, text: str, x: float, y: float, points: float, ha: str = "left") -> None:
+    """Append the glyphs of ``text`` to ``paths``; (x, y) is the left/centre/right end, y the middle."""
+    advance, height = _mono_metrics(points)
+    if ha == "center":
+        x -= advance * len(text) / 2
+    elif ha == "right":
+        x -= advance * len(text)
+    y += height / 2
+    for i, ch in enumerate(text):
+        if ch != " ":
+            g = _mono_glyph(ch, points)
+            if len(g.vertices):
+                paths.append(Path(g.vertices + (x + i * advance, y), g.codes))
 
 
-def _draw_byte_grid(ax, data: bytes, base: int, width: int, marked: Sequence[int], ascii_column: bool,
-                    hex_labels: bool, column_labels: bool) -> None:
-    n = len(data)
-    rows = max(1, -(-n // width))
-    grid = np.full(rows * width, np.nan)
-    grid[:n] = np.frombuffer(bytes(data), dtype=np.uint8)
-    ax.imshow(grid.reshape(rows, width), cmap=style.BYTE_CMAP, vmin=0, vmax=255, aspect="auto",
-              interpolation="nearest")
-    if hex_labels and n:
-        dark, light = _hex_paths(data, width)
-        for path, colour in ((dark, "black"), (light, "white")):
-            if path is not None:
-                # add_artist, not add_patch: no costly Bezier extents for autoscaling
-                ax.add_artist(PathPatch(path, facecolor=colour, edgecolor="none", lw=0, transform=ax.transData))
-    ax.set_yticks(range(rows), [f"{base + r * width:#x}" for r in range(rows)], family=style.MONO)
-    ax.set_xticks([])
-    if column_labels:  # byte offsets 0..f above the grid, as glyph paths (cheap, see above)
-        heads = [Path(_glyph(f"{c:x}").vertices + (c, -0.85), _glyph(f"{c:x}").codes) for c in range(width)]
-        ax.add_artist(PathPatch(Path.make_compound_path(*heads), facecolor="black", edgecolor="none", lw=0,
-                                transform=ax.transData, clip_on=False))
-    ax.tick_params(length=0, pad=2)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    if width == BLOCK:
-        # A white rule between 64-byte cache lines (4 blocks per line).
-        for r in range(LINE // BLOCK, rows, LINE // BLOCK):
-            ax.axhline(r - 0.5, color="white", linewidth=2.5)
-        # Changed blocks: a thick dashed frame and the word "changed" (never colour alone).
-        for blk in marked:
-            ax.add_patch(Rectangle((-0.45, blk - 0.45), width - 0.1, 0.9, fill=False,
-                                   edgecolor=style.OKABE_ITO["vermillion"], linewidth=2.2, linestyle="--",
-                                   clip_on=False))
-    if ascii_column:
-        for r in range(rows):
-            chunk = data[r * width : (r + 1) * width]
-            tail = "  ◀ changed" if r in marked else ""
-            ax.text(width - 0.2, r, f"|{printable(chunk).ljust(width)}|{tail}", ha="left", va="center",
-                    fontsize=8, family=style.MONO, clip_on=False)
+@lru_cache(maxsize=512)
+def _prose_path(text: str, points: float, weight: str = "normal", slant: str = "normal") -> Path:
+    """A whole line of proportional text as one outline (cached: widget titles repeat)."""
+    prop = FontProperties(family="DejaVu Sans", weight=weight, style=slant)
+    path = TextPath((0, 0), text, size=points / 72, prop=prop)
+    return path.transformed(Affine2D().scale(1, -1))
+
+
+def _prose_text(paths: list, text: str, x: float, y_top: float, points: float, **font) -> None:
+    """Append a line of text whose top is at ``y_top`` (inches, y down) and left end at ``x``."""
+    if text.strip():
+        p = _prose_path(text, points, **font)
+        paths.append(Path(p.vertices + (x, y_top + 0.8 * points / 72), p.codes))
+
+
+def _draw_paths(ax, paths: list, colour: str) -> None:
+    if paths:
+        # add_artist, not add_patch: no Bezier extents computed for autoscaling.
+        ax.add_artist(PathPatch(Path.make_compound_path(*paths), facecolor=colour, edgecolor="none", lw=0))
 
 
 def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: str | None = None,
@@ -287,7 +281,7 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
     ``panels`` is a sequence of ``(label, data)`` or ``(label, data, base)`` (a panel's own start
     address for the row labels; ``base`` otherwise). One row of the grid is one 16-byte AES block,
     and a white rule separates 64-byte cache lines. With ``mark_changed``, every block in which a
-    panel differs from the *first* panel gets a dashed frame and the words "◀ changed".
+    panel differs from the *first* panel gets a dashed frame and the words "<- changed".
     """
     if not panels:
         raise ValueError("bytes_figure needs at least one (label, data) panel")
@@ -296,38 +290,76 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
     bases = [int(p[2]) if len(p) > 2 else base for p in panels]
     panels = [(str(p[0]), bytes(p[1])) for p in panels]
     first = panels[0][1]
-    # Fixed geometry in inches (no layout engine: faster, and every figure lines up the same way).
-    cell_w, cell_h = 0.34, 0.27
-    left, right = 0.8, (2.5 if ascii_column else 0.2)
-    head, gap, col_labels = (0.3 if title else 0.0), 0.3, 0.2
-    foot = 0.1 + 0.19 * len(note.splitlines()) if note else 0.1
     rows = [max(1, -(-len(d) // width)) for _, d in panels]
+    # Geometry in inches; the one axes uses inches as data units, y growing downwards.
+    cell_w, cell_h = 0.34, 0.27
+    digits = max(4, max(len(f"{b + 16 * r:x}") for b, r in zip(bases, rows)))
+    left = 0.25 + 0.07 * (digits + 2)
+    right = (0.35 + 0.067 * (width + 2) + 0.8) if ascii_column else 0.2
+    head = 0.34 if title else 0.08
+    label_h, heads_h, gap = 0.27, 0.2, 0.12
+    note_lines = note.splitlines() if note else []
+    foot = 0.12 + 0.18 * len(note_lines)
     fig_w = left + width * cell_w + right
-    fig_h = head + sum(gap + r * cell_h for r in rows) + col_labels + foot
+    fig_h = head + sum(label_h + r * cell_h + gap for r in rows) + heads_h + foot
     style.apply()
     fig = LessonFigure(figsize=(fig_w, fig_h))
-    y = fig_h - head
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    dark: list = []  # glyph paths drawn in black
+    light: list = []  # ... and in white (on dark cells)
+    if title:
+        _prose_text(dark, title, 0.08, 0.1, 11, weight="bold")
+    y = head
     alt_parts = []
     for k, ((label, data), nrows, pbase) in enumerate(zip(panels, rows, bases)):
-        top_extra = col_labels if k == 0 else 0.0
-        y -= gap + top_extra
-        h = nrows * cell_h
-        ax = fig.add_axes((left / fig_w, (y - h) / fig_h, width * cell_w / fig_w, h / fig_h))
-        y -= h
+        _prose_text(dark, label, 0.08, y + 0.05, 9.5, weight="bold")
+        y += label_h
+        if k == 0:
+            for c in range(width):
+                _mono_text(dark, f"{c:x}", left + (c + 0.5) * cell_w, y + 0.07, _MONO_PT["label"], "center")
+            y += heads_h
+        n = len(data)
+        grid = np.full(nrows * width, np.nan)
+        grid[:n] = np.frombuffer(data, dtype=np.uint8)
+        x1, y1 = left + width * cell_w, y + nrows * cell_h
+        ax.imshow(grid.reshape(nrows, width), cmap=style.BYTE_CMAP, vmin=0, vmax=255, aspect="auto",
+                  interpolation="nearest", extent=(left, x1, y1, y))
         marked: list[int] = []
         if mark_changed and k > 0 and len(data) == len(first) and width == BLOCK:
             marked = differing_blocks(first, data)
-        _draw_byte_grid(ax, data, pbase, width, marked, ascii_column, hex_labels, column_labels=(k == 0))
-        fig.text(0.08 / fig_w, (y + h + 0.05 + top_extra) / fig_h, label, ha="left", va="bottom",
-                 fontweight="bold", fontsize=9.5)
+        for r in range(nrows):
+            cy = y + (r + 0.5) * cell_h
+            _mono_text(dark, f"0x{pbase + r * width:0{digits}x}", left - 0.08, cy, _MONO_PT["label"], "right")
+            if ascii_column:
+                chunk = data[r * width : (r + 1) * width]
+                tail = "  <- changed" if r in marked else ""
+                _mono_text(dark, f"|{printable(chunk).ljust(width)}|{tail}", x1 + 0.15, cy, _MONO_PT["ascii"])
+        if hex_labels:
+            for i, b in enumerate(data):
+                r, c = divmod(i, width)
+                target = dark if style.text_color_for(b / 255) == "black" else light
+                _mono_text(target, f"{b:02x}", left + (c + 0.5) * cell_w, y + (r + 0.5) * cell_h,
+                           _MONO_PT["hex"], "center")
+        if width == BLOCK:
+            for r in range(LINE // BLOCK, nrows, LINE // BLOCK):  # a white rule between cache lines
+                ax.plot([left, x1], [y + r * cell_h] * 2, color="white", linewidth=2.5)
+            for blk in marked:  # a dashed frame + words, never colour alone
+                ax.add_artist(Rectangle((left - 0.02, y + blk * cell_h + 0.015), width * cell_w + 0.04,
+                                        cell_h - 0.03, fill=False, edgecolor=style.OKABE_ITO["vermillion"],
+                                        linewidth=2.2, linestyle="--"))
+        y = y1 + gap
         phrase = f"{label}: {describe_bytes(data)}"
         if mark_changed and k > 0:
             phrase += f"; differs from the first panel in {_block_phrase(marked)}"
         alt_parts.append(phrase)
-    if title:
-        fig.text(0.08 / fig_w, 1 - 0.06 / fig_h, title, ha="left", va="top", fontweight="bold", fontsize=11)
-    if note:
-        fig.text(0.08 / fig_w, 0.06 / fig_h, note, fontsize=8, style="italic", ha="left", va="bottom")
+    for i, line in enumerate(note_lines):  # first line bold (the verdict), the rest italic
+        _prose_text(dark, line, 0.08, y + 0.04 + 0.18 * i, 8, weight="bold" if i == 0 else "normal",
+                    slant="normal" if i == 0 else "italic")
+    _draw_paths(ax, dark, "black")
+    _draw_paths(ax, light, "white")
+    ax.set_xlim(0, fig_w)
+    ax.set_ylim(fig_h, 0)
     fig.mktme_alt = (
         (f"{title}. " if title else "")
         + f"{len(panels)} byte grid(s), {width} bytes per row, starting at address "
@@ -517,22 +549,39 @@ def trace_timeline(trace: Sequence, *, last: int | None = None, kinds: Iterable[
     fig = _new_figure(min(11.0, max(5.5, 0.42 * n + 2.2)), 0.42 * max(1, len(present)) + 1.1)
     ax = fig.subplots()
     label_each = n <= 24
+    # Write a KeyID / address / package next to each marker only where they vary; what every
+    # event shares goes into the subtitle once.
+    keyid_set = {e.keyid for e in events if e.keyid is not None}
+    pa_set = {e.pa for e in events if e.pa is not None}
+    pkg_set = {e.package for e in events if e.package is not None}
+    common = []
+    if len(keyid_set) == 1:
+        common.append(f"KeyID {next(iter(keyid_set))}")
+    if len(pa_set) == 1:
+        common.append(f"address {next(iter(pa_set)):#x}")
+    engine_word = {"fill": "decrypt", "writeback": "encrypt", "speculative_fill": "decrypt"}
     for x, e in enumerate(events):
         color, marker = style.event_style(e.kind)
         face = style.keyid_color(e.keyid) if e.keyid is not None else "white"
         ax.scatter([x], [lane[e.kind]], marker=marker, s=70, facecolor=face, edgecolor="black", linewidth=0.8,
                    zorder=3)
         if label_each:
-            txt = style.keyid_label(e.keyid) if e.keyid is not None else ""
-            if e.pa is not None:
-                txt += f"\n{e.pa:#x}"
-            if e.package is not None and len({ev.package for ev in events if ev.package is not None}) > 1:
-                txt = f"P{e.package} " + txt
-            if txt:
-                ax.text(x, lane[e.kind] + 0.28, txt, ha="center", va="bottom", fontsize=6.5, family=style.MONO)
+            parts = []
+            if e.package is not None and len(pkg_set) > 1:
+                parts.append(f"P{e.package}")
+            if e.keyid is not None and len(keyid_set) > 1:
+                parts.append(style.keyid_label(e.keyid))
+            if e.pa is not None and len(pa_set) > 1:
+                parts.append(f"{e.pa:#x}")
+            if parts:
+                ax.text(x, lane[e.kind] + 0.25, " ".join(parts), ha="center", va="bottom", fontsize=6.5,
+                        family=style.MONO, rotation=30 if len(parts) > 1 else 0)
+            if e.kind in engine_word:
+                ax.text(x, lane[e.kind] - 0.27, engine_word[e.kind], ha="center", va="top", fontsize=7,
+                        style="italic")
     ax.set_yticks(list(lane.values()), list(lane.keys()), family=style.MONO)
     ax.set_xlim(-0.7, max(n, 1) - 0.3)
-    ax.set_ylim(-0.6, max(len(present), 1) - 0.1 + (0.55 if label_each else 0))
+    ax.set_ylim(-0.75, max(len(present), 1) - 0.1 + (0.55 if label_each else 0))
     ax.set_xticks(range(n), [str(e.seq) for e in events] if n <= 40 else [""] * n, fontsize=7)
     ax.set_xlabel("event number (time →)")
     ax.grid(axis="y", color="#dddddd", linewidth=0.6, zorder=0)
@@ -541,11 +590,13 @@ def trace_timeline(trace: Sequence, *, last: int | None = None, kinds: Iterable[
         handles = [ax.scatter([], [], marker="o", s=50, facecolor=style.keyid_color(k), edgecolor="black",
                               label=style.keyid_label(k)) for k in keyids]
         ax.legend(handles=handles, title="KeyID (fill)", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    if title:
-        ax.set_title(title, loc="left")
+    if title or common:
+        sub = f"every event: {', '.join(common)}" if common else ""
+        ax.set_title((title or "") + ("\n" if title and sub else "") + sub, loc="left")
     order = ", ".join(e.kind for e in events[:30]) + (", …" if n > 30 else "")
     counts = {k: sum(e.kind == k for e in events) for k in present}
-    fig.mktme_alt = ((f"{title}. " if title else "") + f"Timeline of {n} events. In order: {order or 'none'}. "
+    fig.mktme_alt = ((f"{title}. " if title else "") + f"Timeline of {n} events"
+                     + (f" (every event: {', '.join(common)})" if common else "") + f". In order: {order or 'none'}. "
                      "Counts: " + (", ".join(f"{v} {k}" for k, v in counts.items()) or "none") + ".")
     return fig
 

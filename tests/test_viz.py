@@ -116,9 +116,9 @@ def test_static_switch(monkeypatch):
 def test_hexdump_and_printable():
     dump = viz.hexdump(b"attack at dawn\x00\x01" + b"A" * 4, base=0x1040)
     lines = dump.splitlines()
-    assert lines[0].startswith("0x01040  61 74 74 61")
+    assert lines[0].startswith("0x1040  61 74 74 61")
     assert lines[0].endswith("|attack at dawn..|")
-    assert lines[1].startswith("0x01050  41 41 41 41")
+    assert lines[1].startswith("0x1050  41 41 41 41")
     assert viz.printable(b"a\x7fb\x1f") == "a.b."
 
 

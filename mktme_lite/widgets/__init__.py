@@ -119,6 +119,11 @@ def error_bundle(message: str, *, bug: bool = False) -> tuple[dict, dict]:
     return {"text/html": html_text, "text/plain": f"⚠ {head} {message}"}, {}
 
 
+def _markdown(text: str) -> dict:
+    """A markdown bundle whose plain-text twin is the text itself (not an object repr)."""
+    return {"text/markdown": text, "text/plain": text.replace("**", "").replace("*", "")}
+
+
 class _Container(W.VBox):
     """A VBox whose text fallback says what it is, instead of ``VBox(children=(...))``."""
 
@@ -216,12 +221,11 @@ class LessonWidget:
         return views
 
     def show_static(self) -> None:
-        from IPython.display import Markdown
-
-        display(Markdown(f"*Static view of the widget **{self.title}** (no live kernel): the same function "
-                         f"drawn at {len(self.telling)} telling setting(s).*"))
+        heading = (f"*Static view of the widget **{self.title}** (no live kernel): the same function drawn at "
+                   f"{len(self.telling)} telling setting(s).*")
+        display(_markdown(heading), raw=True)
         for caption, (data, metadata) in self.static_views():
-            display(Markdown(caption))
+            display(_markdown(caption), raw=True)
             display(data, raw=True, metadata=metadata)
 
     def _ipython_display_(self) -> None:

@@ -1,0 +1,52 @@
+"""p50/p95 of the widget render functions of lessons 00 and 01.
+
+Two numbers per widget setting:
+
+* ``render``: the pure function alone (engine work + building the figure);
+* ``update``: what a learner waits for after moving a control: the same call through the
+  widget shell, which also encodes the PNG and builds the display bundle.
+
+The budget is 100 ms per update (DESIGN.md); run with ``make bench`` or directly.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_all import time_call  # noqa: E402
+
+from mktme_lite.widgets import start_here, tme_basics  # noqa: E402
+
+CASES = {
+    "dram_probe": (tme_basics.render_dram_probe, tme_basics.dram_probe, [
+        {},
+        {"address": 0x1080},
+        {"key_mode": "bypass"},
+        {"key_mode": "own_key", "message": "41 42 43 44", "fmt": "hex"},
+        {"message": "x" * 70},  # refused input: the error path must be quick too
+    ]),
+    "claim_map": (start_here.render_claim_card, start_here.claim_map, [{}, {"claim": "C5"}]),
+}
+
+
+def main() -> dict:
+    results = {}
+    for name, (render, build, settings) in CASES.items():
+        widget = build()
+        for params in settings:
+            shown = {k: (hex(v) if isinstance(v, int) else repr(v if len(str(v)) < 20 else str(v)[:8] + '…')) for k, v in params.items()}
+            label = f"{name}({', '.join(f'{k}={v}' for k, v in shown.items()) or 'defaults'})"
+            full = {**widget.defaults, **params}
+            if widget.draw(full) and widget.last_status == "ok":
+                results[f"{label} render"] = time_call(lambda: render(**full), label=f"{label} render")
+            results[f"{label} update"] = time_call(lambda: widget.draw(full), label=f"{label} update")
+    return results
+
+
+if __name__ == "__main__":
+    main()
