@@ -29,7 +29,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
         test-browser exercises sync bench check-env clean
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) notebooks/00_start_here.ipynb $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" \
+	  notebooks/00_start_here.ipynb $(LAB_ARGS)
 
 install: $(STAMP)
 

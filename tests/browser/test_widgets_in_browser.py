@@ -258,7 +258,7 @@ def _move(page, container, kind: str, control) -> str:
     return "button clicked"
 
 
-def interaction_problems(page) -> list[str]:
+def interaction_problems(page, change_timeout_ms: int = CHANGE_TIMEOUT_MS) -> list[str]:
     problems = []
     containers = page.locator(".jp-OutputArea-output .mktme-widget")
     for i in range(containers.count()):
@@ -278,15 +278,16 @@ def interaction_problems(page) -> list[str]:
         try:
             page.wait_for_function("([el, b]) => el.innerHTML !== b && el.children.length",
                                    arg=[output.element_handle(), before],
-                                   timeout=CHANGE_TIMEOUT_MS, polling=100)
+                                   timeout=change_timeout_ms, polling=100)
         except Exception:
             problems.append(f"{name}: {what}, but its .mktme-widget-output did not change "
-                            f"within {CHANGE_TIMEOUT_MS // 1000} s")
+                            f"within {change_timeout_ms / 1000:g} s")
     return problems
 
 
 def check_notebook_in_browser(page, lab, relpath: str, *, require_widget: bool = True,
-                              screenshot: Path | None = None) -> None:
+                              screenshot: Path | None = None,
+                              change_timeout_ms: int = CHANGE_TIMEOUT_MS) -> None:
     """Open, Run All, inspect, move every widget's first control; AssertionError lists problems."""
     source = ROOT / relpath
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
@@ -298,7 +299,7 @@ def check_notebook_in_browser(page, lab, relpath: str, *, require_widget: bool =
         problems += page.evaluate(OUTPUT_PROBLEMS)
         if require_widget and page.locator(".jp-OutputArea-output .mktme-widget").count() == 0:
             problems.append("no widget with the CSS class mktme-widget was displayed")
-        problems += interaction_problems(page)
+        problems += interaction_problems(page, change_timeout_ms)
         page.wait_for_function(RUN_FINISHED, timeout=60_000, polling=200)
         problems += [p for p in page.evaluate(OUTPUT_PROBLEMS) if p not in problems]
     finally:
@@ -330,4 +331,5 @@ def test_widget_that_cannot_render_fails_the_check(lab, page):
 
 def test_widget_that_never_redraws_fails_the_check(lab, page):
     with pytest.raises(AssertionError, match="did not change"):
-        check_notebook_in_browser(page, lab, "tests/fixtures/frozen_widget.ipynb")
+        check_notebook_in_browser(page, lab, "tests/fixtures/frozen_widget.ipynb",
+                                  change_timeout_ms=3000)
