@@ -34,13 +34,19 @@ CASES = {
 }
 
 
+def _short(value) -> str:
+    if isinstance(value, int):
+        return hex(value)
+    text = repr(value)
+    return text if len(text) <= 20 else text[:12] + "…'"
+
+
 def main() -> dict:
     results = {}
     for name, (render, build, settings) in CASES.items():
         widget = build()
         for params in settings:
-            shown = {k: (hex(v) if isinstance(v, int) else repr(v if len(str(v)) < 20 else str(v)[:8] + '…')) for k, v in params.items()}
-            label = f"{name}({', '.join(f'{k}={v}' for k, v in shown.items()) or 'defaults'})"
+            label = f"{name}({', '.join(f'{k}={_short(v)}' for k, v in params.items()) or 'defaults'})"
             full = {**widget.defaults, **params}
             if widget.draw(full) and widget.last_status == "ok":
                 results[f"{label} render"] = time_call(lambda: render(**full), label=f"{label} render")
