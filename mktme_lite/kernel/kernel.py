@@ -520,13 +520,21 @@ class Kernel:
         return slot
 
     def _swap_in(self, proc: Process, vpn: int, pte: PTE, package: int) -> None:
+        # Read the slot into the "swap cache" and give the slot up first, so that reclaim can
+        # reuse it if the allocation below has to make room (modelling choice).
         slot = pte.swap_slot
         data = self.swap.read(slot)
-        frame = self._alloc_frame(pte.keyid, False, package, (proc.pid, vpn << PAGE_SHIFT))
+        saved = self.swap.slots[slot]
+        self.swap.free(slot)
+        pte.swap_slot = None
+        try:
+            frame = self._alloc_frame(pte.keyid, False, package, (proc.pid, vpn << PAGE_SHIFT))
+        except SyscallError:
+            self.swap.slots[slot], pte.swap_slot = saved, slot
+            raise
         alias = self._swap_alias(pte.keyid)
         self.machine.store(self.machine.hpa(frame.pa, alias), data, package)
-        self.swap.free(slot)
-        pte.frame, pte.swap_slot = frame, None
+        pte.frame = frame
         self._emit("swap_in", package, frame.pa, alias,
                    f"pid {proc.pid} {vpn << PAGE_SHIFT:#x} <- slot {slot} into frame {frame.index} (KeyID {alias})")
         self._emit("page_fault", package, frame.pa, pte.keyid, f"pid {proc.pid} {vpn << PAGE_SHIFT:#x} swap-in")
