@@ -23,7 +23,7 @@ from . import style
 from .address import ALG_NAMES, TMEActivate, TMECapability
 from .viz import HTMLCard, LessonFigure, describe_bytes, hexdump, is_static, printable, show
 
-__all__ = ["setup", "show", "show_figure", "hexdump", "printable", "describe_bytes", "is_static",
+__all__ = ["setup", "show", "show_figure", "hexdump", "hexlist", "printable", "describe_bytes", "is_static",
            "expect_error", "tme_activate_table", "tme_capability_table", "LessonFigure", "HTMLCard"]
 
 #: Same function under the name the course brief uses.
@@ -44,6 +44,14 @@ def setup() -> None:
             set_matplotlib_formats("png")
     except Exception:  # no IPython, or no inline backend: nothing to configure
         pass
+
+
+def hexlist(values) -> str:
+    """Addresses as ``[0x2000, 0x2040]``. Anything that is not a list of ints is shown as it is,
+    so a not-yet-written exercise function (which returns None) prints ``None``, not a traceback."""
+    if isinstance(values, (list, tuple, set)) and all(isinstance(v, int) for v in values):
+        return "[" + ", ".join(f"{v:#x}" for v in values) + "]"
+    return repr(values)
 
 
 @contextlib.contextmanager
