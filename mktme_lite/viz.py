@@ -126,8 +126,16 @@ def to_bundle(obj, alt: str | None = None) -> tuple[dict, dict]:
         alt = alt if alt is not None else getattr(obj, "mktme_alt", "")
         if not alt or not alt.strip():
             raise ValueError("every figure needs alt text: pass alt=... or set fig.mktme_alt")
-        png = figure_png(obj)
-        data = {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": f"[Figure: {alt}]"}
+        b64 = base64.b64encode(figure_png(obj)).decode("ascii")
+        # Three forms of one picture. image/png carries the alt text in its metadata (what the
+        # course convention asks for), but JupyterLab's nbconvert template ignores that metadata;
+        # the text/html twin is an <img> with the alt attribute, which JupyterLab and nbconvert
+        # both prefer to the PNG. text/plain is what a screen reader gets with no images at all.
+        data = {
+            "image/png": b64,
+            "text/html": f'<img src="data:image/png;base64,{b64}" alt="{_html.escape(alt)}">',
+            "text/plain": f"[Figure: {alt}]",
+        }
         return data, {"image/png": {"alt": alt}}
     if isinstance(obj, HTMLCard):
         return {"text/html": obj.html, "text/plain": obj.text}, {}

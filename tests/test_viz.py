@@ -55,7 +55,8 @@ def test_every_figure_has_alt_text_and_encodes_as_png(figures):
         assert isinstance(fig, viz.LessonFigure), name
         assert len(fig.mktme_alt) > 40, f"{name}: alt text too short: {fig.mktme_alt!r}"
         data, meta = viz.to_bundle(fig)
-        assert set(data) == {"image/png", "text/plain"}, name  # PNG only, no SVG, no object repr
+        assert set(data) == {"image/png", "text/html", "text/plain"}, name  # PNG only, no SVG, no repr
+        assert data["text/html"].startswith("<img src=\"data:image/png;base64,") and "alt=\"" in data["text/html"]
         assert base64.b64decode(data["image/png"]).startswith(PNG_MAGIC)
         assert meta == {"image/png": {"alt": fig.mktme_alt}}
         assert data["text/plain"] == f"[Figure: {fig.mktme_alt}]"
