@@ -119,7 +119,7 @@ def check_line_tweaks(answer):
         if got[0] == pa:
             return hint("T0 is not the address itself: T0 = AES-Enc(tweak_key, pa), then read it as an int.")
         if got[0] != want[0]:
-            return hint(f"T0 for pa={pa:#x} is wrong. T0 = int.from_bytes(AES-ECB(tweak_key).encrypt("
+            return hint(f"T0 for pa={pa:#x} is wrong. T0 = int.from_bytes(lesson.aes_block(tweak_key, "
                         "pa.to_bytes(16, 'little')), 'little').")
         if len(set(got)) == 1:
             return hint("all four tweaks are equal: multiply by alpha between blocks, T(j+1) = mul_alpha(T(j)).")

@@ -23,7 +23,8 @@ from . import style
 from .address import ALG_NAMES, TMEActivate, TMECapability
 from .viz import HTMLCard, LessonFigure, describe_bytes, hexdump, is_static, printable, show
 
-__all__ = ["setup", "show", "show_figure", "hexdump", "hexlist", "printable", "describe_bytes", "is_static",
+__all__ = ["setup", "show", "show_figure", "hexdump", "hexlist", "aes_block", "printable", "describe_bytes",
+           "is_static",
            "expect_error", "tme_activate_table", "tme_capability_table", "LessonFigure", "HTMLCard"]
 
 #: Same function under the name the course brief uses.
@@ -44,6 +45,20 @@ def setup() -> None:
             set_matplotlib_formats("png")
     except Exception:  # no IPython, or no inline backend: nothing to configure
         pass
+
+
+def aes_block(key: bytes, block: bytes) -> bytes:
+    """AES-encrypt one 16-byte block with a 16- or 32-byte key (plain AES, ECB on one block).
+
+    Exercises that rebuild XTS by hand need exactly this primitive and nothing more.
+    """
+    from Crypto.Cipher import AES
+
+    if not isinstance(key, (bytes, bytearray)) or len(key) not in (16, 32):
+        raise ValueError("key must be 16 or 32 bytes")
+    if not isinstance(block, (bytes, bytearray)) or len(block) != 16:
+        raise ValueError("block must be exactly 16 bytes")
+    return AES.new(bytes(key), AES.MODE_ECB).encrypt(bytes(block))
 
 
 def hexlist(values) -> str:

@@ -62,3 +62,14 @@ def test_hexlist_formats_addresses_and_passes_placeholders_through():
     assert lesson.hexlist([]) == "[]"
     assert lesson.hexlist(None) == "None"
     assert lesson.hexlist("x") == "'x'"
+
+
+def test_aes_block_is_plain_aes():
+    # FIPS-197 appendix C.1: AES-128 of 00112233...ff under key 000102...0f
+    key = bytes(range(16))
+    block = bytes.fromhex("00112233445566778899aabbccddeeff")
+    assert lesson.aes_block(key, block).hex() == "69c4e0d86a7b0430d8cdb78070b4c55a"
+    with pytest.raises(ValueError):
+        lesson.aes_block(key, b"short")
+    with pytest.raises(ValueError):
+        lesson.aes_block(b"k", block)
