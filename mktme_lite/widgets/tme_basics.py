@@ -65,8 +65,9 @@ def parse_message(message: str, fmt: str = "text") -> bytes:
         bad = sorted({ch for ch in digits if ch not in "0123456789abcdefABCDEF"})
         if bad:
             shown = ", ".join(repr(ch) for ch in bad[:5])
-            raise WidgetInputError(f"{shown} {'is' if len(bad) == 1 else 'are'} not hex digits. In hex mode type "
-                                   "pairs of 0-9 and a-f, e.g. 41 42 43 for 'ABC'.")
+            what = "is not a hex digit" if len(bad) == 1 else "are not hex digits"
+            raise WidgetInputError(f"{shown} {what}. In hex mode type pairs of 0-9 and a-f, e.g. 41 42 43 "
+                                   "for 'ABC'.")
         if len(digits) % 2:
             raise WidgetInputError(f"{len(digits)} hex digits is an odd number; every byte needs two digits "
                                    "(write 0a, not a).")
