@@ -289,7 +289,7 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
     ``panels`` is a sequence of ``(label, data)`` or ``(label, data, base)`` (a panel's own start
     address for the row labels; ``base`` otherwise). One row of the grid is one 16-byte AES block,
     and a white rule separates 64-byte cache lines. With ``mark_changed``, every block in which a
-    panel differs from the *first* panel gets a dashed frame and the words "<- changed".
+    panel differs from the *first* panel gets a dashed frame and the words "<- differs".
     """
     if not panels:
         raise ValueError("bytes_figure needs at least one (label, data) panel")
@@ -341,7 +341,7 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
             _mono_text(dark, f"0x{pbase + r * width:0{digits}x}", left - 0.08, cy, _MONO_PT["label"], "right")
             if ascii_column:
                 chunk = data[r * width : (r + 1) * width]
-                tail = "  <- changed" if r in marked else ""
+                tail = "  <- differs" if r in marked else ""
                 _mono_text(dark, f"|{printable(chunk).ljust(width)}|{tail}", x1 + 0.15, cy, _MONO_PT["ascii"])
         if hex_labels:
             for i, b in enumerate(data):
