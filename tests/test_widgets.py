@@ -165,7 +165,8 @@ def test_probe_leaves_the_prepared_machine_untouched():
 
 
 @pytest.mark.parametrize("message, fmt, expected", [
-    ("zz", "hex", "not hex"),
+    ("zz", "hex", "not a hex digit"),
+    ("zq", "hex", "are not hex digits"),
     ("414", "hex", "odd number"),
     ("x" * 65, "text", "shorten it by 1 byte"),
     ("é" * 33, "text", "66 bytes"),
