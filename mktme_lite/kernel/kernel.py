@@ -411,6 +411,11 @@ class Kernel:
                     f"{va:#x} is encrypted memory (KeyID {vma.keyid}); it has no direct-map alias in this design",
                 )
             pte = self._fault_in(proc, va, vma, package)
+            if self.policy.direct_map == "unmapped" and pte.keyid != 0:
+                raise SyscallError(
+                    EFAULT, "get_user_pages",
+                    f"{va:#x} is mapped with KeyID {pte.keyid}; it has no direct-map alias in this design",
+                )
             out.append(pte.frame.pa)
         self._emit("gup", package, None, None, f"pid {proc.pid} {base:#x} x{nr_pages}")
         return out
