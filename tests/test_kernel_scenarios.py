@@ -211,7 +211,7 @@ def test_speculative_fill_of_the_new_alias(policy, zero):
                          ids=lambda p: p.name)
 def test_c7_rekeying_a_keyid_that_is_still_in_use(policy):
     m, k = boot(policy, keyid_bits=1)  # one hardware KeyID: reuse is forced
-    a, b = k.spawn("a", package=0), k.spawn("b", package=1)
+    a = k.spawn("a", package=0)
     key_a = k.add_key("mktme", "a", CPU_KEY)
     va, _ = encrypted_page(k, a, SECRET, key_a)
     m.wbinvd()  # SECRET reaches DRAM encrypted with A's key

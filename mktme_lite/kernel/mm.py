@@ -44,6 +44,7 @@ from .constants import (
     TASK_SIZE,
     USER_BASE,
 )
+from ..errors import DataError
 from .errors import SyscallError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -134,6 +135,8 @@ class Process:
 
     def read(self, vaddr: int, n: int, package: int | None = None) -> bytes:
         """A user-mode load of ``n`` bytes at ``vaddr`` through the page tables."""
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise DataError(f"read() needs a byte count (an int); got {n!r}")
         return self._k._user_access(self, vaddr, n, package)
 
     # -- small helpers ---------------------------------------------------------------------------
