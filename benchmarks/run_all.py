@@ -52,6 +52,16 @@ def time_call(fn, repeat: int = 30, warmup: int = 3, label: str = "",
     return {"p50_ms": p50, "p95_ms": p95, "runs": repeat}
 
 
+def _jsonable(value):
+    """JSON needs string keys; benchmark scripts may key results by tuples (e.g. (op, policy))."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else " / ".join(map(str, k)) if isinstance(k, tuple) else str(k):
+                _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def load(path: Path):
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
@@ -78,7 +88,7 @@ def main() -> int:
             continue
         record = {"script": path.name, "seconds": round(time.perf_counter() - t0, 3),
                   "when": time.strftime("%Y-%m-%dT%H:%M:%S"), "result": result}
-        (RESULTS / f"{path.stem}.json").write_text(json.dumps(record, indent=1, default=str))
+        (RESULTS / f"{path.stem}.json").write_text(json.dumps(_jsonable(record), indent=1, default=str))
     if failed:
         print(f"benchmarks that raised: {', '.join(failed)}")
         return 1

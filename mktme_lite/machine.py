@@ -63,6 +63,7 @@ class Event:
     pa: int | None = None
     keyid: int | None = None
     detail: str = ""
+    engine: int | None = None  # for fills and write-backs: the package whose engine did the crypto
 
     def __str__(self) -> str:
         where = "" if self.package is None else f"P{self.package} "
@@ -177,11 +178,11 @@ class Machine:
 
     # -- trace -------------------------------------------------------------------------------------
     def emit(self, kind: str, package: int | None = None, pa: int | None = None,
-             keyid: int | None = None, detail: str = "") -> None:
+             keyid: int | None = None, detail: str = "", engine: int | None = None) -> None:
         """Record an event (the kernel model uses this for TLB shootdowns, faults, ...)."""
         self.counters[kind] += 1
         if self.trace_enabled:
-            self.trace.append(Event(self._seq, kind, package, pa, keyid, detail))
+            self.trace.append(Event(self._seq, kind, package, pa, keyid, detail, engine))
         self._seq += 1
 
     def reset_trace(self) -> None:
@@ -226,7 +227,7 @@ class Machine:
         home, engine = self._engine(pa)
         self.memory.write_line(pa, engine.encrypt_line(pa, keyid, line.data))
         line.dirty = False
-        self.emit("writeback", package, pa, keyid, f"engine P{home}" if self.packages > 1 else "")
+        self.emit("writeback", package, pa, keyid, f"engine P{home}" if self.packages > 1 else "", engine=home)
 
     def _evict_line(self, package: int, line: CacheLine, why: str) -> None:
         if line.dirty:
@@ -257,10 +258,11 @@ class Machine:
         if victim is not None:
             self._evict_line(package, victim, "replaced")
         pa, keyid = self.split(line_hpa)
-        data = self._engine(pa)[1].decrypt_line(pa, keyid, self.memory.read_line(pa))
+        home, engine = self._engine(pa)
+        data = engine.decrypt_line(pa, keyid, self.memory.read_line(pa))
         line = CacheLine(line_hpa, bytearray(data), False, speculative)
         cache.insert(line)
-        self.emit("fill", package, pa, keyid, "speculative" if speculative else "")
+        self.emit("fill", package, pa, keyid, "speculative" if speculative else "", engine=home)
         return line
 
     # -- loads and stores -------------------------------------------------------------------------------

@@ -25,7 +25,17 @@ from .errors import AddressError
 from .keytable import KeyMode, KeyTable
 from .xts import LINE, XTSCipher
 
-__all__ = ["DRAM", "EncryptionEngine", "LINE"]
+__all__ = ["DRAM", "EncryptionEngine", "LINE", "line_tweak"]
+
+
+def line_tweak(pa: int) -> int:
+    """The XTS data-unit number the engine uses for the line holding ``pa``.
+
+    Modelling choice (Intel has not published the real construction): the 64-byte-aligned
+    physical address with the KeyID bits already stripped, used directly as the data-unit
+    number (encoded little-endian, the IEEE 1619 convention).
+    """
+    return pa - pa % LINE
 
 
 class DRAM:
@@ -94,17 +104,17 @@ class EncryptionEngine:
 
     def encrypt_line(self, pa: int, keyid: int, plaintext: bytes) -> bytes:
         c = self._cipher(keyid)
-        return bytes(plaintext) if c is None else c.encrypt(pa, plaintext)
+        return bytes(plaintext) if c is None else c.encrypt(line_tweak(pa), plaintext)
 
     def decrypt_line(self, pa: int, keyid: int, stored: bytes) -> bytes:
         c = self._cipher(keyid)
-        return bytes(stored) if c is None else c.decrypt(pa, stored)
+        return bytes(stored) if c is None else c.decrypt(line_tweak(pa), stored)
 
     def decrypt_lines(self, pas: list[int], keyid: int, stored: bytes) -> bytes:
         """Many lines of one KeyID in one call (the batched XTS path)."""
         c = self._cipher(keyid)
-        return bytes(stored) if c is None else c.decrypt_lines(pas, stored)
+        return bytes(stored) if c is None else c.decrypt_lines([line_tweak(p) for p in pas], stored)
 
     def encrypt_lines(self, pas: list[int], keyid: int, plaintext: bytes) -> bytes:
         c = self._cipher(keyid)
-        return bytes(plaintext) if c is None else c.encrypt_lines(pas, plaintext)
+        return bytes(plaintext) if c is None else c.encrypt_lines([line_tweak(p) for p in pas], plaintext)
