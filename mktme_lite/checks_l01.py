@@ -1,0 +1,263 @@
+"""Checks for the exercises of lesson 01 (TME basics); the machinery is in :mod:`mktme_lite.checks`."""
+
+from __future__ import annotations
+
+from .checks import Examples, NotAttempted, attempted, check, hint, passed
+
+# ----------------------------------------------------------------------------------------------
+# Lesson 01 — TME basics
+# ----------------------------------------------------------------------------------------------
+_L01_MASK128 = (1 << 128) - 1
+
+
+def _l01_mul_alpha(t: int) -> int:
+    """Reference doubling in GF(2^128), written here independently of xts.gf128_mul_alpha."""
+    t <<= 1
+    return (t & _L01_MASK128) ^ 0x87 if t >> 128 else t
+
+
+def _l01_samples() -> list[int]:
+    import random
+
+    rng = random.Random(1619)
+    fixed = [0, 1, 2, 0x87, 1 << 63, 1 << 64, 1 << 126, 1 << 127, (1 << 127) | 1, _L01_MASK128]
+    return fixed + [rng.getrandbits(128) for _ in range(40)]
+
+
+@check("mul_alpha", examples=Examples(
+    placeholder=...,
+    wrong=[(lambda t: t << 1, "128 bits"),
+           (lambda t: (t << 1) & _L01_MASK128, "0x87"),
+           (lambda t: t >> 1, "left"),
+           (lambda t: ((t << 1) & _L01_MASK128) ^ 0x87, "only when"),
+           (lambda t: str(t), "int")],
+    correct=lambda: _l01_mul_alpha,
+))
+def check_mul_alpha(answer):
+    """``answer(t)`` must multiply the 128-bit tweak ``t`` by alpha, exactly like the engine."""
+    if not callable(answer):
+        return hint("pass the function itself: check_mul_alpha(mul_alpha), without calling it.")
+    attempted(answer(1))
+    for t in _l01_samples():
+        got = answer(t)
+        want = _l01_mul_alpha(t)
+        if not isinstance(got, int) or isinstance(got, bool):
+            return hint(f"mul_alpha({t:#x}) returned a {type(got).__name__}; return an int.")
+        if got == want:
+            continue
+        if got >> 128:
+            return hint(f"mul_alpha({t:#x}) has {got.bit_length()} bits, more than 128 bits. When bit 127 "
+                        "shifts out, drop it (mask with (1 << 128) - 1) and fold it back in by XOR-ing 0x87.")
+        if t and got == t >> 1:
+            return hint("that shifts right. Multiplying by alpha shifts the little-endian integer one bit "
+                        "left, towards the most significant bit.")
+        if got == (t << 1) & _L01_MASK128:
+            return hint(f"for t = {t:#x} the top bit fell off and was lost. On carry-out, XOR 0x87 into the low "
+                        "byte: x^128 = x^7 + x^2 + x + 1 in this field.")
+        if got == ((t << 1) & _L01_MASK128) ^ 0x87 and not t >> 127:
+            return hint(f"for t = {t:#x} bit 127 was 0, so nothing falls off: XOR 0x87 only when the bit "
+                        "shifted out was 1.")
+        return hint(f"mul_alpha({t:#x}) should be {want:#x}, not {got:#x}. Shift left by one; if bit 128 is "
+                    "then set, clear it and XOR 0x87.")
+    return passed(f"mul_alpha() agrees with the reference on {len(_l01_samples())} tweaks, including the "
+                  "carry case 1 << 127.")
+
+
+def _l01_line_tweaks(tweak_key: bytes, pa: int) -> list[int]:
+    from Crypto.Cipher import AES
+
+    t = int.from_bytes(AES.new(tweak_key, AES.MODE_ECB).encrypt(pa.to_bytes(16, "little")), "little")
+    out = []
+    for _ in range(4):
+        out.append(t)
+        t = _l01_mul_alpha(t)
+    return out
+
+
+def _l01_tweak_cases() -> list[tuple[bytes, int]]:
+    return [(bytes(range(16)), 0x1040), (bytes(16), 0), (b"\x22" * 16, 0x3333333333 & ~0x3F),
+            (bytes(range(100, 116)), 0x3FFC0)]
+
+
+def _l01_wrong_endian(tweak_key: bytes, pa: int) -> list[int]:
+    from Crypto.Cipher import AES
+
+    t = int.from_bytes(AES.new(tweak_key, AES.MODE_ECB).encrypt(pa.to_bytes(16, "big")), "little")
+    return [t, _l01_mul_alpha(t), _l01_mul_alpha(_l01_mul_alpha(t)),
+            _l01_mul_alpha(_l01_mul_alpha(_l01_mul_alpha(t)))]
+
+
+@check("line_tweaks", examples=Examples(
+    placeholder=...,
+    wrong=[(_l01_wrong_endian, "little-endian"),
+           (lambda key, pa: [_l01_line_tweaks(key, pa)[0]] * 4, "alpha"),
+           (lambda key, pa: [pa, pa << 1, pa << 2, pa << 3], "AES"),
+           (lambda key, pa: _l01_line_tweaks(key, pa)[:3], "four")],
+    correct=lambda: _l01_line_tweaks,
+))
+def check_line_tweaks(answer):
+    """``answer(tweak_key, pa)`` must return the four per-block tweaks T0..T3 of the line at ``pa``."""
+    from Crypto.Cipher import AES
+
+    if not callable(answer):
+        return hint("pass the function itself: check_line_tweaks(line_tweaks).")
+    attempted(answer(*_l01_tweak_cases()[0]))
+    for key, pa in _l01_tweak_cases():
+        got = attempted(answer(key, pa))
+        want = _l01_line_tweaks(key, pa)
+        if not isinstance(got, (list, tuple)) or len(got) != 4 or not all(isinstance(x, int) for x in got):
+            return hint("return a list of four ints: T0, T1, T2, T3, one tweak per 16-byte block of the line.")
+        got = list(got)
+        if got == want:
+            continue
+        big = int.from_bytes(AES.new(key, AES.MODE_ECB).encrypt(pa.to_bytes(16, "big")), "little")
+        be_out = int.from_bytes(AES.new(key, AES.MODE_ECB).encrypt(pa.to_bytes(16, "little")), "big")
+        if got[0] == big:
+            return hint("encode the physical address little-endian before encrypting it: "
+                        "pa.to_bytes(16, 'little'), the IEEE 1619 convention.")
+        if got[0] == be_out:
+            return hint("read the AES output as a little-endian integer: int.from_bytes(..., 'little').")
+        if got[0] == pa:
+            return hint("T0 is not the address itself: T0 = AES-Enc(tweak_key, pa), then read it as an int.")
+        if got[0] != want[0]:
+            return hint(f"T0 for pa={pa:#x} is wrong. T0 = int.from_bytes(lesson.aes_block(tweak_key, "
+                        "pa.to_bytes(16, 'little')), 'little').")
+        if len(set(got)) == 1:
+            return hint("all four tweaks are equal: multiply by alpha between blocks, T(j+1) = mul_alpha(T(j)).")
+        return hint("T0 is right but a later tweak is not: check mul_alpha() (exercise 1) and that each "
+                    "tweak comes from the one before it.")
+    return passed("line_tweaks() reproduces the engine's per-block tweaks T0..T3 for every line we tried.")
+
+
+def _l01_changed_lines_ref(before: bytes, after: bytes, base: int) -> list[int]:
+    return [base + i for i in range(0, len(before), 64) if before[i:i + 64] != after[i:i + 64]]
+
+
+def _l01_dump_cases() -> list[tuple[bytes, bytes, int]]:
+    """Pairs of DRAM dumps made by the engine: stores, same-value stores, one-byte stores."""
+    from .machine import Machine
+
+    cases = []
+    m = Machine(packages=1, seed=404)
+    base, n = 0x2000, 16
+    for i in range(n):
+        m.store(m.hpa(base + 64 * i), f"record {i:2d}".encode().ljust(64, b"."))
+    m.wbinvd()
+    before = m.dram(base, 64 * n)
+    m.store(m.hpa(base + 64 * 3), b"record  3".ljust(64, b"."))  # same value: invisible
+    m.store(m.hpa(base + 64 * 5 + 40), b"!")  # one byte
+    m.store(m.hpa(base + 64 * 9), b"record 99".ljust(64, b"."))
+    m.store(m.hpa(base + 64 * 15 + 63), b"?")
+    m.wbinvd()
+    cases.append((before, m.dram(base, 64 * n), base))
+    cases.append((before, before, base))  # nothing changed
+    cases.append((bytes(256), bytes(range(256)), 0x40))  # every line changed
+    return cases
+
+
+@check("changed_lines", examples=Examples(
+    placeholder=...,
+    wrong=[(lambda b, a, base: [i for i in range(0, len(b), 64) if b[i:i + 64] != a[i:i + 64]], "base"),
+           (lambda b, a, base: [i // 64 for i in range(0, len(b), 64) if b[i:i + 64] != a[i:i + 64]], "line numbers"),
+           (lambda b, a, base: [base + i for i in range(0, len(b), 16) if b[i:i + 16] != a[i:i + 16]], "once"),
+           (lambda b, a, base: len(_l01_changed_lines_ref(b, a, base)), "list")],
+    correct=lambda: _l01_changed_lines_ref,
+))
+def check_changed_lines(answer):
+    """``answer(before, after, base)`` must list the addresses of the 64-byte lines that differ."""
+    if not callable(answer):
+        return hint("pass the function itself: check_changed_lines(changed_lines).")
+    cases = _l01_dump_cases()
+    attempted(answer(*cases[0]))
+    for before, after, base in cases:
+        got = attempted(answer(before, after, base))
+        want = _l01_changed_lines_ref(before, after, base)
+        if not isinstance(got, (list, tuple, set)):
+            return hint(f"return a list of addresses, not a {type(got).__name__}.")
+        got_sorted = sorted(got)
+        if got_sorted == want and len(got) == len(set(got)):
+            continue
+        if want and got_sorted == [a - base for a in want]:
+            return hint("those are offsets into the dump; add base to report physical addresses.")
+        if want and got_sorted == [(a - base) // 64 for a in want]:
+            return hint("those look like line numbers; report each line's physical address, base + 64 * i.")
+        if want and set(got) > set(want) or any(a % 64 != base % 64 for a in got):
+            return hint("compare whole 64-byte lines and report each changed line once, at its first byte's "
+                        "address (base + a multiple of 64).")
+        missing = sorted(set(want) - set(got))
+        extra = sorted(set(got) - set(want))
+        return hint(f"missing {[hex(a) for a in missing]}, unexpected {[hex(a) for a in extra]}. "
+                    "A line changed if any of its 64 bytes differ between the dumps.")
+    return passed("changed_lines() finds exactly the changed lines, including one-byte writes, and "
+                  "correctly reports none when the dumps are equal.")
+
+
+_L01_OLD = b"balance: 100 EUR".ljust(64, b" ")
+_L01_NEW = b"balance:   0 EUR".ljust(64, b" ")
+
+
+def _l01_replay_ref(m, pa: int, old_ciphertext: bytes) -> None:
+    m.write_dram(pa, old_ciphertext)
+
+
+def _l01_replay_scenarios():
+    """(machine, pa, hpa, snapshot, keyid) after a victim wrote 100 EUR, we snapshot, it wrote 0 EUR."""
+    from .keytable import PconfigCommand
+    from .machine import Machine
+
+    for keyid in (0, 1):
+        m = Machine(packages=1, seed=77 + keyid)
+        if keyid:
+            m.pconfig(0, keyid, PconfigCommand.KEYID_SET_KEY_RANDOM)
+        pa = 0x3000
+        hpa = m.hpa(pa, keyid)
+        m.store(hpa, _L01_OLD)
+        m.clflush(hpa)
+        snapshot = m.dram(pa)
+        m.store(hpa, _L01_NEW)
+        m.clflush(hpa)
+        yield m, pa, hpa, snapshot, keyid
+
+
+@check("replay", examples=Examples(
+    placeholder=...,
+    wrong=[(lambda m, pa, old: m.clflush(m.hpa(pa)), "still reads"),
+           (lambda m, pa, old: m.write_dram(pa + 64, old), "same physical address"),
+           (lambda m, pa, old: m.store(m.hpa(pa), old), "write_dram"),
+           (lambda m, pa, old: m.write_dram(m.hpa(pa, 1), old), "KeyID")],
+    correct=lambda: _l01_replay_ref,
+))
+def check_replay(answer):
+    """``answer(m, pa, old_ciphertext)`` must make the CPU read the old balance again."""
+    from .errors import AddressError
+
+    if not callable(answer):
+        return hint("pass the function itself: check_replay(replay).")
+    for m, pa, hpa, snapshot, keyid in _l01_replay_scenarios():
+        dram_before = m.dram(pa)
+        events_before = sum(m.counters.values())
+        try:
+            answer(m, pa, snapshot)
+        except AddressError as exc:
+            return hint("DRAM is indexed by the physical address WITHOUT KeyID bits: the DIMM never sees a "
+                        f"KeyID. Use pa, not an hpa. (The engine said: {exc})")
+        if sum(m.counters.values()) == events_before:
+            raise NotAttempted  # the function did nothing at all: still the generated placeholder
+        if m.cached(hpa):
+            return hint("you went through the CPU (its cache now holds the line). A bus attacker cannot use the "
+                        "CPU: it overwrites DRAM directly with m.write_dram(pa, ...).")
+        if m.dram(pa) == dram_before:
+            if m.counters["dram_write"] == 0:
+                return hint("DRAM was not touched, so the CPU still reads the new balance. Put the old "
+                            "ciphertext back into DRAM with m.write_dram.")
+            return hint("DRAM at pa still holds the new ciphertext. Write the old ciphertext back to the same "
+                        "physical address it was read from: ciphertext only decrypts at its own address.")
+        got = m.load(hpa)
+        if got == _L01_NEW:
+            return hint("the CPU still reads the new balance. Put the old ciphertext back into DRAM with "
+                        "m.write_dram.")
+        if got != _L01_OLD:
+            return hint("the CPU now reads garbage, not the old balance: write exactly the snapshot, at "
+                        "exactly the same physical address.")
+    return passed("your replay rolled the balance back to 100 EUR under KeyID 0 (the TME key) and under "
+                  "KeyID 1 (its own key): XTS checks neither integrity nor freshness.")
