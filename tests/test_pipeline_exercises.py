@@ -48,7 +48,7 @@ def src(text: str) -> str:
      b = {PLACEHOLDER}
      mask = {PLACEHOLDER}
      """),
-    ("inside a function body: the function then returns None",
+    ("inside a function body: the final return of an assigned name is kept",
      """
      def keyid_of(hpa):
          \"\"\"Return the KeyID bits.\"\"\"
@@ -61,6 +61,34 @@ def src(text: str) -> str:
      def keyid_of(hpa):
          \"\"\"Return the KeyID bits.\"\"\"
          keyid = {PLACEHOLDER}
+         return keyid
+     """),
+    ("a returned tuple of assigned names is kept too",
+     """
+     def split(hpa):
+         ### BEGIN SOLUTION
+         pa = hpa & 0xFF
+         keyid = hpa >> 40
+         return pa, keyid
+         ### END SOLUTION
+     """,
+     f"""
+     def split(hpa):
+         pa = {PLACEHOLDER}
+         keyid = {PLACEHOLDER}
+         return (pa, keyid)
+     """),
+    ("a return of an expression is not kept: the function returns None",
+     """
+     def keyid_of(hpa):
+         ### BEGIN SOLUTION
+         shift = 40
+         return hpa >> shift
+         ### END SOLUTION
+     """,
+     f"""
+     def keyid_of(hpa):
+         shift = {PLACEHOLDER}
      """),
     ("nested indentation: only the region's own level counts",
      """

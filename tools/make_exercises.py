@@ -6,7 +6,9 @@ Rules (docs/CONVENTIONS.md, "Exercises"):
 - inside a code cell, the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION``
   become placeholders that still execute: ``name = ...  # YOUR CODE HERE`` for every
   variable assigned at the region's own indentation (in order of first assignment), or a
-  single ``...  # YOUR CODE HERE`` when the region assigns nothing;
+  single ``...  # YOUR CODE HERE`` when the region assigns nothing; a final
+  ``return name`` (or ``return a, b``) of assigned names is kept, so the learner fills in
+  ``name = ...`` and the function already returns it;
 - every output and execution count is removed, cell ids are numbered 0, 1, 2, ... (as
   nbstripout does), and a markdown note at the top says where the notebook came from.
 
@@ -51,6 +53,22 @@ def _target_names(target: ast.expr) -> list[str]:
 
 def assigned_names(region: list[str], indent: str, where: str = "") -> list[str]:
     """Names assigned by the region's statements at its own indentation."""
+    return _analyse(region, indent, where)[0]
+
+
+def _kept_return(tree: ast.Module, names: list[str]) -> str | None:
+    """``return x`` / ``return x, y`` ending the region, if it only returns assigned names."""
+    if not tree.body or not isinstance(tree.body[-1], ast.Return) or tree.body[-1].value is None:
+        return None
+    value = tree.body[-1].value
+    elts = value.elts if isinstance(value, ast.Tuple) else [value]
+    if elts and all(isinstance(e, ast.Name) and e.id in names for e in elts):
+        return ast.unparse(tree.body[-1])
+    return None
+
+
+def _analyse(region: list[str], indent: str, where: str = "") -> tuple[list[str], str | None]:
+    """Names assigned at the region's indentation, and the return statement to keep (if any)."""
     lines = []
     for line in region:
         if line.startswith(indent):
@@ -75,7 +93,7 @@ def assigned_names(region: list[str], indent: str, where: str = "") -> list[str]
         else:
             targets = []
         names.extend(n for n in targets if n not in names)
-    return names
+    return names, _kept_return(tree, names)
 
 
 def transform_source(source: str, where: str = "cell") -> str:
@@ -98,11 +116,13 @@ def transform_source(source: str, where: str = "cell") -> str:
                                   f"{BEGIN!r} before it")
             code = [l for l in region if l.strip() and not l.strip().startswith("#")]
             indent = min((_indent_of(l) for l in code), key=len) if code else marker_indent
-            names = assigned_names(region, indent, f"{where}, lines {begin_line}-{number}")
+            names, kept = _analyse(region, indent, f"{where}, lines {begin_line}-{number}")
             if names:
                 out.extend(f"{indent}{name} = {PLACEHOLDER}" for name in names)
             else:
                 out.append(f"{indent}{PLACEHOLDER}")
+            if kept:
+                out.append(f"{indent}{kept}")
             region = None
         elif region is not None:
             region.append(line)
