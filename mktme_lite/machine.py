@@ -38,7 +38,7 @@ from .address import (
     TMECapability,
 )
 from .cache import Cache, CacheLine
-from .errors import ConfigError, DataError, KeyMaterialError, MKTMEError, PackageError
+from .errors import AddressError, ConfigError, DataError, KeyMaterialError, MKTMEError, PackageError
 from .keytable import (
     KeyEntry,
     KeyMode,
@@ -66,7 +66,7 @@ class Event:
     engine: int | None = None  # for fills and write-backs: the package whose engine did the crypto
 
     def __str__(self) -> str:
-        where = "" if self.package is None else f"P{self.package} "
+        where = "   " if self.package is None else f"P{self.package} "
         addr = "" if self.pa is None else f"pa={self.pa:#x} keyid={self.keyid} "
         return f"#{self.seq:<4} {where}{self.kind:<16} {addr}{self.detail}".rstrip()
 
@@ -375,16 +375,30 @@ class Machine:
         return True
 
     # -- raw DRAM: what a physical attacker sees and does ------------------------------------------------
+    def _check_dram_pa(self, pa, n: int, what: str) -> None:
+        """DRAM is indexed without KeyID bits; catch the common slip of passing an hpa."""
+        if isinstance(pa, int) and not isinstance(pa, bool) and pa >= self.layout.addressable_bytes:
+            try:
+                plain, keyid = self.split(pa)
+            except MKTMEError:
+                return
+            raise AddressError(
+                f"{what}({pa:#x}) got an address with KeyID bits (KeyID {keyid}); DRAM never sees a KeyID, "
+                f"so pass the physical address without them: {plain:#x} (m.split(hpa)[0])"
+            )
+
     def dram(self, pa: int, n: int = LINE) -> bytes:
         """The bytes physically stored at ``pa`` (no KeyID: the DIMM never sees one).
 
         This is what a cold-boot attacker or a bus probe reads."""
+        self._check_dram_pa(pa, n, "dram")
         return self.memory.read(pa, n)
 
     def write_dram(self, pa: int, data: bytes) -> None:
         """Overwrite DRAM directly, as a bus interposer or a DIMM swap would (no cache, no engine)."""
         if not isinstance(data, (bytes, bytearray)):
             raise DataError(f"write_dram() takes bytes; got {type(data).__name__}")
+        self._check_dram_pa(pa, len(data), "write_dram")
         self.emit("dram_write", None, pa, None, f"{len(data)} B raw")
         self.memory.write(pa, bytes(data))
 

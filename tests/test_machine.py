@@ -262,6 +262,8 @@ def test_trace_records_the_story():
         (lambda m: m.load(0, 4, package=2), PackageError, "numbered 0..1"),
         (lambda m: m.hpa(0, 8), Exception, "KeyIDs are 0..7"),
         (lambda m: m.wbinvd(5), PackageError, "2 package"),
+        (lambda m: m.dram(m.hpa(0x40, 3)), AddressError, r"KeyID bits \(KeyID 3\).*0x40"),
+        (lambda m: m.write_dram(m.hpa(0x40, 1), bytes(64)), AddressError, "DRAM never sees a KeyID"),
     ],
 )
 def test_bad_input_errors_say_what_is_allowed(call, error, words):
