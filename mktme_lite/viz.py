@@ -282,7 +282,7 @@ def _draw_paths(ax, paths: list, colour: str) -> None:
 
 
 def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: str | None = None,
-                 mark_changed: bool = False, width: int = BLOCK, hex_labels: bool = True,
+                 mark_changed: bool | Iterable[int] = False, width: int = BLOCK, hex_labels: bool = True,
                  ascii_column: bool = True, note: str | None = None) -> LessonFigure:
     """Byte panels stacked top to bottom: colour = byte value (cividis), text = hex and ASCII.
 
@@ -290,11 +290,17 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
     address for the row labels; ``base`` otherwise). One row of the grid is one 16-byte AES block,
     and a white rule separates 64-byte cache lines. With ``mark_changed``, every block in which a
     panel differs from the *first* panel gets a dashed frame and the words "<- differs".
+    ``mark_changed`` may also be a collection of panel indices: only those panels are compared
+    (e.g. to leave out a panel of ciphertext, which always differs).
     """
     if not panels:
         raise ValueError("bytes_figure needs at least one (label, data) panel")
     if not isinstance(width, int) or width < 1:
         raise ValueError("width must be a positive int")
+    if isinstance(mark_changed, bool):
+        compared = set(range(1, len(panels))) if mark_changed else set()
+    else:
+        compared = {int(i) for i in mark_changed} - {0}
     bases = [int(p[2]) if len(p) > 2 else base for p in panels]
     panels = [(str(p[0]), bytes(p[1])) for p in panels]
     first = panels[0][1]
@@ -334,7 +340,7 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
         ax.imshow(grid.reshape(nrows, width), cmap=style.BYTE_CMAP, vmin=0, vmax=255, aspect="auto",
                   interpolation="nearest", extent=(left, x1, y1, y))
         marked: list[int] = []
-        if mark_changed and k > 0 and len(data) == len(first) and width == BLOCK:
+        if k in compared and len(data) == len(first) and width == BLOCK:
             marked = differing_blocks(first, data)
         for r in range(nrows):
             cy = y + (r + 0.5) * cell_h
@@ -358,7 +364,7 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
                                         linewidth=2.2, linestyle="--"))
         y = y1 + gap
         phrase = f"{label}: {describe_bytes(data)}"
-        if mark_changed and k > 0:
+        if k in compared:
             phrase += f"; differs from the first panel in {_block_phrase(marked)}"
         alt_parts.append(phrase)
     for i, line in enumerate(note_lines):  # first line bold (the verdict), the rest italic

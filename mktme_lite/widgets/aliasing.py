@@ -1,0 +1,519 @@
+"""Lesson 03 widget and helpers: one frame, two names.
+
+A page a process encrypted with KeyID *k* is reachable under two full addresses: the process's
+own mapping (KeyID *k*) and the kernel's direct map (KeyID 0 as the 2018 RFC left it). This
+module runs that situation on the kernel model and draws it:
+
+* :func:`encrypted_page` boots a kernel under a policy, gives a process one page encrypted with
+  a CPU-generated key, fills it and lets the data settle in DRAM (tested).
+* :data:`KERNEL_PATHS` are the ways the kernel model moves a user page's bytes (copy_from_user,
+  process_vm_readv/writev, O_DIRECT, swap); lesson 03's tables and exercise 2 run them.
+* :func:`alias_experiment` writes through one alias and reads through every alias (tested);
+  :func:`render_alias_explorer` draws it (tested, benchmarked); :func:`alias_explorer` is the
+  widget.
+* :func:`compare_designs` fills the table of the direct-map designs from the engine:
+  what each kernel path returns and which events each design pays for (tested).
+* :func:`alias_picture` draws which names reach the frame, each with what it reads.
+
+Nothing here decides an outcome: every "right", "GARBAGE" or "EFAULT" below is what the
+hardware model returned for a load through some full address, compared with what was written.
+
+Speed: the explorer prepares one kernel per direct-map design (boot, key, page, data in DRAM)
+and works on a ``Kernel.clone()`` for every update (about 2 ms).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+from ..machine import LINE, Machine
+from ..kernel import PAGE_SIZE, PROT_READ, PROT_WRITE, Kernel, KernelPageFault, Policy, Process, SyscallError
+from ..viz import BLOCK, HTMLCard, LessonFigure, alias_map, bytes_figure, differing_blocks
+from . import LessonWidget, Telling, WidgetInputError, dropdown, text, toggle
+
+__all__ = [
+    "CPU_KEY", "SEED", "OLD_LINE", "DESIGNS", "WRITERS", "KERNEL_PATHS", "DIRECT_MAP_REGION",
+    "Page", "AliasRead", "AliasResult", "DesignRow",
+    "encrypted_page", "policy_for", "verdict", "alias_experiment", "render_alias_explorer", "alias_explorer",
+    "compare_designs", "render_design_table", "alias_picture", "gup_keyid",
+]
+
+#: The RFC's demo payload: a key the CPU generates (``type=cpu``), AES-XTS-128.
+CPU_KEY = "type=cpu algorithm=aes-xts-128"
+SEED = 2018
+RW = PROT_READ | PROT_WRITE
+
+#: What the process's first line holds before the experiment writes anything.
+OLD_LINE = b"old: balance 100 EUR, owner alice".ljust(LINE, b".")
+
+#: design -> label shown to the learner (order = the order of the lesson's sections)
+DESIGNS: dict[str, str] = {
+    "keyid0": "One direct map at KeyID 0 (as proposed)",
+    "per_keyid": "A direct map per KeyID (Kirill Shutemov's series)",
+    "rekey": "Re-key the page's direct-map entry (pageattr)",
+    "unmapped": "Drop encrypted pages from the direct map (gup fails)",
+    "xpfo": "XPFO: every user page out of the direct map (lesson 07)",
+}
+
+#: writer -> label
+WRITERS: dict[str, str] = {
+    "process": "the process itself (its own mapping)",
+    "debugger": "a debugger: process_vm_writev (gup + direct map)",
+    "copy_to_user": "the kernel: copy_to_user (the process's mapping)",
+}
+
+#: Size of the x86-64 direct-map region with 4-level paging (Documentation/arch/x86/x86_64/mm.rst).
+DIRECT_MAP_REGION = 64 << 40
+
+
+def policy_for(design: str, base: Policy | str = "as_proposed") -> Policy:
+    """``base`` (a Policy or a preset name) with only its direct-map design changed."""
+    if design not in DESIGNS:
+        raise WidgetInputError(f"unknown direct-map design {design!r}; choose one of {', '.join(DESIGNS)}")
+    base = Policy.preset(base) if isinstance(base, str) else base
+    return base.replace(direct_map=design)
+
+
+# ------------------------------------------------------------------------------------------------
+# The scenario: one encrypted page and a debugger
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class Page:
+    """One page of ``owner`` encrypted with a CPU key, plus a second process (a debugger)."""
+
+    kernel: Kernel
+    owner: Process
+    debugger: Process
+    va: int  # the page's virtual address in ``owner``
+    pa: int  # the frame's physical address
+    keyid: int  # the KeyID the page is encrypted with
+    serial: int  # the "mktme" key's serial (for encrypting more pages with the same key)
+
+    @property
+    def machine(self) -> Machine:
+        return self.kernel.machine
+
+    def clone(self) -> "Page":
+        """An independent copy (kernel, machine, processes), for replaying from here."""
+        k = self.kernel.clone()
+        return Page(k, k.processes[self.owner.pid], k.processes[self.debugger.pid], self.va, self.pa, self.keyid,
+                    self.serial)
+
+
+def _boot(policy: Policy | str, seed: int, packages: int = 1, trace: bool = True):
+    """A fresh kernel with processes "alice" and "gdb" and one "mktme" key (a CPU key) for alice."""
+    k = Kernel(Machine(packages=packages, seed=seed, trace=trace), policy)
+    owner = k.spawn("alice")
+    debugger = k.spawn("gdb")
+    serial = owner.add_key("mktme", "alice-key", CPU_KEY)
+    return k, owner, debugger, serial
+
+
+def encrypted_page(policy: Policy | str = "as_proposed", data: bytes = OLD_LINE, *, seed: int = SEED,
+                   packages: int = 1, trace: bool = True) -> Page:
+    """Boot a kernel under ``policy``; process "alice" encrypts one page and writes ``data`` to it.
+
+    The RFC's demo flow: ``add_key("mktme", ..., "type=cpu ...")``, ``mmap``,
+    ``encrypt_mprotect``, write. Then every cache is written back (``wbinvd``), so the page's
+    bytes sit in DRAM, encrypted with the page's key, and no line of it is cached: the state a
+    page reaches some time after it was written. A second process, "gdb", is there to call
+    ``process_vm_readv``/``process_vm_writev`` on it.
+    """
+    if not isinstance(data, (bytes, bytearray)) or not 0 < len(data) <= PAGE_SIZE:
+        raise WidgetInputError(f"data must be 1 to {PAGE_SIZE} bytes")
+    k, owner, debugger, serial = _boot(policy, seed, packages, trace)
+    m = k.machine
+    va = owner.mmap(PAGE_SIZE, RW)
+    owner.encrypt_mprotect(va, PAGE_SIZE, RW, serial)
+    owner.write(va, bytes(data))
+    m.wbinvd()
+    info = owner.pagemap(va)
+    return Page(k, owner, debugger, va, info["pa"], info["keyid"], serial)
+
+
+def gup_keyid(page: Page) -> int | None:
+    """The KeyID of the alias ``get_user_pages()`` + ``kmap()`` use for the page (None: no alias)."""
+    design = page.kernel.policy.direct_map
+    info = page.kernel.frame_info(page.pa)
+    if design == "keyid0":
+        return 0
+    if design in ("per_keyid", "xpfo"):
+        return info["keyid"]
+    if design == "rekey":
+        return int(info["direct_map"].rsplit(" ", 1)[1])
+    return None  # "unmapped": gup refuses
+
+
+def direct_map_keyid(page: Page) -> int | None:
+    """The KeyID of the frame's entry in the (KeyID-0) direct map, None if it has no entry."""
+    info = page.kernel.frame_info(page.pa)
+    if info["direct_map"] == "unmapped":
+        return None
+    return int(info["direct_map"].rsplit(" ", 1)[1])
+
+
+# ------------------------------------------------------------------------------------------------
+# The kernel paths that move a user page's bytes
+# ------------------------------------------------------------------------------------------------
+def _path_copy_from_user(page: Page, data: bytes) -> bytes:
+    return page.kernel.copy_from_user(page.owner, page.va, len(data))
+
+
+def _path_process_vm_readv(page: Page, data: bytes) -> bytes:
+    return page.debugger.process_vm_readv(page.owner, page.va, len(data))
+
+
+def _path_direct_io(page: Page, data: bytes) -> bytes:
+    return page.kernel.direct_io_write(page.owner, page.va, len(data))
+
+
+def _path_process_vm_writev(page: Page, data: bytes) -> bytes:
+    page.debugger.process_vm_writev(page.owner, page.va, data)
+    page.machine.wbinvd()  # time passes: every dirty line reaches DRAM
+    return page.owner.read(page.va, len(data))
+
+
+def _path_swap(page: Page, data: bytes) -> bytes:
+    page.kernel.swap_out(page.owner, page.va)
+    # Memory pressure: another page takes the freed frame, so the page comes back elsewhere.
+    filler = page.debugger.mmap(PAGE_SIZE, RW)
+    page.debugger.write(filler, b"\0")
+    page.machine.wbinvd()
+    return page.owner.read(page.va, len(data))  # the fault swaps it back in, into another frame
+
+
+#: name -> (what it models, function(page, data) -> the bytes that arrived). A path is *right*
+#: when it returns ``data``, the bytes the page holds (for the write path: the bytes written).
+KERNEL_PATHS: dict[str, tuple[str, Callable[[Page, bytes], bytes]]] = {
+    "copy_from_user": ("write(2) of the buffer: the kernel copies it through the process's own mapping",
+                       _path_copy_from_user),
+    "process_vm_readv": ("a debugger reads the page: get_user_pages() + kmap()", _path_process_vm_readv),
+    "write(O_DIRECT)": ("the block layer pins the buffer with get_user_pages() and sends it to disk",
+                        _path_direct_io),
+    "process_vm_writev": ("a debugger writes the same bytes back; later the process reads them",
+                          _path_process_vm_writev),
+    "swap out + in": ("the page goes to swap, its frame is reused, and it comes back into another frame",
+                      _path_swap),
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# What one read returned, in words
+# ------------------------------------------------------------------------------------------------
+def verdict(got: bytes | None, expected: bytes, old: bytes | None = None, written: bytes = b"",
+            error: str | None = None) -> str:
+    """A few words for what a read returned, compared with what it should have returned.
+
+    Corruption is reported per 16-byte AES block, the unit in which XTS garbles data."""
+    if error:
+        return error
+    if got == expected:
+        return "right"
+    if old is not None and got == old:
+        return "the OLD bytes (the write is not visible here)"
+    if written and got is not None and got.startswith(written):
+        return "its own write, GARBAGE after it"
+    if got is None or len(got) != len(expected):
+        return "GARBAGE"
+    bad = differing_blocks(got, expected)
+    if len(bad) == len(expected) // BLOCK:
+        return "GARBAGE (every block)"
+    return f"GARBAGE in block{'s' if len(bad) > 1 else ''} {', '.join(map(str, bad))}"
+
+
+@dataclass(frozen=True)
+class AliasRead:
+    """What one alias returned. ``data`` is None when the access failed (``error`` says how)."""
+
+    name: str  # "process", "debugger", "direct_map"
+    label: str
+    keyid: int | None
+    data: bytes | None
+    error: str | None
+    verdict: str
+
+
+@dataclass(frozen=True)
+class AliasResult:
+    design: str
+    writer: str
+    written_back: bool
+    keyid: int  # the page's KeyID
+    pa: int
+    message: bytes
+    old: bytes  # the line before the write
+    expected: bytes  # the line after a correct write: the message over the old bytes
+    write_error: str | None
+    reads: tuple[AliasRead, ...]
+    dram: bytes
+
+    def read(self, name: str) -> AliasRead:
+        return next(r for r in self.reads if r.name == name)
+
+
+@lru_cache(maxsize=len(DESIGNS))
+def _prepared(design: str) -> Page:
+    """The explorer's starting point per design; never modified (every update works on a clone)."""
+    return encrypted_page(policy_for(design), OLD_LINE, trace=False)
+
+
+def _errno_text(exc: SyscallError) -> str:
+    return f"{exc.name}: get_user_pages() refused"
+
+
+def alias_experiment(message: bytes, writer: str = "process", design: str = "keyid0",
+                     written_back: bool = True) -> AliasResult:
+    """Write ``message`` at the start of the page through ``writer``'s path, then read every alias.
+
+    Order: the page holds :data:`OLD_LINE`, settled in DRAM; ``writer`` writes ``message``;
+    if ``written_back``, every cache is written back (time passes); then the process reads its
+    line, the debugger reads it with ``process_vm_readv``, the kernel reads the frame's
+    direct-map address, and a probe reads DRAM.
+    """
+    if writer not in WRITERS:
+        raise WidgetInputError(f"unknown writer {writer!r}; choose one of {', '.join(WRITERS)}")
+    if not isinstance(message, (bytes, bytearray)) or not 0 < len(message) <= LINE:
+        raise WidgetInputError("the message must be 1 to 64 bytes (one cache line)")
+    if design not in DESIGNS:
+        raise WidgetInputError(f"unknown direct-map design {design!r}; choose one of {', '.join(DESIGNS)}")
+    page = _prepared(design).clone()
+    message = bytes(message)
+    expected = message + OLD_LINE[len(message):]
+    write_error = None
+    try:
+        if writer == "process":
+            page.owner.write(page.va, message)
+        elif writer == "debugger":
+            page.debugger.process_vm_writev(page.owner, page.va, message)
+        else:
+            page.kernel.copy_to_user(page.owner, page.va, message)
+    except SyscallError as exc:
+        write_error = _errno_text(exc)
+        expected = OLD_LINE  # nothing was written: the line should still hold the old bytes
+    if written_back:
+        page.machine.wbinvd()
+    written = b"" if write_error else message
+    reads = []
+    k = page.keyid
+    got = page.owner.read(page.va, LINE)
+    reads.append(AliasRead("process", f"The process reads it (its own mapping, K{k})", k, got, None,
+                           verdict(got, expected, OLD_LINE, written)))
+    alias = gup_keyid(page)
+    try:
+        got, error = page.debugger.process_vm_readv(page.owner, page.va, LINE), None
+    except SyscallError as exc:
+        got, error = None, _errno_text(exc)
+    where = "no alias" if alias is None else f"K{alias}"
+    reads.append(AliasRead("debugger", f"The debugger reads it (process_vm_readv: gup + kmap, {where})", alias,
+                           got, error, verdict(got, expected, OLD_LINE, written, error)))
+    dm = direct_map_keyid(page)
+    try:
+        got, error = page.kernel.kernel_read_direct_map(page.pa, LINE), None
+    except KernelPageFault:
+        got, error = None, "oops: the frame is not in the direct map"
+    where = "not mapped" if dm is None else f"K{dm}"
+    reads.append(AliasRead("direct_map", f"The kernel reads the direct map at __va({page.pa:#x}) ({where})", dm,
+                           got, error, verdict(got, expected, OLD_LINE, written, error)))
+    return AliasResult(design, writer, written_back, k, page.pa, message, OLD_LINE, expected, write_error,
+                       tuple(reads), page.machine.dram(page.pa, LINE))
+
+
+def render_alias_explorer(writer: str = "process", design: str = "keyid0", written_back: bool = True,
+                          message: str = "new: balance 250 EUR") -> LessonFigure:
+    """What the line should hold (top), what each alias reads, and DRAM (bottom)."""
+    if not isinstance(message, str):
+        raise WidgetInputError(f"the message must be text; got {type(message).__name__}")
+    data = message.encode("utf-8")
+    if not data:
+        raise WidgetInputError("type a message (1 to 64 bytes) and press Enter")
+    if len(data) > LINE:
+        raise WidgetInputError(f"the message is {len(data)} bytes, but the explorer writes one 64-byte cache line; "
+                               f"shorten it by {len(data) - LINE} byte(s).")
+    if design not in DESIGNS:
+        raise WidgetInputError(f"unknown direct-map design {design!r}; choose one of {', '.join(DESIGNS)}")
+    r = alias_experiment(data, writer, design, written_back)
+    who = {"process": "the process", "debugger": "the debugger", "copy_to_user": "copy_to_user"}[writer]
+    top = (f"What the line should hold: old bytes, {who}'s write refused ({r.write_error})" if r.write_error
+           else f"What the line should hold: {who} wrote {len(data)} byte(s) over the old bytes")
+    panels = [(top, r.expected)]
+    for read in r.reads:
+        label = read.label + (f" -> {read.error}" if read.error else f": {read.verdict}")
+        panels.append((label, read.data or b""))
+    panels.append(("DRAM: the ciphertext the DIMM holds (always differs: it is encrypted)", r.dram))
+    compared = [i for i, (_, d) in enumerate(panels[1:-1], start=1) if d]
+    proc, dbg = r.read("process"), r.read("debugger")
+    first = f"The process reads: {proc.verdict}. The debugger's process_vm_readv gets: {dbg.verdict}."
+    timing = ("Then every cache was written back (time passed)." if written_back
+              else "Read at once: nothing was written back yet.")
+    fig = bytes_figure(panels, base=r.pa, title=f"{DESIGNS[design]} · page KeyID {r.keyid} · frame {r.pa:#x}",
+                       mark_changed=compared, note=f"{first}\n{timing} '<- differs' marks blocks that differ from "
+                       "the top grid.")
+    fig.mktme_alt = f"{first} {timing} " + fig.mktme_alt
+    return fig
+
+
+def alias_explorer() -> LessonWidget:
+    """The alias explorer widget (lesson 03)."""
+    controls = {
+        "writer": toggle("Who writes", [("process", "process"), ("debugger (gup)", "debugger"),
+                                        ("copy_to_user", "copy_to_user")], "process"),
+        "design": dropdown("Direct-map design", [(label, d) for d, label in DESIGNS.items()], "keyid0"),
+        "written_back": toggle("Before the reads", [("caches written back", True), ("read at once", False)], True),
+        "message": text("Message", "new: balance 250 EUR", placeholder="1 to 64 bytes"),
+    }
+    for control, tips in ((controls["writer"], [WRITERS[w] for w in WRITERS]),
+                          (controls["written_back"], ["every dirty line reaches DRAM first (time passes)",
+                                                      "the reads happen while the written line is still cached"])):
+        control.tooltips = tips
+    telling = [
+        Telling("As proposed, the process writes: the debugger's process_vm_readv reads GARBAGE through the "
+                "KeyID-0 direct map.", {}),
+        Telling("As proposed, the debugger writes through the direct map: the process then reads GARBAGE, "
+                "the whole line, not just the bytes written.", {"writer": "debugger"}),
+        Telling("Per-KeyID direct maps: the debugger's write goes through the page's own KeyID; every alias "
+                "the kernel uses agrees.", {"writer": "debugger", "design": "per_keyid"}),
+        Telling("Encrypted pages dropped from the direct map: the debugger gets EFAULT and the kernel's own "
+                "read oopses; the process's data is safe.", {"writer": "debugger", "design": "unmapped"}),
+    ]
+    return LessonWidget(render_alias_explorer, controls, title="Alias explorer", telling=telling,
+                        intro="write one line of an encrypted page through one path, read it back through every "
+                              "alias, and pick the kernel's direct-map design.")
+
+
+# ------------------------------------------------------------------------------------------------
+# The designs side by side
+# ------------------------------------------------------------------------------------------------
+#: the columns of the comparison: path name -> short heading
+TABLE_PATHS = {
+    "process_vm_readv": "debugger reads (process_vm_readv)",
+    "process_vm_writev": "debugger writes, process reads back",
+    "write(O_DIRECT)": "O_DIRECT: what the disk gets",
+    "copy_from_user": "write(2): copy_from_user",
+}
+COST_KINDS = ("clflush", "tlb_shootdown", "direct_map_change", "kmap")
+
+
+@dataclass(frozen=True)
+class DesignRow:
+    design: str
+    label: str
+    outcomes: dict  # path name -> "right" / "GARBAGE" / "EFAULT" ...
+    stray_read: str  # what a read of __va(pa) (the KeyID-0 direct map) sees: "garbage", "PLAINTEXT", "oops"
+    costs: dict  # event kind -> count, for one encrypted page's life (fault, one process_vm_readv, free)
+    direct_maps: int  # how many copies of the direct map the design keeps
+
+    @property
+    def max_ram_bytes(self) -> int:
+        """RAM each direct map can cover when the 64 TiB region is shared by all copies."""
+        return DIRECT_MAP_REGION // self.direct_maps
+
+
+def run_path(page: Page, name: str, data: bytes) -> str:
+    """Run one of :data:`KERNEL_PATHS` on ``page`` (which holds ``data``); say how it went."""
+    _, fn = KERNEL_PATHS[name]
+    try:
+        got = fn(page, data)
+    except SyscallError as exc:
+        return exc.name
+    return "right" if got == data else "GARBAGE"
+
+
+def compare_designs(designs=tuple(DESIGNS), base: Policy | str = "as_proposed", *, seed: int = SEED,
+                    data: bytes = OLD_LINE) -> list[DesignRow]:
+    """For each design (``base`` with only its direct map changed): every kernel path, run on a
+    fresh copy of the same encrypted page, plus the events one page's life costs."""
+    rows = []
+    for design in designs:
+        start = encrypted_page(policy_for(design, base), data, seed=seed)
+        outcomes = {name: run_path(start.clone(), name, data) for name in TABLE_PATHS}
+        probe = start.clone()
+        try:
+            got = probe.kernel.kernel_read_direct_map(probe.pa, len(data))
+            stray = "PLAINTEXT" if got == data else "garbage"
+        except KernelPageFault:
+            stray = "oops"
+        # One page's life, measured on its own: fault it in, one process_vm_readv, free it.
+        k, owner, debugger, serial = _boot(policy_for(design, base), seed)
+        with k.measure() as spent:
+            va = owner.mmap(PAGE_SIZE, RW)
+            owner.encrypt_mprotect(va, PAGE_SIZE, RW, serial)
+            owner.write(va, data)
+            try:
+                debugger.process_vm_readv(owner, va, len(data))
+            except SyscallError:
+                pass
+            owner.munmap(va, PAGE_SIZE)
+        costs = {kind: spent.get(kind, 0) for kind in COST_KINDS}
+        maps = k.machine.nr_keyids + 1 if design == "per_keyid" else 1  # KeyID 0 and every KeyID 1..N
+        rows.append(DesignRow(design, DESIGNS[design], outcomes, stray, costs, maps))
+    return rows
+
+
+def _table(heads: list[str], body: list[list[str]], strong: tuple[str, ...]) -> HTMLCard:
+    """An HTML table with a plain-text twin; alarming words are bold as well as written out."""
+    esc = html.escape
+
+    def cell(value: str, tag: str = "td") -> str:
+        inner = f"<strong>{esc(value)}</strong>" if tag == "td" and value in strong else esc(value)
+        return f"<{tag} style='text-align:left;padding:0.15em 0.6em;border-bottom:1px solid #ccc'>{inner}</{tag}>"
+
+    table = ("<table class='mktme-design-table' style='border-collapse:collapse;font-size:0.9em'><thead><tr>"
+             + "".join(cell(h, "th") for h in heads) + "</tr></thead><tbody>"
+             + "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in body) + "</tbody></table>")
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(heads)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(heads, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in body]
+    return HTMLCard(table, "\n".join(lines))
+
+
+def _tib(n: int) -> str:
+    return f"{n / (1 << 40):g} TiB"
+
+
+def render_design_table(rows: list[DesignRow], view: str = "paths") -> HTMLCard:
+    """The comparison as a table: ``view="paths"`` (what each kernel path returned) or
+    ``view="costs"`` (what one page's life cost, and what a stray read of the direct map sees)."""
+    if view == "paths":
+        heads = ["direct-map design"] + list(TABLE_PATHS.values())
+        body = [[r.design] + [r.outcomes[p] for p in TABLE_PATHS] for r in rows]
+        return _table(heads, body, ("GARBAGE", "EFAULT"))
+    if view == "costs":
+        heads = (["direct-map design", "direct maps", "RAM per map"] + list(COST_KINDS)
+                 + ["a stray read of __va(pa) sees"])
+        body = [[r.design, str(r.direct_maps), _tib(r.max_ram_bytes)] + [str(r.costs[k]) for k in COST_KINDS]
+                + [r.stray_read] for r in rows]
+        return _table(heads, body, ("PLAINTEXT",))
+    raise WidgetInputError(f"view must be 'paths' or 'costs'; got {view!r}")
+
+
+# ------------------------------------------------------------------------------------------------
+# The names of one frame, as a picture
+# ------------------------------------------------------------------------------------------------
+def alias_picture(page: Page, data: bytes, *, title: str | None = None) -> LessonFigure:
+    """Every full address that reaches ``page``'s frame, each labelled with what it reads now.
+
+    The reads are done on a clone, so drawing the picture changes nothing in ``page``."""
+    probe = page.clone()
+    n = len(data)
+
+    def word(got: bytes) -> str:
+        return "reads the data" if got == data else "reads garbage"
+
+    aliases = [{"label": f"{probe.owner.name}'s mapping\nVA {probe.va:#x}", "keyid": probe.keyid, "frame": probe.pa,
+                "note": word(probe.owner.read(probe.va, n))}]
+    design = probe.kernel.policy.direct_map
+    dm = direct_map_keyid(probe)
+    if dm is not None:
+        what = "kernel direct map" + (" (re-keyed)" if design == "rekey" else "")
+        aliases.append({"label": f"{what}\n__va({probe.pa:#x})", "keyid": dm, "frame": probe.pa,
+                        "note": word(probe.kernel.kernel_read_direct_map(probe.pa, n))})
+    if design == "per_keyid":
+        aliases.append({"label": f"direct map, KeyID-{probe.keyid} copy\npage_to_virt(page)", "keyid": probe.keyid,
+                        "frame": probe.pa,
+                        "note": word(probe.kernel.kernel_read_direct_map(probe.pa, n, keyid=probe.keyid))})
+    fig = alias_map(aliases, title=title)
+    fig.mktme_alt = fig.mktme_alt.replace("\n", " ")
+    return fig

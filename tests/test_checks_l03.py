@@ -1,0 +1,115 @@
+"""Lesson 03 checks: their verdicts come from the engine, hints are specific, no answer crashes them."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mktme_lite.checks_l03 as l03
+from mktme_lite import checks
+from mktme_lite.kernel import Policy
+from mktme_lite.widgets import aliasing
+
+L03 = ["kernel_read", "wrong_paths", "gup_fix", "alias_prediction"]
+
+
+def run(name, answer):
+    return checks.REGISTRY[name].func(answer)
+
+
+def test_all_lesson_03_checks_are_registered():
+    assert set(L03) <= set(checks.REGISTRY)
+
+
+# ------------------------------------------------------------------ exercise 1: kernel_read
+
+def test_kernel_read_reference_is_what_per_keyid_gup_returns():
+    """The reference does by hand what Kirill's page_to_virt() does in the per_keyid design."""
+    page = aliasing.encrypted_page(aliasing.policy_for("per_keyid"), b"per-KeyID direct map".ljust(64))
+    ref = checks.REGISTRY["kernel_read"].examples.correct()
+    assert ref(page.kernel, page.owner, page.va, 64) == page.debugger.process_vm_readv(page.owner, page.va, 64)
+
+
+def test_kernel_read_cases_are_hard_enough():
+    """Reading through KeyID 0 fails in every encrypted case, and every case has its own reason to exist."""
+    cases = l03._l03_read_cases()
+    keyid0 = l03._l03_keyid0_read
+    wrong = [what for what, k, p, va, n, want in cases if keyid0(k, p, va, n) != want]
+    assert len(wrong) == len(cases) - 1  # all but the KeyID-0 page
+    keyids = {k.frame_info(k.get_user_pages(p, va)[0])["keyid"] for _, k, p, va, _, _ in cases}
+    assert keyids == {0, 1, 2}
+
+
+def test_a_user_mode_read_is_accepted_but_a_crash_is_a_hint():
+    assert run("kernel_read", lambda k, p, va, n: p.read(va, n)).passed  # the process's own name: right alias
+    result = run("kernel_read", lambda k, p, va, n: 1 / 0)
+    assert result.status == "hint" and "ZeroDivisionError" in result.message
+
+
+# ------------------------------------------------------------------ exercise 2: wrong_paths, gup_fix
+
+def test_wrong_paths_reference_agrees_with_the_design_table():
+    ref = checks.REGISTRY["wrong_paths"].examples.correct()
+    rows = {r.design: r for r in aliasing.compare_designs(("keyid0", "per_keyid", "unmapped"))}
+    for design, row in rows.items():
+        wrong = set(ref(aliasing.policy_for(design)))
+        table = {name for name, outcome in row.outcomes.items() if outcome == "GARBAGE"}
+        assert table == wrong - {"swap out + in"}, design
+
+
+@pytest.mark.parametrize("design, status", [("per_keyid", "passed"), ("rekey", "passed"), ("xpfo", "passed"),
+                                            ("unmapped", "hint"), ("keyid0", "hint")])
+def test_gup_fix_by_design(design, status):
+    result = run("gup_fix", Policy.as_proposed().replace(direct_map=design))
+    assert result.status == status, result.message
+
+
+def test_gup_fix_names_the_price_of_the_design():
+    assert "address space" in run("gup_fix", Policy.as_proposed().replace(direct_map="per_keyid")).message
+    assert "TLB shootdown" in run("gup_fix", Policy.as_proposed().replace(direct_map="rekey")).message
+
+
+# ------------------------------------------------------------------ exercise 3: alias_prediction
+
+def test_prediction_truth_is_computed_and_matches_the_solution():
+    truth = l03._l03_truth()
+    assert list(truth) == list(l03.L03_QUESTIONS)
+    assert truth == checks.REGISTRY["alias_prediction"].examples.correct()
+
+
+def test_every_wrong_prediction_gets_an_explanation():
+    truth = l03._l03_truth()
+    for i, q in enumerate(l03.L03_QUESTIONS):
+        for other in l03.L03_OPTIONS:
+            if other != truth[q]:
+                assert (i, truth[q], other) in l03._L03_WHY, (q, other)
+
+
+def test_prediction_accepts_any_case_and_spaces():
+    answer = {q: f"  {v.upper()} " for q, v in l03._l03_truth().items()}
+    assert run("alias_prediction", answer).passed
+
+
+def test_partly_filled_prediction_is_a_hint_and_empty_is_not_attempted():
+    empty = {q: ... for q in l03.L03_QUESTIONS}
+    assert run("alias_prediction", empty).status == "not_attempted"
+    partial = {**empty, l03.L03_QUESTIONS[0]: "A"}
+    result = run("alias_prediction", partial)
+    assert result.status == "hint" and "still open" in result.message
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(st.sampled_from(l03.L03_QUESTIONS),
+                       st.one_of(st.sampled_from(list(l03.L03_OPTIONS)), st.none(), st.integers(), st.text())))
+def test_prediction_check_never_crashes(answer):
+    assert run("alias_prediction", answer).status in checks.STATUSES
+
+
+def test_every_combination_of_options_gets_a_verdict():
+    truth = l03._l03_truth()
+    for combo in itertools.islice(itertools.product(l03.L03_OPTIONS, repeat=len(l03.L03_QUESTIONS)), 0, None, 7):
+        answer = dict(zip(l03.L03_QUESTIONS, combo))
+        result = run("alias_prediction", answer)
+        assert result.status == ("passed" if answer == truth else "hint")

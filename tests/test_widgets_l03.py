@@ -1,0 +1,266 @@
+"""Lesson 03: the alias explorer, the kernel paths and the design table, all computed by the engine."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets as W  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from mktme_lite import viz  # noqa: E402
+from mktme_lite.kernel import PAGE_SIZE, KernelPageFault, Policy, SyscallError  # noqa: E402
+from mktme_lite.widgets import WidgetInputError  # noqa: E402
+from mktme_lite.widgets import aliasing as al  # noqa: E402
+
+MSG = b"new: balance 250 EUR"
+
+
+@pytest.fixture(scope="module")
+def widget():
+    return al.alias_explorer()
+
+
+# ------------------------------------------------------------------------ the shell contract
+
+def test_container_output_and_labels(widget):
+    assert "mktme-widget" in widget.container._dom_classes
+    assert "mktme-widget-output" in widget.output._dom_classes
+    assert all(c.description.strip() for c in widget.controls.values())
+
+
+def test_first_control_redraws_the_output(widget):
+    first = next(iter(widget.controls.values()))
+    assert isinstance(first, (W.SelectionSlider, W.Dropdown, W.ToggleButtons, W.Text))
+    widget.update()
+    before = widget.output.outputs
+    values = [v for _, v in first.options]
+    first.value = values[(values.index(first.value) + 1) % len(values)]
+    assert widget.last_status == "ok"
+    assert widget.output.outputs != before
+    first.value = values[0]
+
+
+def test_static_twin_shows_four_different_pictures(widget):
+    assert dict(widget.telling[0].params) == {}
+    views = widget.static_views()
+    assert len(views) == len(widget.telling) == 4
+    assert widget.last_status == "ok"
+    assert len({data["image/png"] for _, (data, _) in views}) == 4
+    for _, (data, meta) in views:
+        assert meta["image/png"]["alt"]
+
+
+def test_telling_captions_say_what_the_engine_shows(widget):
+    """Each caption's claim, checked against the experiment it draws."""
+    results = [al.alias_experiment(MSG, **{**_exp_defaults(widget), **dict(t.params)}) for t in widget.telling]
+    default, debugger_writes, per_keyid, unmapped = results
+    assert default.read("process").verdict == "right"
+    assert default.read("debugger").verdict.startswith("GARBAGE")
+    assert debugger_writes.read("process").verdict == "GARBAGE in blocks 0, 1"  # only the blocks written
+    assert {r.verdict for r in per_keyid.reads if r.name != "direct_map"} == {"right"}
+    assert unmapped.write_error.startswith("EFAULT") and unmapped.read("debugger").error.startswith("EFAULT")
+    assert unmapped.read("direct_map").error.startswith("oops") and unmapped.read("process").verdict == "right"
+
+
+def _exp_defaults(widget):
+    d = dict(widget.defaults)
+    d.pop("message")
+    return d
+
+
+# ------------------------------------------------------------------------ the experiment
+
+def test_as_proposed_kernel_reads_garbage_through_the_direct_map():
+    r = al.alias_experiment(MSG, "process", "keyid0")
+    assert r.read("process").data == r.expected
+    for name in ("debugger", "direct_map"):
+        assert r.read(name).keyid == 0
+        assert viz.differing_blocks(r.read(name).data, r.expected) == [0, 1, 2, 3]
+
+
+def test_a_write_through_the_direct_map_garbles_exactly_the_blocks_it_touches():
+    late = al.alias_experiment(MSG, "debugger", "keyid0", written_back=True)
+    assert viz.differing_blocks(late.read("process").data, late.expected) == [0, 1]
+    assert late.read("process").data[32:] == al.OLD_LINE[32:]  # XTS round-trips the untouched blocks
+    assert late.read("debugger").data.startswith(MSG) and late.read("debugger").verdict.startswith("its own write")
+    early = al.alias_experiment(MSG, "debugger", "keyid0", written_back=False)
+    assert early.read("process").data == al.OLD_LINE  # the write sits in a KeyID-0 line the process never sees
+    assert early.dram == al._prepared("keyid0").machine.dram(early.pa)  # nothing reached DRAM yet
+
+
+@pytest.mark.parametrize("design", ["per_keyid", "rekey", "xpfo"])
+@pytest.mark.parametrize("writer", list(al.WRITERS))
+def test_repairs_that_keep_gup_working_agree_everywhere(design, writer):
+    for written_back in (True, False):
+        r = al.alias_experiment(MSG, writer, design, written_back)
+        assert r.read("process").data == r.expected and r.read("debugger").data == r.expected
+        stray = r.read("direct_map")
+        if design == "per_keyid":
+            assert stray.keyid == 0 and stray.verdict.startswith("GARBAGE")  # the KeyID-0 copy is still there
+        elif design == "rekey":
+            assert stray.keyid == r.keyid and stray.data == r.expected  # the entry carries the page's KeyID
+        else:
+            assert stray.data is None and stray.error.startswith("oops")
+
+
+def test_dropping_the_alias_makes_gup_fail_and_the_kernel_oops():
+    r = al.alias_experiment(MSG, "debugger", "unmapped")
+    assert r.write_error.startswith("EFAULT") and r.expected == al.OLD_LINE
+    assert r.read("process").data == al.OLD_LINE
+    assert r.read("debugger").data is None and r.read("direct_map").data is None
+    ok = al.alias_experiment(MSG, "copy_to_user", "unmapped")
+    assert ok.write_error is None and ok.read("process").data == ok.expected
+
+
+@pytest.mark.parametrize("design", list(al.DESIGNS))
+def test_copy_to_user_is_right_in_every_design(design):
+    r = al.alias_experiment(MSG, "copy_to_user", design)
+    assert r.read("process").verdict == "right"
+
+
+def test_experiments_leave_the_prepared_kernels_untouched():
+    page = al._prepared("keyid0")
+    dram = bytes(page.machine.memory.cells)
+    al.alias_experiment(b"x" * 64, "debugger", "keyid0")
+    assert bytes(page.machine.memory.cells) == dram and not page.machine.cache_view(0)
+    probe = page.clone()
+    assert probe.owner.read(probe.va, 64) == al.OLD_LINE
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"message": ""}, "type a message"),
+    ({"message": "x" * 65}, "shorten it by 1 byte"),
+    ({"design": "nope"}, "unknown direct-map design"),
+    ({"writer": "nope"}, "unknown writer"),
+    ({"message": 3}, "must be text"),
+])
+def test_bad_input_is_explained(params, expected):
+    with pytest.raises(WidgetInputError, match=expected):
+        al.render_alias_explorer(**params)
+
+
+@settings(max_examples=25, deadline=None)
+@given(message=st.text(max_size=70), writer=st.sampled_from(list(al.WRITERS)),
+       design=st.sampled_from(list(al.DESIGNS)), written_back=st.booleans())
+def test_widget_never_crashes(message, writer, design, written_back):
+    w = _shared()
+    w.draw({"message": message, "writer": writer, "design": design, "written_back": written_back})
+    assert w.last_status in ("ok", "input-error"), w.last_message
+
+
+_W = []
+
+
+def _shared():
+    if not _W:
+        _W.append(al.alias_explorer())
+    return _W[0]
+
+
+def test_alt_text_states_the_verdict():
+    alt = al.render_alias_explorer(writer="debugger").mktme_alt
+    assert alt.startswith("The process reads: GARBAGE in blocks 0, 1.")
+    assert "written back" in alt
+
+
+def test_verdict_words():
+    old, new = b"o" * 64, b"n" * 64
+    assert al.verdict(new, new) == "right"
+    assert al.verdict(old, new, old) == "the OLD bytes (the write is not visible here)"
+    assert al.verdict(b"n" * 4 + b"?" * 60, new, old, b"nnnn") == "its own write, GARBAGE after it"
+    assert al.verdict(b"?" * 16 + new[16:], new) == "GARBAGE in block 0"
+    assert al.verdict(b"?" * 64, new) == "GARBAGE (every block)"
+    assert al.verdict(None, new, error="EFAULT") == "EFAULT"
+
+
+# ------------------------------------------------------------------------ paths, table, picture
+
+def test_kernel_paths_as_proposed_and_fixed():
+    data = al.OLD_LINE
+    start = al.encrypted_page("as_proposed", data)
+    got = {name: al.run_path(start.clone(), name, data) for name in al.KERNEL_PATHS}
+    assert got == {"copy_from_user": "right", "process_vm_readv": "GARBAGE", "write(O_DIRECT)": "GARBAGE",
+                   "process_vm_writev": "GARBAGE", "swap out + in": "GARBAGE"}
+    fixed = al.encrypted_page("fixed", data)
+    assert {al.run_path(fixed.clone(), name, data) for name in al.KERNEL_PATHS} == {"right"}
+
+
+def test_encrypted_page_settles_its_data_in_dram():
+    page = al.encrypted_page("as_proposed", b"hello")
+    assert page.keyid == 1 and page.kernel.frame_info(page.pa)["direct_map"] == "mapped at KeyID 0"
+    assert not page.machine.cache_view(0)
+    assert page.owner.read(page.va, 5) == b"hello"
+    with pytest.raises(WidgetInputError):
+        al.encrypted_page("as_proposed", b"")
+
+
+def test_compare_designs_fills_the_table_from_the_engine():
+    rows = {r.design: r for r in al.compare_designs()}
+    assert rows["keyid0"].outcomes == {"process_vm_readv": "GARBAGE", "process_vm_writev": "GARBAGE",
+                                       "write(O_DIRECT)": "GARBAGE", "copy_from_user": "right"}
+    for d in ("per_keyid", "rekey", "xpfo"):
+        assert set(rows[d].outcomes.values()) == {"right"}, d
+    assert rows["unmapped"].outcomes == {"process_vm_readv": "EFAULT", "process_vm_writev": "EFAULT",
+                                         "write(O_DIRECT)": "EFAULT", "copy_from_user": "right"}
+    assert {d: r.stray_read for d, r in rows.items()} == {
+        "keyid0": "garbage", "per_keyid": "garbage", "rekey": "PLAINTEXT", "unmapped": "oops", "xpfo": "oops"}
+    assert rows["per_keyid"].direct_maps == 64 and rows["per_keyid"].max_ram_bytes == 1 << 40
+    lines_per_page = PAGE_SIZE // 64
+    assert rows["rekey"].costs["clflush"] == 2 * lines_per_page  # re-keyed on alloc and on free
+    assert rows["rekey"].costs["direct_map_change"] == 2
+    assert rows["keyid0"].costs == rows["per_keyid"].costs == {"clflush": 0, "tlb_shootdown": 1,
+                                                               "direct_map_change": 0, "kmap": 0}
+    assert rows["xpfo"].costs["kmap"] == 1
+
+
+def test_design_table_views():
+    rows = al.compare_designs(("keyid0", "rekey"))
+    paths = al.render_design_table(rows)
+    assert "<table" in paths.html and "<strong>GARBAGE</strong>" in paths.html
+    assert paths.text.splitlines()[1].split()[:2] == ["keyid0", "GARBAGE"]
+    costs = al.render_design_table(rows, "costs")
+    assert "<strong>PLAINTEXT</strong>" in costs.html and "64 TiB" in costs.text
+    with pytest.raises(WidgetInputError):
+        al.render_design_table(rows, "colours")
+
+
+@pytest.mark.parametrize("design, names", [("keyid0", 2), ("per_keyid", 3), ("rekey", 2), ("unmapped", 1)])
+def test_alias_picture_draws_every_name_with_what_it_reads(design, names):
+    page = al.encrypted_page(al.policy_for(design))
+    fig = al.alias_picture(page, al.OLD_LINE, title="t")
+    assert f"{names} alias(es)" in fig.mktme_alt and "\n" not in fig.mktme_alt
+    assert fig.mktme_alt.count("reads the data") == (1 if design in ("keyid0", "unmapped") else 2)
+    assert page.machine.cache_view(0) == []  # drawn on a clone
+
+
+def test_gup_keyid_per_design():
+    assert al.gup_keyid(al.encrypted_page("as_proposed")) == 0
+    assert al.gup_keyid(al.encrypted_page(al.policy_for("per_keyid"))) == 1
+    assert al.gup_keyid(al.encrypted_page(al.policy_for("rekey"))) == 1
+    assert al.gup_keyid(al.encrypted_page(al.policy_for("unmapped"))) is None
+    with pytest.raises(WidgetInputError):
+        al.policy_for("nope")
+
+
+def test_the_direct_map_really_faults_under_unmapped():
+    page = al.encrypted_page(al.policy_for("unmapped"))
+    with pytest.raises(KernelPageFault):
+        page.kernel.kernel_read_direct_map(page.pa, 64)
+    with pytest.raises(SyscallError):
+        page.debugger.process_vm_readv(page.owner, page.va, 64)
+
+
+# ------------------------------------------------------------------------ shared change in viz
+
+def test_bytes_figure_marks_only_the_panels_asked_for():
+    a, b = bytes(64), b"\x01" + bytes(63)
+    fig = viz.bytes_figure([("a", a), ("b", b), ("c", b)], mark_changed=[1])
+    assert "b: all zero" not in fig.mktme_alt
+    assert fig.mktme_alt.count("differs from the first panel") == 1
+    both = viz.bytes_figure([("a", a), ("b", b), ("c", b)], mark_changed=True)
+    assert both.mktme_alt.count("differs from the first panel in block 0 only") == 2
+    none = viz.bytes_figure([("a", a), ("b", b)], mark_changed=())
+    assert "differs" not in none.mktme_alt
