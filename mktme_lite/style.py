@@ -15,6 +15,8 @@ Lessons call :func:`apply` once (``mktme_lite.lesson.setup()`` does it for them)
 
 from __future__ import annotations
 
+import functools
+
 import matplotlib as mpl
 
 __all__ = [
@@ -28,6 +30,8 @@ __all__ = [
     "keyid_hatch",
     "keyid_label",
     "text_color_for",
+    "relative_luminance",
+    "contrast_ratio",
     "event_style",
 ]
 
@@ -137,9 +141,36 @@ def keyid_label(keyid: int | None) -> str:
     return "—" if keyid is None else f"K{keyid}"
 
 
+def relative_luminance(rgb: tuple[float, ...]) -> float:
+    """WCAG 2 relative luminance of an sRGB colour given as floats in [0, 1] (alpha ignored)."""
+
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (float(c) for c in rgb[:3])
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+
+
+def contrast_ratio(rgb_a: tuple[float, ...], rgb_b: tuple[float, ...]) -> float:
+    """WCAG 2 contrast ratio of two colours, from 1 (same) to 21 (black on white)."""
+    la, lb = sorted((relative_luminance(rgb_a), relative_luminance(rgb_b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+_TEXT_RGB = {"black": (0.0, 0.0, 0.0), "white": (1.0, 1.0, 1.0)}
+
+
+@functools.lru_cache(maxsize=1024)
 def text_color_for(value: float) -> str:
-    """Black or white text, whichever reads better on ``cividis`` at ``value`` in [0, 1]."""
-    return "black" if value > 0.55 else "white"
+    """Black or white: whichever contrasts more with ``cividis`` at ``value`` in [0, 1].
+
+    The choice goes by relative luminance (WCAG 2), so every one of the 256 byte colours gets
+    text with a contrast of at least 4.5:1 (tests/test_viz.py computes the worst case).
+    """
+    cell = mpl.colormaps[BYTE_CMAP](min(1.0, max(0.0, float(value))))
+    on_black = contrast_ratio(cell, _TEXT_RGB["black"])
+    on_white = contrast_ratio(cell, _TEXT_RGB["white"])
+    return "black" if on_black >= on_white else "white"
 
 
 def event_style(kind: str) -> tuple[str, str]:

@@ -603,7 +603,7 @@ def trace_timeline(trace: Sequence, *, last: int | None = None, kinds: Iterable[
     if keyids:
         handles = [ax.scatter([], [], marker="o", s=50, facecolor=style.keyid_color(k), edgecolor="black",
                               label=style.keyid_label(k)) for k in keyids]
-        ax.legend(handles=handles, title="KeyID (fill)", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.legend(handles=handles, title="marker colour = KeyID", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title or common:
         sub = f"every event: {', '.join(common)}" if common else ""
         ax.set_title((title or "") + ("\n" if title and sub else "") + sub, loc="left")

@@ -210,3 +210,26 @@ def test_apply_sets_rcparams():
     style.apply()
     assert matplotlib.rcParams["image.cmap"] == "cividis"
     assert matplotlib.rcParams["savefig.dpi"] == 100
+
+
+def test_hex_text_on_every_byte_colour_reaches_wcag_aa_contrast():
+    """Every hex label of a byte grid (black or white on its cividis cell) has contrast >= 4.5:1."""
+    cmap = matplotlib.colormaps[style.BYTE_CMAP]
+    text_rgb = {"black": (0.0, 0.0, 0.0), "white": (1.0, 1.0, 1.0)}
+    ratios = {b: style.contrast_ratio(cmap(b / 255), text_rgb[style.text_color_for(b / 255)]) for b in range(256)}
+    worst = min(ratios, key=ratios.get)
+    assert ratios[worst] >= 4.5, f"byte {worst:#04x}: contrast {ratios[worst]:.2f}:1"
+    assert style.text_color_for(0.0) == "white" and style.text_color_for(1.0) == "black"
+
+
+def test_contrast_ratio_matches_wcag_reference_values():
+    assert style.contrast_ratio((0, 0, 0), (1, 1, 1)) == pytest.approx(21.0)
+    assert style.contrast_ratio((1, 1, 1), (1, 1, 1)) == pytest.approx(1.0)
+    assert style.relative_luminance((0.5, 0.5, 0.5)) == pytest.approx(0.2140, abs=1e-4)
+
+
+def test_timeline_legend_title_is_not_an_event_name():
+    """The legend explains the marker colour; "KeyID (fill)" read like the event kind "fill"."""
+    fig = viz.trace_timeline(machine_with_trace().trace)
+    title = fig.axes[0].get_legend().get_title().get_text()
+    assert "KeyID" in title and "fill" not in title

@@ -179,7 +179,51 @@ def test_parse_message_explains_bad_input(message, fmt, expected):
 
 def test_parse_message_accepts_hex_with_spaces_and_prefix():
     assert tme_basics.parse_message("0x41 42\n43", "hex") == b"ABC"
-    assert tme_basics.parse_message("", "text") == b""
+    assert tme_basics.parse_message("0x41 0x42 0X43", "hex") == b"ABC"  # a prefix on every byte, too
+    assert tme_basics.parse_message("0x414243", "hex") == b"ABC"
+
+
+@pytest.mark.parametrize("message, fmt", [("", "text"), ("", "hex"), ("   ", "hex"), ("0x", "hex"),
+                                          ("0x 0x", "hex")])
+def test_parse_message_refuses_an_empty_message(message, fmt):
+    with pytest.raises(WidgetInputError, match="type a message"):
+        tme_basics.parse_message(message, fmt)
+
+
+def test_parse_message_explains_a_lone_surrogate():
+    with pytest.raises(WidgetInputError, match="cannot be stored as UTF-8"):
+        tme_basics.parse_message("ok \udc80", "text")
+
+
+@pytest.mark.parametrize("address, expected", [
+    (0x40000, "outside the probe machine's DRAM"),
+    (-64, "outside the probe machine's DRAM"),
+    (0x1041, "not the start of a cache line"),
+    ("0x1040", "must be an int"),
+    (True, "must be an int"),
+])
+def test_probe_and_render_validate_the_address_first(address, expected):
+    with pytest.raises(WidgetInputError, match=expected):
+        tme_basics.probe(b"x", address)
+    with pytest.raises(WidgetInputError, match=expected):
+        tme_basics.render_dram_probe(message="", address=address)  # the address is named, not the message
+    w = _shared_probe()
+    w.draw({**w.defaults, "address": address})
+    assert w.last_status == "input-error" and expected in w.last_message
+
+
+def test_probe_names_the_type_when_given_text():
+    with pytest.raises(WidgetInputError, match="takes the message as bytes.*got str"):
+        tme_basics.probe("abc")
+    with pytest.raises(WidgetInputError, match="65 bytes"):
+        tme_basics.probe(b"x" * 65)
+
+
+def test_the_tweak_caption_appears_only_when_something_is_encrypted():
+    for mode, encrypted in (("tme", True), ("own_key", True), ("bypass", False), ("no_encrypt", False)):
+        note = tme_basics.probe_note(tme_basics.probe(b"attack at dawn", 0x1040, mode))
+        assert ("Modelling choice: the XTS tweak" in note) == encrypted, mode
+        assert ("PLAINTEXT" in note) != encrypted, mode
 
 
 @settings(max_examples=40, deadline=None)
@@ -235,6 +279,44 @@ def test_claim_card_and_table():
     with pytest.raises(WidgetInputError):
         start_here.render_claim_card("C12")
     table = start_here.claim_table()
-    assert table.html.count("<tr>") == 12 and len(table.text.splitlines()) == 11
+    assert table.html.count("<tr>") == 12 and len(table.text.splitlines()) == 11 + 1  # + the "planned" note
     fig = start_here.claim_figure("C5")
     assert "Claim C5 is highlighted" in fig.mktme_alt
+
+
+def test_available_lessons_match_lessons_toml():
+    """The claim map marks every other lesson "planned"; so this list must follow lessons.toml."""
+    manifest = tomllib.loads((ROOT / "lessons.toml").read_text())
+    numbers = tuple(entry["stem"][:2] for entry in manifest["lesson"])
+    assert start_here.AVAILABLE_LESSONS == numbers, (
+        f"lessons.toml lists lessons {numbers}; set AVAILABLE_LESSONS in mktme_lite/widgets/start_here.py "
+        "to the same numbers, so the claim map stops calling them planned")
+    for n in numbers:
+        assert list((ROOT / "notebooks").glob(f"{n}_*.ipynb")), n
+
+
+def test_lessons_not_written_yet_are_marked_planned():
+    planned = [n for n in start_here.LESSONS if n not in start_here.AVAILABLE_LESSONS]
+    for n in start_here.LESSONS:
+        assert start_here.is_planned(n) == (n in planned)
+        assert start_here.lesson_label(n).endswith("(planned)") == (n in planned)
+    for cid, c in start_here.CLAIMS.items():
+        card = start_here.render_claim_card(cid).text
+        for n in c.lessons:
+            assert start_here.lesson_label(n) in card
+        assert ("not written yet" in card) == any(n in planned for n in c.lessons)
+    table = start_here.claim_table().text
+    assert "not written yet" in table or not planned
+    for n in planned:
+        assert f"{n} (planned)" in table
+    fig = start_here.claim_figure()
+    assert all(n in fig.mktme_alt for n in planned) and ("planned" in fig.mktme_alt) == bool(planned)
+
+
+@pytest.mark.parametrize("bad", ["C99", "c3", 3, None])
+def test_unknown_claims_are_refused_with_the_valid_ids(bad):
+    if bad is not None:
+        with pytest.raises(WidgetInputError, match="C1, C2, C3.*C11"):
+            start_here.claim_figure(bad)
+    with pytest.raises(WidgetInputError, match="C1, C2, C3.*C11"):
+        start_here.render_claim_card(bad)

@@ -4,7 +4,9 @@ Pick one of the eleven claims of Andy Lutomirski's reply (LKML, 4 Dec 2018); see
 the lesson(s) that run it, and a one-line preview of the experiment. The static pictures
 are :func:`claim_table` (every claim at once) and :func:`claim_figure` (claims x lessons).
 
-The claim texts must equal ``[claims]`` in lessons.toml (tests/test_widgets.py compares them).
+The claim texts must equal ``[claims]`` in lessons.toml, and :data:`AVAILABLE_LESSONS` must list
+exactly the lessons in lessons.toml (tests/test_widgets.py compares both). Every other lesson
+is shown as *planned*, so the map never sends a learner to a notebook that does not exist yet.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from dataclasses import dataclass
 from ..viz import HTMLCard, LessonFigure, card, claim_matrix
 from . import LessonWidget, Telling, WidgetInputError, toggle
 
-__all__ = ["ANCHOR_URL", "LESSONS", "CLAIMS", "Claim", "render_claim_card", "claim_table", "claim_figure",
-           "claim_map"]
+__all__ = ["ANCHOR_URL", "LESSONS", "AVAILABLE_LESSONS", "CLAIMS", "Claim", "is_planned", "lesson_label",
+           "render_claim_card", "claim_table", "claim_figure", "claim_map"]
 
 #: Andy Lutomirski's reply of 4 Dec 2018 (the course's anchor mail), as a lore link.
 ANCHOR_URL = "https://lore.kernel.org/r/CALCETrUqqQiHR_LJoKB2JE6hCZ-e7LiFprEhmo-qoegDZJ9uYQ@mail.gmail.com"
@@ -33,6 +35,22 @@ LESSONS: dict[str, str] = {
     "07": "XPO comparison",
     "08": "Use cases and verdict",
 }
+
+#: The lessons that exist today: exactly the stems' numbers in lessons.toml. When you add a lesson
+#: to lessons.toml, add its number here too (tests/test_widgets.py fails until you do).
+AVAILABLE_LESSONS: tuple[str, ...] = ("00", "01", "02")
+
+PLANNED = "planned"
+
+
+def is_planned(number: str) -> bool:
+    """True for a lesson of the design that has no notebook yet."""
+    return number not in AVAILABLE_LESSONS
+
+
+def lesson_label(number: str) -> str:
+    """``01 — TME basics``, or ``04 — Cache incoherence (planned)`` for a lesson not written yet."""
+    return f"{number} — {LESSONS[number]}" + (f" ({PLANNED})" if is_planned(number) else "")
 
 
 @dataclass(frozen=True)
@@ -88,7 +106,18 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
 
 
 def _lesson_names(claim: Claim) -> str:
-    return ", ".join(f"{n} — {LESSONS[n]}" for n in claim.lessons)
+    return ", ".join(lesson_label(n) for n in claim.lessons)
+
+
+def _check_claim(claim: object) -> str:
+    if not isinstance(claim, str) or claim not in CLAIMS:
+        raise WidgetInputError(f"unknown claim {claim!r}; the claims are {', '.join(CLAIMS)}")
+    return claim
+
+
+def _planned_note() -> str:
+    ready = ", ".join(AVAILABLE_LESSONS)
+    return f"Lessons marked ({PLANNED}) are not written yet; the course so far has lessons {ready}."
 
 
 def _md_code_to_html(text: str) -> str:
@@ -99,38 +128,55 @@ def _md_code_to_html(text: str) -> str:
 
 def render_claim_card(claim: str = "C3") -> HTMLCard:
     """One claim: its text, who said it, where the course tests it, and what you will run."""
-    if claim not in CLAIMS:
-        raise WidgetInputError(f"unknown claim {claim!r}; the claims are C1 to C11")
-    c = CLAIMS[claim]
+    c = CLAIMS[_check_claim(claim)]
     rows = [
         ("Claim", _md_code_to_html(c.text)),
         ("Said by", f"Andy Lutomirski, LKML, 4 Dec 2018 (<a href='{ANCHOR_URL}'>the message on lore</a>)"),
         ("Tested in", html.escape("Lesson " + _lesson_names(c))),
         ("You will", html.escape(c.experiment)),
     ]
-    return card(f"{c.id}: {c.short}", rows)
+    footer = html.escape(_planned_note()) if any(is_planned(n) for n in c.lessons) else None
+    return card(f"{c.id}: {c.short}", rows, footer=footer)
 
 
 def claim_table() -> HTMLCard:
     """Every claim in one table (the static form of the claim map)."""
     head = "<tr><th>Claim</th><th style='text-align:left'>What Andy said</th><th>Lesson(s)</th>" \
            "<th style='text-align:left'>What you will run</th></tr>"
+    def where(c: Claim) -> str:
+        return ", ".join(f"{n} ({PLANNED})" if is_planned(n) else n for n in c.lessons)
+
     rows = "".join(f"<tr><td><strong>{c.id}</strong></td><td style='text-align:left'>{_md_code_to_html(c.text)}"
-                   f"</td><td>{', '.join(c.lessons)}</td><td style='text-align:left'>{html.escape(c.experiment)}"
+                   f"</td><td>{where(c)}</td><td style='text-align:left'>{html.escape(c.experiment)}"
                    "</td></tr>" for c in CLAIMS.values())
-    text_rows = "\n".join(f"{c.id} [{', '.join(c.lessons)}] {c.text} -> {c.experiment}" for c in CLAIMS.values())
-    return HTMLCard(f"<table class='mktme-claim-table'>{head}{rows}</table>", text_rows)
+    text_rows = "\n".join(f"{c.id} [{where(c)}] {c.text} -> {c.experiment}" for c in CLAIMS.values())
+    note = _planned_note()
+    return HTMLCard(f"<table class='mktme-claim-table'>{head}{rows}</table><p><em>{html.escape(note)}</em></p>",
+                    f"{text_rows}\n{note}")
 
 
 def claim_figure(highlight: str | None = None) -> LessonFigure:
-    """Claims x lessons, a dot where a lesson runs a claim."""
-    return claim_matrix(
+    """Claims x lessons, a dot where a lesson runs a claim; lessons not written yet are grey and "planned"."""
+    if highlight is not None:
+        _check_claim(highlight)
+    columns = [n for n in LESSONS if n != "00"]
+    fig = claim_matrix(
         [(c.id, c.short) for c in CLAIMS.values()],
-        [(n, title) for n, title in LESSONS.items() if n != "00"],
+        [(n, f"{LESSONS[n]} ({PLANNED})" if is_planned(n) else LESSONS[n]) for n in columns],
         {c.id: c.lessons for c in CLAIMS.values()},
         highlight=highlight,
         title="Which lesson runs which claim",
     )
+    ax = fig.axes[0]
+    for i, n in enumerate(columns):  # grey, hatched columns: a second channel besides the word "planned"
+        if is_planned(n):
+            ax.axvspan(i - 0.45, i + 0.45, facecolor="#f0f0f0", edgecolor="#c8c8c8", hatch="..", linewidth=0,
+                       zorder=-1)
+    planned = [n for n in columns if is_planned(n)]
+    if planned:
+        fig.mktme_alt += (f" Columns of lessons not written yet are grey and labelled planned: "
+                          f"{', '.join(planned)}.")
+    return fig
 
 
 def claim_map() -> LessonWidget:

@@ -22,7 +22,8 @@ from ..machine import LINE, Machine
 from ..viz import LessonFigure, bytes_figure
 from . import LessonWidget, Telling, WidgetInputError, dropdown, slider, text
 
-__all__ = ["KEY_MODES", "ADDRESSES", "ProbeResult", "parse_message", "probe", "render_dram_probe", "dram_probe"]
+__all__ = ["KEY_MODES", "ADDRESSES", "DRAM_BYTES", "ProbeResult", "parse_message", "check_address", "probe", "probe_note",
+           "render_dram_probe", "dram_probe"]
 
 #: key mode -> (label shown to the learner, KeyID used, TME bypass on?)
 KEY_MODES: dict[str, tuple[str, int, bool]] = {
@@ -36,6 +37,7 @@ KEY_MODES: dict[str, tuple[str, int, bool]] = {
 ADDRESSES: list[int] = [0x1000 + LINE * i for i in range(64)]
 
 SEED = 2018
+DRAM_BYTES = 256 * 1024  # the probe machine's installed memory (Machine's default)
 DEFAULT_MESSAGE = "attack at dawn"
 
 
@@ -45,7 +47,7 @@ def _prepared(bypass: bool) -> Machine:
 
     Never modified: every probe works on a clone.
     """
-    m = Machine(packages=1, seed=SEED, tme_bypass=bypass, trace=False)
+    m = Machine(packages=1, seed=SEED, tme_bypass=bypass, trace=False, dram_bytes=DRAM_BYTES)
     for keyid, command in ((1, PconfigCommand.KEYID_SET_KEY_RANDOM), (2, PconfigCommand.KEYID_NO_ENCRYPT)):
         status = m.pconfig(0, keyid, command)
         assert status is PconfigStatus.PROG_SUCCESS, status
@@ -53,27 +55,40 @@ def _prepared(bypass: bool) -> Machine:
 
 
 def parse_message(message: str, fmt: str = "text") -> bytes:
-    """The bytes of ``message``: UTF-8 text, or hex digits (spaces allowed). At most one line (64 bytes)."""
+    """The bytes of ``message``: UTF-8 text, or hex bytes. At least one byte, at most one line (64).
+
+    In hex mode, whitespace separates nothing in particular (``41 42`` and ``4142`` are the same
+    two bytes), and every whitespace-separated group may carry its own ``0x`` prefix
+    (``0x41 0x42``); a ``0x`` with no digits after it is refused like any other empty input.
+    """
     if not isinstance(message, str):
         raise WidgetInputError(f"the message must be text; got {type(message).__name__}")
     if fmt == "text":
-        data = message.encode("utf-8")
+        try:
+            data = message.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = message[exc.start]
+            raise WidgetInputError(f"character {exc.start + 1} of the message ({ascii(bad)}) cannot be stored as "
+                                   "UTF-8 (a lone surrogate, usually from a bad copy and paste); delete it or "
+                                   "type the bytes in hex mode.") from None
     elif fmt == "hex":
-        digits = "".join(message.split())
-        if digits.lower().startswith("0x"):
-            digits = digits[2:]
+        groups = message.split()
+        digits = "".join(g[2:] if g[:2].lower() == "0x" else g for g in groups)
         bad = sorted({ch for ch in digits if ch not in "0123456789abcdefABCDEF"})
         if bad:
-            shown = ", ".join(repr(ch) for ch in bad[:5])
+            shown = ", ".join(ascii(ch) for ch in bad[:5])
             what = "is not a hex digit" if len(bad) == 1 else "are not hex digits"
             raise WidgetInputError(f"{shown} {what}. In hex mode type pairs of 0-9 and a-f, e.g. 41 42 43 "
-                                   "for 'ABC'.")
+                                   "(or 0x41 0x42 0x43) for 'ABC'.")
         if len(digits) % 2:
             raise WidgetInputError(f"{len(digits)} hex digits is an odd number; every byte needs two digits "
                                    "(write 0a, not a).")
         data = binascii.unhexlify(digits)
     else:
         raise WidgetInputError(f"unknown input format {fmt!r}; choose 'text' or 'hex'")
+    if not data:
+        how = " as hex bytes, e.g. 41 42 43" if fmt == "hex" else ""
+        raise WidgetInputError(f"the message is empty: type a message{how} (1 to 64 bytes), then press Enter.")
     if len(data) > LINE:
         raise WidgetInputError(f"the message is {len(data)} bytes, but the probe shows one 64-byte cache line; "
                                f"shorten it by {len(data) - LINE} byte(s).")
@@ -96,18 +111,34 @@ class ProbeResult:
         return self.dram == self.plaintext
 
 
+def check_address(address: int) -> int:
+    """``address`` if it starts a cache line of the probe machine's DRAM, else a WidgetInputError."""
+    last = ADDRESSES[-1]
+    if isinstance(address, bool) or not isinstance(address, int):
+        raise WidgetInputError(f"the address must be an int such as 0x1040; got {type(address).__name__}")
+    if not 0 <= address <= DRAM_BYTES - LINE:
+        raise WidgetInputError(f"the address {address:#x} is outside the probe machine's DRAM: use 0x0 to "
+                               f"{DRAM_BYTES - LINE:#x} (the slider offers {ADDRESSES[0]:#x} to {last:#x}).")
+    if address % LINE:
+        raise WidgetInputError(f"the address {address:#x} is not the start of a cache line; use a multiple of "
+                               f"64 (0x40), e.g. {address - address % LINE:#x}.")
+    return address
+
+
 def probe(message: bytes, address: int = 0x1040, key_mode: str = "tme") -> ProbeResult:
     """Store ``message`` (zero-padded to a line) at ``address`` with ``key_mode``, flush, read DRAM.
 
     The line must reach DRAM before a probe can see it: a store only changes the cache,
     and the encryption engine works when the line is written back (here: ``clflush``).
     """
-    if key_mode not in KEY_MODES:
+    if not isinstance(key_mode, str) or key_mode not in KEY_MODES:
         raise WidgetInputError(f"unknown key mode {key_mode!r}; choose one of {', '.join(KEY_MODES)}")
-    if not isinstance(message, (bytes, bytearray)) or len(message) > LINE:
-        raise WidgetInputError("the message must be at most 64 bytes")
-    if not isinstance(address, int) or address % LINE:
-        raise WidgetInputError(f"the address must be a multiple of 64 (a cache line); got {address!r}")
+    if not isinstance(message, (bytes, bytearray)):
+        raise WidgetInputError(f"probe() takes the message as bytes, e.g. b'attack at dawn' or "
+                               f"parse_message('attack at dawn'); got {type(message).__name__}")
+    if len(message) > LINE:
+        raise WidgetInputError(f"the message is {len(message)} bytes; the probe shows one 64-byte cache line")
+    check_address(address)
     _, keyid, bypass = KEY_MODES[key_mode]
     m = _prepared(bypass).clone()
     plaintext = bytes(message).ljust(LINE, b"\0")
@@ -117,25 +148,40 @@ def probe(message: bytes, address: int = 0x1040, key_mode: str = "tme") -> Probe
     return ProbeResult(address, keyid, bypass, plaintext, m.dram(address), m.load(hpa))
 
 
+def _verdict(result: ProbeResult) -> str:
+    if result.probe_sees_plaintext:
+        return "The probe reads the message: DRAM holds PLAINTEXT."
+    return "The probe reads only CIPHERTEXT: nothing of the message is visible."
+
+
+def probe_note(result: ProbeResult) -> str:
+    """The sentence under the picture: can the probe read the message, and (if the engine encrypted
+    anything) the modelling choice the ciphertext depends on."""
+    verdict = _verdict(result)
+    back = "the same bytes" if result.readback == result.plaintext else "DIFFERENT bytes (unexpected)"
+    note = f"{verdict} The CPU reads back {back}."
+    if not result.probe_sees_plaintext:  # the tweak only matters when the engine encrypted something
+        note += ("\nModelling choice: the XTS tweak is the line's physical address (Intel does not publish "
+                 "the real tweak).")
+    return note
+
+
 def render_dram_probe(message: str = DEFAULT_MESSAGE, address: int = 0x1040, key_mode: str = "tme",
                       fmt: str = "text") -> LessonFigure:
     """Plaintext stored by the program above, DRAM as a probe reads it below."""
+    check_address(address)  # the controls first, so a bad address is named even with a bad message
+    if not isinstance(key_mode, str) or key_mode not in KEY_MODES:
+        raise WidgetInputError(f"unknown key mode {key_mode!r}; choose one of {', '.join(KEY_MODES)}")
     result = probe(parse_message(message, fmt), address, key_mode)
     label = KEY_MODES[key_mode][0]
-    if result.probe_sees_plaintext:
-        verdict = "The probe reads the message: DRAM holds PLAINTEXT."
-    else:
-        verdict = "The probe reads only CIPHERTEXT: nothing of the message is visible."
-    back = "the same bytes" if result.readback == result.plaintext else "DIFFERENT bytes (unexpected)"
     fig = bytes_figure(
         [("What the program stored (plaintext in the cache)", result.plaintext),
          ("What a bus probe / cold-boot attack reads from DRAM", result.dram)],
         base=address,
         title=f"{label} · line {address:#x}",
-        note=f"{verdict} The CPU reads back {back}.\nModelling choice: the XTS tweak is the line's physical "
-             "address (Intel does not publish the real tweak).",
+        note=probe_note(result),
     )
-    fig.mktme_alt = f"{verdict} " + fig.mktme_alt
+    fig.mktme_alt = f"{_verdict(result)} " + fig.mktme_alt
     return fig
 
 
