@@ -1,0 +1,561 @@
+"""Lesson 02 widgets: the KeyID-bit budget and the PCONFIG console.
+
+KeyID-bit budget
+    Pick the width of a physical address (MAXPHYADDR), how many of its top bits the BIOS
+    gives to KeyIDs, what the CPU allows and how much DRAM is installed; see the address
+    bits, the number of KeyIDs and the address space given up. Impossible combinations
+    (more KeyID bits than IA32_TME_CAPABILITY allows, or fewer address bits than the
+    installed DRAM needs) are refused with a sentence that says why.
+
+    * :func:`budget` computes the numbers from the engine's :class:`AddressLayout` and MSR
+      encodings (tested);
+    * :func:`render_keyid_budget` draws them (tested, benchmarked);
+    * :func:`keyid_budget` is the widget.
+
+PCONFIG console
+    Run one ``PCONFIG`` (leaf MKTME_KEY_PROGRAM) on package 0, package 1 or on every package,
+    with any KeyID, command, key material and ENC_ALG, optionally after injecting a transient
+    failure; see the return code and the key tables of BOTH packages, and what a store through
+    each KeyID really puts into DRAM on each package.
+
+    * :func:`pconfig_run` runs it on the engine (tested);
+    * :func:`render_pconfig_console` shows it as an HTML table (tested, benchmarked);
+    * :func:`pconfig_console` is the widget.
+
+    The key tables are shown with the simulator's key *fingerprints*: a debugging aid that
+    exists only in the simulator. On real hardware no software, not even the kernel, can read
+    a key table.
+
+Speed: the console's machine is prepared once and cloned for every update (its DRAM is two
+pages, so a clone is cheap); the budget figure is one axes with a dozen text objects.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from functools import lru_cache
+
+from matplotlib.collections import LineCollection
+from matplotlib.patches import Rectangle
+
+from .. import style
+from ..address import (
+    ALG_AES_XTS_128,
+    ALG_AES_XTS_256,
+    ALG_NAMES,
+    AddressLayout,
+    TMEActivate,
+    TMECapability,
+)
+from ..keytable import KeyMode, PconfigCommand, PconfigStatus
+from ..machine import LINE, Machine
+from ..viz import HTMLCard, LessonFigure
+from . import LessonWidget, Telling, WidgetInputError, dropdown, slider
+
+__all__ = [
+    "GIB", "TIB", "format_bytes", "Budget", "budget", "render_keyid_budget", "keyid_budget",
+    "COMMANDS", "KEY_MATERIAL", "ENC_ALGS", "FAILURES", "STATUS_MEANING", "ConsoleResult", "pconfig_run",
+    "render_pconfig_console", "pconfig_console",
+]
+
+GIB = 1 << 30
+TIB = 1 << 40
+_UNITS = [("PiB", 1 << 50), ("TiB", TIB), ("GiB", GIB), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)]
+
+
+def format_bytes(n: int) -> str:
+    """An exact size in binary units: ``1 TiB``, ``63 TiB``, ``65534 GiB`` (never rounded)."""
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"a size must be a non-negative int; got {n!r}")
+    if n == 0:
+        return "0 B"
+    for name, unit in _UNITS:
+        if n >= unit and n % unit == 0 and n // unit < 100_000:
+            return f"{n // unit} {name}"
+    return f"{n} B"
+
+
+# ==========================================================================================
+# KeyID-bit budget
+# ==========================================================================================
+#: Installed DRAM choices for the widget.
+DRAM_SIZES: list[int] = [16 * GIB, 64 * GIB, 256 * GIB, TIB, 4 * TIB, 16 * TIB]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What ``keyid_bits`` of a ``phys_bits``-wide physical address buy and cost."""
+
+    phys_bits: int
+    keyid_bits: int
+    max_keyid_bits: int
+    dram_bytes: int
+    keyid_shift: int  # lowest KeyID bit (Linux: mktme_keyid_shift)
+    nr_keyids: int  # usable KeyIDs besides KeyID 0
+    bytes_per_keyid: int  # what the address bits left over can reach
+    lost_bytes: int  # address space given up to carry KeyIDs
+    activate_value: int  # what the BIOS writes into IA32_TME_ACTIVATE
+    capability_value: int  # what IA32_TME_CAPABILITY reads on this CPU
+    example_keyid: int
+    example_pa: int
+    example_hpa: int
+
+    @property
+    def total_bytes(self) -> int:
+        return 1 << self.phys_bits
+
+    @property
+    def lost_fraction(self) -> float:
+        return self.lost_bytes / self.total_bytes
+
+
+def budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits: int = 6,
+           dram_bytes: int = 256 * GIB) -> Budget:
+    """The KeyID budget of one configuration, or :class:`WidgetInputError` if it cannot exist.
+
+    Refused: more KeyID bits than the 4-bit field holds or than the CPU enumerates (a BIOS
+    writing them gets #GP on WRMSR), and configurations whose remaining address bits cannot
+    reach the installed DRAM.
+    """
+    for name, value in (("phys_bits", phys_bits), ("keyid_bits", keyid_bits), ("max_keyid_bits", max_keyid_bits),
+                        ("dram_bytes", dram_bytes)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise WidgetInputError(f"{name} must be a whole number; got {value!r}")
+    if not 32 <= phys_bits <= 52:
+        raise WidgetInputError(f"x86-64 physical addresses are 32 to 52 bits wide (MAXPHYADDR); got {phys_bits}")
+    if not 0 <= keyid_bits <= 15:
+        raise WidgetInputError(f"IA32_TME_ACTIVATE[35:32] is a 4-bit field: 0 to 15 KeyID bits; got {keyid_bits}")
+    if not 1 <= max_keyid_bits <= 15:
+        raise WidgetInputError(f"IA32_TME_CAPABILITY[35:32] is a 4-bit field: 1 to 15; got {max_keyid_bits}")
+    if keyid_bits > max_keyid_bits:
+        raise WidgetInputError(
+            f"this CPU enumerates at most {max_keyid_bits} KeyID bits (IA32_TME_CAPABILITY[35:32] = "
+            f"{max_keyid_bits}); a BIOS that writes {keyid_bits} into IA32_TME_ACTIVATE[35:32] gets #GP. "
+            f"Choose at most {max_keyid_bits} KeyID bits, or raise 'CPU allows'.")
+    if dram_bytes <= 0:
+        raise WidgetInputError(f"installed DRAM must be positive; got {dram_bytes}")
+    left = phys_bits - keyid_bits
+    if dram_bytes > 1 << left:
+        need = (dram_bytes - 1).bit_length()
+        most = phys_bits - need
+        raise WidgetInputError(
+            f"{keyid_bits} KeyID bits leave {left} address bits, which reach {format_bytes(1 << left)}; the "
+            f"{format_bytes(dram_bytes)} of installed DRAM needs {need}. The BIOS would lose memory, so it must "
+            f"activate at most {most} KeyID bit(s) on this machine.")
+    try:
+        layout = AddressLayout(phys_bits, keyid_bits)
+    except Exception as exc:  # the engine's own limits, said in its own words
+        raise WidgetInputError(str(exc)) from None
+    example_keyid = min(5, layout.nr_keyids)
+    example_pa = 0x1040
+    return Budget(
+        phys_bits=phys_bits,
+        keyid_bits=keyid_bits,
+        max_keyid_bits=max_keyid_bits,
+        dram_bytes=dram_bytes,
+        keyid_shift=layout.keyid_shift,
+        nr_keyids=layout.nr_keyids,
+        bytes_per_keyid=layout.addressable_bytes,
+        lost_bytes=layout.lost_bytes,
+        activate_value=TMEActivate(keyid_bits=keyid_bits).value,
+        capability_value=TMECapability(max_keyid_bits=max_keyid_bits, max_keys=(1 << max_keyid_bits) - 1).value,
+        example_keyid=example_keyid,
+        example_pa=example_pa,
+        example_hpa=layout.hpa(example_pa, example_keyid),
+    )
+
+
+def _bit_range(hi: int, lo: int) -> str:
+    return f"bit {hi}" if hi == lo else f"bits {hi}:{lo}"
+
+
+def _percent(fraction: float) -> str:
+    """``98.4 %``; more digits when one decimal would round to 100 % although something is left."""
+    pct = 100 * fraction
+    return f"{pct:.1f} %" if pct < 99.95 or fraction == 1 else f"{pct:.4f} %"
+
+
+def _keyid_count(n: int) -> str:
+    if n == 0:
+        return "no KeyIDs besides KeyID 0 (the TME key)"
+    if n == 1:
+        return "1 usable KeyID (KeyID 1) besides KeyID 0, the TME key"
+    return f"{n} usable KeyIDs (1..{n}) besides KeyID 0, the TME key"
+
+
+def _lost(b: Budget) -> str:
+    """The address space given up, exactly: ``63 TiB`` (of 64 TiB), or ``all but 256 GiB`` when the units differ."""
+    if b.lost_bytes == 0:
+        return "nothing"
+    text = format_bytes(b.lost_bytes)
+    if text.split()[1] != format_bytes(b.total_bytes).split()[1]:  # e.g. 65280 GiB of 64 TiB: say it plainly
+        return f"all but {format_bytes(b.bytes_per_keyid)}"
+    return text
+
+
+def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits: int = 6,
+                        dram_bytes: int = 256 * GIB) -> LessonFigure:
+    """The address bits as a strip (KeyID bits hatched), the numbers, and the address space given up."""
+    b = budget(phys_bits, keyid_bits, max_keyid_bits, dram_bytes)
+    style.apply()
+    fig_w, fig_h = 9.0, 3.55
+    fig = LessonFigure(figsize=(fig_w, fig_h))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    ax.set_xlim(0, fig_w)
+    ax.set_ylim(fig_h, 0)  # inches, y grows downwards
+    left, right = 0.35, fig_w - 0.35
+    cell = (right - left) / phys_bits
+    key_colour, key_hatch = style.keyid_color(1), style.keyid_hatch(1)
+    addr_colour = style.OKABE_ITO["sky_blue"]
+    k, shift = b.keyid_bits, b.keyid_shift
+
+    ax.text(left, 0.12, f"A {phys_bits}-bit physical address with {k} KeyID bit{'s' if k != 1 else ''}",
+            fontsize=11, fontweight="bold", va="top")
+    # The strip: KeyID part (left, hatched) and address part (right), one cell per bit.
+    top, h = 0.72, 0.42
+    x_split = left + k * cell
+    if k:
+        ax.add_patch(Rectangle((left, top), k * cell, h, facecolor=key_colour, hatch=key_hatch, edgecolor="black",
+                               linewidth=1.2, alpha=0.85))
+        label = f"KeyID: {_bit_range(phys_bits - 1, shift)}"
+        ax.text(left + k * cell / 2, top - 0.06, label, ha="center" if k * cell > 1.6 else "left",
+                va="bottom", fontsize=8.5, fontweight="bold")
+    ax.add_patch(Rectangle((x_split, top), right - x_split, h, facecolor=addr_colour, alpha=0.35, edgecolor="black",
+                           linewidth=1.2))
+    addr_label = (f"address within a KeyID: {_bit_range(shift - 1, 0)}" if k else
+                  f"every bit is address ({_bit_range(phys_bits - 1, 0)}): MKTME off, only KeyID 0")
+    ax.text((x_split + right) / 2, top - 0.06, addr_label, ha="center", va="bottom", fontsize=8.5)
+    ax.add_collection(LineCollection([[(left + i * cell, top), (left + i * cell, top + h)]
+                                      for i in range(1, phys_bits)], colors="black", linewidths=0.35))
+    marks = sorted({phys_bits - 1, shift, shift - 1, 0} - {-1, phys_bits}, reverse=True) if k else [phys_bits - 1, 0]
+    for bit in marks:
+        x = left + (phys_bits - 1 - bit + 0.5) * cell
+        ha = "center"
+        if k and bit == shift and shift != phys_bits - 1:  # the two bits either side of the border
+            x, ha = x_split - 0.03, "right"
+        elif k and bit == shift - 1:
+            x, ha = x_split + 0.03, "left"
+        ax.text(x, top + h + 0.05, str(bit), ha=ha, va="top", fontsize=7.5, family=style.MONO)
+
+    # One example address, in the mono font.
+    if k:
+        example = (f"KeyID {b.example_keyid}, pa {b.example_pa:#x}  ->  hpa {b.example_hpa:#x}"
+                   f"  (= {b.example_keyid} << {shift} | {b.example_pa:#x})")
+    else:
+        example = f"pa {b.example_pa:#x}  ->  hpa {b.example_hpa:#x}: with no KeyID bits, hpa = pa"
+    ax.text(left, 1.5, example, fontsize=8.5, family=style.MONO, va="center")
+
+    pct_text = _percent(b.lost_fraction)
+    fits = (f"the {format_bytes(b.dram_bytes)} installed fit in one KeyID's "
+            f"{format_bytes(b.bytes_per_keyid)}")
+    facts = [
+        ("KeyIDs", _keyid_count(b.nr_keyids)),
+        ("Each KeyID reaches", f"{format_bytes(b.bytes_per_keyid)} (2^{shift} bytes); {fits}"),
+        ("Address space given up", f"{_lost(b)} of {format_bytes(b.total_bytes)} ({pct_text})"),
+        ("IA32_TME_ACTIVATE", f"bits 35:32 = {k}; the whole MSR reads {b.activate_value:#x}"),
+    ]
+    for i, (name, value) in enumerate(facts):
+        y = 1.88 + 0.27 * i
+        ax.text(left, y, name + ":", fontsize=9, fontweight="bold", va="center")
+        ax.text(left + 2.05, y, value, fontsize=9, va="center")
+
+    # The address space as one bar: reachable by each KeyID versus given up.
+    bar_top, bar_h = 3.05, 0.3
+    width = right - left
+    usable_w = max(width / (1 << k), 0.015)
+    ax.add_patch(Rectangle((left, bar_top), usable_w, bar_h, facecolor=addr_colour, edgecolor="black", linewidth=1))
+    if k:
+        ax.add_patch(Rectangle((left + usable_w, bar_top), width - usable_w, bar_h, facecolor="white",
+                               hatch="xx", edgecolor=style.OKABE_ITO["grey"], linewidth=1))
+        ax.text(left + usable_w + (width - usable_w) / 2, bar_top + bar_h / 2,
+                f"given up to carry KeyIDs: {pct_text}", ha="center", va="center", fontsize=8.5,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
+    ax.text(left, bar_top - 0.05, f"The {format_bytes(b.total_bytes)} address space: the part one KeyID reaches "
+            f"(solid, left) and the part given up (crossed)", fontsize=8, va="bottom", style="italic")
+    fig.mktme_alt = (
+        f"Address bits of a {phys_bits}-bit physical address drawn as a strip: "
+        + (f"the top {k} bits ({_bit_range(phys_bits - 1, shift)}) are hatched and carry the KeyID, "
+           f"bits {shift - 1}:0 are the address within a KeyID. " if k else
+           "no bit carries a KeyID, so every address is KeyID 0. ")
+        + f"{_keyid_count(b.nr_keyids)}; each KeyID reaches {format_bytes(b.bytes_per_keyid)}; "
+        f"{_lost(b)} of the {format_bytes(b.total_bytes)} address space ({pct_text}) is given "
+        f"up; the {format_bytes(b.dram_bytes)} of installed DRAM fits. Example: KeyID {b.example_keyid} and pa "
+        f"{b.example_pa:#x} make hpa {b.example_hpa:#x}. IA32_TME_ACTIVATE reads {b.activate_value:#x}."
+    )
+    return fig
+
+
+def keyid_budget() -> LessonWidget:
+    """The KeyID-bit budget widget (lesson 02)."""
+    controls = {
+        "phys_bits": slider("Physical address bits (MAXPHYADDR)", [(str(n), n) for n in range(36, 53)], 46),
+        "keyid_bits": slider("KeyID bits (IA32_TME_ACTIVATE[35:32])", [(str(n), n) for n in range(0, 16)], 6),
+        "max_keyid_bits": dropdown("CPU allows at most (IA32_TME_CAPABILITY[35:32])",
+                                   [(f"{n} KeyID bits", n) for n in range(1, 16)], 6),
+        "dram_bytes": dropdown("Installed DRAM", [(format_bytes(n), n) for n in DRAM_SIZES], 256 * GIB),
+    }
+    telling = [
+        Telling("Default, the lesson's machine: 6 of 46 bits carry a KeyID; 63 KeyIDs, 1 TiB each, 63 TiB of "
+                "address space given up.", {}),
+        Telling("No KeyID bits (MKTME off): only KeyID 0, and nothing is given up.", {"keyid_bits": 0}),
+        Telling("8 KeyID bits on a CPU that allows 8: 255 KeyIDs, but each reaches only 256 GiB, exactly the "
+                "installed DRAM.", {"keyid_bits": 8, "max_keyid_bits": 8}),
+        Telling("A 52-bit machine (the x86-64 maximum) with 6 KeyID bits: each KeyID reaches 64 TiB.",
+                {"phys_bits": 52}),
+    ]
+    return LessonWidget(render_keyid_budget, controls, title="KeyID-bit budget", telling=telling,
+                        intro="every KeyID bit doubles the number of KeyIDs and halves the memory each can reach.")
+
+
+# ==========================================================================================
+# PCONFIG console
+# ==========================================================================================
+#: Command choices: KEYID_CTRL[7:0]. 4 is not a command (to see INVALID_PROG_CMD).
+COMMANDS: dict[int, str] = {
+    0: "0 KEYID_SET_KEY_DIRECT (software gives the key)",
+    1: "1 KEYID_SET_KEY_RANDOM (the CPU makes the key)",
+    2: "2 KEYID_CLEAR_KEY (back to TME behaviour)",
+    3: "3 KEYID_NO_ENCRYPT (plaintext in DRAM)",
+    4: "4 (not a command)",
+}
+
+#: Key material for KEY_FIELD_1/KEY_FIELD_2: a key (SET_KEY_DIRECT) or extra entropy (SET_KEY_RANDOM).
+KEY_MATERIAL: dict[str, tuple[str, bytes | None, bytes | None]] = {
+    "none": ("none (fields left empty)", None, None),
+    "key_a": ("software key A", bytes.fromhex("000102030405060708090a0b0c0d0e0f"),
+              bytes.fromhex("f0e0d0c0b0a090807060504030201000")),
+    "key_b": ("software key B", bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c"),
+              bytes.fromhex("3243f6a8885a308d313198a2e0370734")),
+}
+
+#: ENC_ALG choices: KEYID_CTRL[23:8] (bit i <-> IA32_TME_ACTIVATE bit 48 + i).
+ENC_ALGS: dict[str, tuple[str, int]] = {
+    "aes128": ("AES-XTS-128 (activated)", ALG_AES_XTS_128),
+    "none": ("none: 0, like the RFC's clear/no-encrypt payloads", 0),
+    "aes256": ("AES-XTS-256 (not activated on this machine)", ALG_AES_XTS_256),
+}
+
+#: Transient failures a lesson can inject before the PCONFIG runs.
+FAILURES: dict[str, tuple[str, PconfigStatus | None]] = {
+    "none": ("none", None),
+    "busy": ("DEVICE_BUSY once (another CPU holds the key-table lock)", PconfigStatus.DEVICE_BUSY),
+    "entropy": ("ENTROPY_ERROR once (the RNG ran dry)", PconfigStatus.ENTROPY_ERROR),
+}
+
+#: One line per return code (2018 semantics), and what today's SDM does instead.
+STATUS_MEANING: dict[PconfigStatus, str] = {
+    PconfigStatus.PROG_SUCCESS: "the KeyID is programmed on this package.",
+    PconfigStatus.INVALID_PROG_CMD: "no such command; nothing changed. Today's SDM raises #GP(0) instead.",
+    PconfigStatus.ENTROPY_ERROR: "the RNG had too little entropy; nothing changed. Retry.",
+    PconfigStatus.INVALID_KEYID: "KeyID 0 (always TME) or a KeyID this machine does not have; nothing changed. "
+                                 "Today's SDM raises #GP(0) instead.",
+    PconfigStatus.INVALID_ENC_ALG: "ENC_ALG is not exactly one algorithm activated in IA32_TME_ACTIVATE[63:48]; "
+                                   "nothing changed. Today's SDM raises #GP(0) instead.",
+    PconfigStatus.DEVICE_BUSY: "another logical processor holds the key-table lock; nothing changed. Retry.",
+}
+
+CONSOLE_SEED = 2019
+_CONSOLE_DRAM = 2 * 4096  # one page homed on each package
+_PROBE = b"probe line: is this readable?".ljust(LINE, b".")
+EVERY = "every"
+
+
+@lru_cache(maxsize=1)
+def _console_machine() -> Machine:
+    """Two packages; KeyID 1 has a CPU key on both (one per package), KeyID 2 is NO_ENCRYPT on both.
+
+    Never modified: every console run works on a clone.
+    """
+    m = Machine(packages=2, dram_bytes=_CONSOLE_DRAM, seed=CONSOLE_SEED, trace=False)
+    for p in range(m.packages):
+        for keyid, command in ((1, PconfigCommand.KEYID_SET_KEY_RANDOM), (2, PconfigCommand.KEYID_NO_ENCRYPT)):
+            status = m.pconfig(p, keyid, command)
+            assert status is PconfigStatus.PROG_SUCCESS, status
+    return m
+
+
+def _probe_pa(m: Machine, package: int) -> int:
+    """A line homed on ``package`` (its memory controller encrypts it)."""
+    pa = package * (m.dram_bytes // m.packages) + LINE
+    assert m.home_package(pa) == package
+    return pa
+
+
+@dataclass(frozen=True)
+class ConsoleResult:
+    """One console run: what PCONFIG returned on each package, and the tables before and after."""
+
+    packages: tuple[int, ...]  # where PCONFIG ran, in order
+    keyid: int
+    command: int
+    enc_alg: int
+    keyid_ctrl: int
+    statuses: tuple[PconfigStatus, ...]  # one per entry of ``packages``
+    rows: tuple[int, ...]  # KeyIDs shown
+    before: dict  # (keyid, package) -> entry description
+    after: dict
+    modes: dict  # (keyid, package) -> KeyMode after the run
+    dram: dict  # (keyid, package) -> "plaintext" | "tme" | "own key", computed by a store + flush
+
+    @property
+    def changed(self) -> set:
+        return {kp for kp in self.after if self.after[kp] != self.before[kp]}
+
+    def disagreeing(self) -> list[int]:
+        """KeyIDs whose packages would store their memory differently (the danger of one package)."""
+        pk = sorted({p for _, p in self.dram})
+        return [k for k in self.rows if len({self.dram[(k, p)] for p in pk}) > 1]
+
+
+def _describe(m: Machine, keyid: int, package: int) -> str:
+    if keyid == 0:
+        return "TME key (KeyID 0 cannot be programmed)"
+    entry = m.tables[package].entry(keyid)
+    if entry.mode is KeyMode.KEY:
+        return f"own key #{entry.fingerprint} ({ALG_NAMES.get(entry.alg, '?')}, {entry.source})"
+    if entry.mode is KeyMode.NO_ENCRYPT:
+        return "no encryption"
+    return "TME behaviour (not programmed, or cleared)"
+
+
+def pconfig_run(package: int | str = 0, keyid: int = 3, command: int = 1, key: str = "none",
+                enc_alg: str = "aes128", failure: str = "none") -> ConsoleResult:
+    """Run PCONFIG on ``package`` (0, 1 or ``"every"``) on a clone of the console machine.
+
+    Then, for every KeyID shown and every package, store a probe line through that KeyID into
+    memory homed on that package, flush it, and classify what DRAM holds by comparing it with
+    the plaintext and with what KeyID 0 (the TME key) stores at the same address.
+    """
+    base = _console_machine()
+    if package == EVERY:
+        targets = tuple(range(base.packages))
+    elif isinstance(package, int) and not isinstance(package, bool) and 0 <= package < base.packages:
+        targets = (package,)
+    else:
+        raise WidgetInputError(f"package must be 0, 1 or {EVERY!r}; got {package!r}")
+    if not isinstance(keyid, int) or isinstance(keyid, bool) or not 0 <= keyid <= 0xFFFF:
+        raise WidgetInputError(f"KEYID is a 16-bit field; got {keyid!r}")
+    if command not in COMMANDS:
+        raise WidgetInputError(f"command must be one of {', '.join(map(str, COMMANDS))}; got {command!r}")
+    if key not in KEY_MATERIAL:
+        raise WidgetInputError(f"key material must be one of {', '.join(KEY_MATERIAL)}; got {key!r}")
+    if enc_alg not in ENC_ALGS:
+        raise WidgetInputError(f"ENC_ALG must be one of {', '.join(ENC_ALGS)}; got {enc_alg!r}")
+    if failure not in FAILURES:
+        raise WidgetInputError(f"failure must be one of {', '.join(FAILURES)}; got {failure!r}")
+    _, data_key, tweak_key = KEY_MATERIAL[key]
+    alg = ENC_ALGS[enc_alg][1]
+    if command == PconfigCommand.KEYID_SET_KEY_DIRECT and data_key is None:
+        raise WidgetInputError("KEYID_SET_KEY_DIRECT programs the key you give it; choose 'software key A' or "
+                               "'B' as key material (KEY_FIELD_1 is the data key, KEY_FIELD_2 the tweak key).")
+    if command in (PconfigCommand.KEYID_CLEAR_KEY, PconfigCommand.KEYID_NO_ENCRYPT, 4):
+        data_key = tweak_key = None  # these commands ignore the key fields
+    m = base.clone()
+    shown = sorted({0, 1, 2} | ({keyid} if 1 <= keyid <= m.nr_keyids else set()))
+    before = {(k, p): _describe(m, k, p) for k in shown for p in range(m.packages)}
+    status_fail = FAILURES[failure][1]
+    if status_fail is not None:
+        m.inject_pconfig_status(targets[-1], status_fail)
+    statuses = tuple(m.pconfig(p, keyid, command, data_key, tweak_key, enc_alg=alg) for p in targets)
+    after = {(k, p): _describe(m, k, p) for k in shown for p in range(m.packages)}
+    modes = {(k, p): m.tables[p].entry(k).mode for k in shown for p in range(m.packages)}
+    dram = {}
+    for p in range(m.packages):
+        pa = _probe_pa(m, p)
+        tme = m.hpa(pa, 0)
+        m.store(tme, _PROBE)
+        m.clflush(tme)
+        tme_ct = m.dram(pa)
+        for k in shown:
+            hpa = m.hpa(pa, k)
+            m.store(hpa, _PROBE)
+            m.clflush(hpa)
+            got = m.dram(pa)
+            dram[(k, p)] = "plaintext" if got == _PROBE else "tme" if got == tme_ct else "own key"
+    return ConsoleResult(targets, keyid, int(command), alg, (int(command) & 0xFF) | (alg << 8), statuses,
+                         tuple(shown), before, after, modes, dram)
+
+
+_DRAM_WORDS = {
+    "plaintext": "PLAINTEXT: a probe reads it",
+    "tme": "ciphertext under the TME key (KeyID 0's)",
+    "own key": "ciphertext under this KeyID's own key",
+}
+
+
+def render_pconfig_console(package: int | str = 0, keyid: int = 3, command: int = 1, key: str = "none",
+                           enc_alg: str = "aes128", failure: str = "none") -> HTMLCard:
+    """Return codes, both packages' key tables, and what DRAM gets through every KeyID shown."""
+    r = pconfig_run(package, keyid, command, key, enc_alg, failure)
+    esc = html.escape
+    cmd_name = PconfigCommand(r.command).name if r.command in PconfigCommand._value2member_map_ else "not a command"
+    call = (f"PCONFIG leaf 0 (MKTME_KEY_PROGRAM): KEYID = {r.keyid}, KEYID_CTRL = {r.keyid_ctrl:#x} "
+            f"(COMMAND {r.command} = {cmd_name}, ENC_ALG {r.enc_alg:#x})")
+    results = [(p, s) for p, s in zip(r.packages, r.statuses)]
+    lines_html = "".join(
+        f"<li>package {p}: <strong>RAX = {int(s)} {s.name}</strong>: {esc(STATUS_MEANING[s])}</li>" for p, s in results)
+    lines_text = [f"  package {p}: RAX = {int(s)} {s.name}: {STATUS_MEANING[s]}" for p, s in results]
+    npk = len({p for _, p in r.after})
+    head = ("<tr><th style='text-align:left'>KeyID</th>"
+            + "".join(f"<th style='text-align:left'>package {p}: key table entry</th>"
+                      f"<th style='text-align:left'>memory homed on package {p} is stored as</th>" for p in range(npk))
+            + "</tr>")
+    body, text_rows = [], []
+    disagree = r.disagreeing()
+    for k in r.rows:
+        cells, parts = [], []
+        for p in range(npk):
+            mark = " ◀ changed" if (k, p) in r.changed else ""
+            cells.append(f"<td style='text-align:left'>{esc(r.after[(k, p)])}<strong>{mark}</strong></td>"
+                         f"<td style='text-align:left'>{esc(_DRAM_WORDS[r.dram[(k, p)]])}</td>")
+            parts.append(f"P{p}: {r.after[(k, p)]}{mark}; stored as {_DRAM_WORDS[r.dram[(k, p)]]}")
+        warn = " ⚠ packages disagree" if k in disagree else ""
+        body.append(f"<tr><td><strong>{k}</strong>{esc(warn)}</td>{''.join(cells)}</tr>")
+        text_rows.append(f"  KeyID {k}{warn}: " + " | ".join(parts))
+    if disagree:
+        ks = ", ".join(map(str, disagree))
+        verdict = (f"⚠ KeyID {ks}: the packages disagree, so the same KeyID protects memory differently depending "
+                   "on which package's memory controller owns the address. The kernel must program every package.")
+    elif any(s is not PconfigStatus.PROG_SUCCESS for s in r.statuses):
+        verdict = "Nothing was programmed where PCONFIG failed; the tables on those packages are as they were."
+    else:
+        verdict = "Every package treats every KeyID shown the same way."
+    note = ("Key fingerprints (#abc123) are a simulator-only aid: on real hardware no software, not even the "
+            "kernel, can read a key table. The right-hand columns are computed: a line is stored through the "
+            "KeyID, flushed, and DRAM is compared with the plaintext and with KeyID 0's ciphertext.")
+    html_text = (
+        "<div class='mktme-card mktme-pconfig' style='border:1px solid #999;border-left:6px solid "
+        f"{style.OKABE_ITO['bluish_green']};padding:0.5em 0.8em;max-width:60em'>"
+        f"<p style='margin:0'><code>{esc(call)}</code></p><ul style='margin:0.3em 0'>{lines_html}</ul>"
+        f"<table>{head}{''.join(body)}</table>"
+        f"<p style='margin:0.4em 0 0 0'><strong>{esc(verdict)}</strong></p>"
+        f"<p style='margin:0.3em 0 0 0;font-size:90%'><em>{esc(note)}</em></p></div>")
+    text = "\n".join([call, *lines_text, "Key tables after the call:", *text_rows, verdict, note])
+    return HTMLCard(html_text, text)
+
+
+def pconfig_console() -> LessonWidget:
+    """The PCONFIG console widget (lesson 02)."""
+    controls = {
+        "package": dropdown("Run on", [("package 0", 0), ("package 1", 1),
+                                       ("every package (what the kernel must do)", EVERY)], 0),
+        "keyid": slider("KEYID", [(str(k), k) for k in range(0, 65)], 3),
+        "command": dropdown("COMMAND", [(label, c) for c, label in COMMANDS.items()], 1),
+        "key": dropdown("Key fields", [(label, name) for name, (label, _, _) in KEY_MATERIAL.items()], "none"),
+        "enc_alg": dropdown("ENC_ALG", [(label, name) for name, (label, _) in ENC_ALGS.items()], "aes128"),
+        "failure": dropdown("Inject first", [(label, name) for name, (label, _) in FAILURES.items()], "none"),
+    }
+    telling = [
+        Telling("Default: KEYID_SET_KEY_RANDOM for KeyID 3 on package 0 only. Package 1 still treats KeyID 3 "
+                "like KeyID 0, so its memory is stored under the TME key.", {}),
+        Telling("The same command on every package: each package gets its own random key, and every package "
+                "encrypts KeyID 3 with a key of its own.", {"package": EVERY}),
+        Telling("NO_ENCRYPT with ENC_ALG 0, as the RFC's no-encrypt payload sent it: INVALID_ENC_ALG on every "
+                "package, nothing changes.", {"package": EVERY, "command": 3, "enc_alg": "none"}),
+        Telling("DEVICE_BUSY on the last package: package 0 is programmed, package 1 is not, until the kernel "
+                "retries.", {"package": EVERY, "failure": "busy"}),
+    ]
+    return LessonWidget(render_pconfig_console, controls, title="PCONFIG console", telling=telling,
+                        intro="program one KeyID on one package, or on all of them, and see both key tables.")
