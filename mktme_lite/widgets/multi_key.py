@@ -27,7 +27,7 @@ PCONFIG console
     a key table.
 
 Speed: the console's machine is prepared once and cloned for every update (its DRAM is two
-pages, so a clone is cheap); the budget figure is one axes with a dozen text objects.
+pages, so a clone is cheap); the budget figure draws its text as cached glyph outlines.
 """
 
 from __future__ import annotations
@@ -37,7 +37,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from matplotlib.collections import LineCollection
-from matplotlib.patches import Rectangle
+from matplotlib.font_manager import FontProperties
+from matplotlib.patches import PathPatch, Rectangle
+from matplotlib.path import Path
+from matplotlib.textpath import TextPath
+from matplotlib.transforms import Affine2D
 
 from .. import style
 from ..address import (
@@ -194,6 +198,46 @@ def _lost(b: Budget) -> str:
     return text
 
 
+class _Glyphs:
+    """Text drawn as glyph outlines merged into one path per colour.
+
+    A matplotlib Text costs 2-3 ms to lay out and rasterise, and this figure has about twenty; as
+    outlines (cached per string) the whole figure draws in a few milliseconds. Coordinates are
+    inches with y growing downwards, like the axes of :func:`render_keyid_budget`.
+    """
+
+    _FAMILY = {"sans": "DejaVu Sans", "mono": style.MONO}
+
+    def __init__(self):
+        self.paths: dict[str, list] = {}
+
+    @staticmethod
+    @lru_cache(maxsize=1024)
+    def _outline(text: str, points: float, weight: str, family: str, slant: str) -> tuple[Path, float]:
+        prop = FontProperties(family=_Glyphs._FAMILY[family], weight=weight, style=slant)
+        path = TextPath((0, 0), text, size=points / 72, prop=prop).transformed(Affine2D().scale(1, -1))
+        width = TextPath((0, 0), text.replace(" ", "n"), size=points / 72, prop=prop).get_extents().x1
+        return path, width
+
+    def text(self, x: float, y: float, text: str, points: float = 9, *, weight: str = "normal",
+             family: str = "sans", slant: str = "normal", ha: str = "left", va: str = "center",
+             colour: str = "black") -> float:
+        """Add ``text`` anchored at (x, y); returns its width in inches."""
+        if not text.strip():
+            return 0.0
+        path, width = self._outline(text, points, weight, family, slant)
+        x0 = {"left": x, "center": x - width / 2, "right": x - width}[ha]
+        size = points / 72
+        baseline = {"top": y + 0.76 * size, "center": y + 0.36 * size, "bottom": y - 0.22 * size}[va]
+        self.paths.setdefault(colour, []).append(Path(path.vertices + (x0, baseline), path.codes))
+        return width
+
+    def draw(self, ax) -> None:
+        for colour, paths in self.paths.items():
+            ax.add_artist(PathPatch(Path.make_compound_path(*paths), facecolor=colour, edgecolor="none", lw=0,
+                                    zorder=5))
+
+
 def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits: int = 6,
                         dram_bytes: int = 256 * GIB) -> LessonFigure:
     """The address bits as a strip (KeyID bits hatched), the numbers, and the address space given up."""
@@ -205,14 +249,15 @@ def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits
     ax.set_axis_off()
     ax.set_xlim(0, fig_w)
     ax.set_ylim(fig_h, 0)  # inches, y grows downwards
+    g = _Glyphs()
     left, right = 0.35, fig_w - 0.35
     cell = (right - left) / phys_bits
     key_colour, key_hatch = style.keyid_color(1), style.keyid_hatch(1)
     addr_colour = style.OKABE_ITO["sky_blue"]
     k, shift = b.keyid_bits, b.keyid_shift
 
-    ax.text(left, 0.12, f"A {phys_bits}-bit physical address with {k} KeyID bit{'s' if k != 1 else ''}",
-            fontsize=11, fontweight="bold", va="top")
+    g.text(left, 0.12, f"A {phys_bits}-bit physical address with {k} KeyID bit{'s' if k != 1 else ''}", 11,
+           weight="bold", va="top")
     # The strip: KeyID part (left, hatched) and address part (right), one cell per bit.
     top, h = 0.72, 0.42
     x_split = left + k * cell
@@ -220,13 +265,14 @@ def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits
         ax.add_patch(Rectangle((left, top), k * cell, h, facecolor=key_colour, hatch=key_hatch, edgecolor="black",
                                linewidth=1.2, alpha=0.85))
         label = f"KeyID: {_bit_range(phys_bits - 1, shift)}"
-        ax.text(left + k * cell / 2, top - 0.06, label, ha="center" if k * cell > 1.6 else "left",
-                va="bottom", fontsize=8.5, fontweight="bold")
+        wide = k * cell > 1.6
+        g.text(left + k * cell / 2 if wide else left, top - 0.06, label, 8.5, weight="bold",
+               ha="center" if wide else "left", va="bottom")
     ax.add_patch(Rectangle((x_split, top), right - x_split, h, facecolor=addr_colour, alpha=0.35, edgecolor="black",
                            linewidth=1.2))
     addr_label = (f"address within a KeyID: {_bit_range(shift - 1, 0)}" if k else
                   f"every bit is address ({_bit_range(phys_bits - 1, 0)}): MKTME off, only KeyID 0")
-    ax.text((x_split + right) / 2, top - 0.06, addr_label, ha="center", va="bottom", fontsize=8.5)
+    g.text((x_split + right) / 2, top - 0.06, addr_label, 8.5, ha="center", va="bottom")
     ax.add_collection(LineCollection([[(left + i * cell, top), (left + i * cell, top + h)]
                                       for i in range(1, phys_bits)], colors="black", linewidths=0.35))
     marks = sorted({phys_bits - 1, shift, shift - 1, 0} - {-1, phys_bits}, reverse=True) if k else [phys_bits - 1, 0]
@@ -237,7 +283,7 @@ def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits
             x, ha = x_split - 0.03, "right"
         elif k and bit == shift - 1:
             x, ha = x_split + 0.03, "left"
-        ax.text(x, top + h + 0.05, str(bit), ha=ha, va="top", fontsize=7.5, family=style.MONO)
+        g.text(x, top + h + 0.05, str(bit), 7.5, family="mono", ha=ha, va="top")
 
     # One example address, in the mono font.
     if k:
@@ -245,7 +291,7 @@ def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits
                    f"  (= {b.example_keyid} << {shift} | {b.example_pa:#x})")
     else:
         example = f"pa {b.example_pa:#x}  ->  hpa {b.example_hpa:#x}: with no KeyID bits, hpa = pa"
-    ax.text(left, 1.5, example, fontsize=8.5, family=style.MONO, va="center")
+    g.text(left, 1.5, example, 8.5, family="mono")
 
     pct_text = _percent(b.lost_fraction)
     fits = (f"the {format_bytes(b.dram_bytes)} installed fit in one KeyID's "
@@ -258,8 +304,8 @@ def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits
     ]
     for i, (name, value) in enumerate(facts):
         y = 1.88 + 0.27 * i
-        ax.text(left, y, name + ":", fontsize=9, fontweight="bold", va="center")
-        ax.text(left + 2.05, y, value, fontsize=9, va="center")
+        g.text(left, y, name + ":", 9, weight="bold")
+        g.text(left + 2.05, y, value, 9)
 
     # The address space as one bar: reachable by each KeyID versus given up.
     bar_top, bar_h = 3.05, 0.3
@@ -269,11 +315,14 @@ def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits
     if k:
         ax.add_patch(Rectangle((left + usable_w, bar_top), width - usable_w, bar_h, facecolor="white",
                                hatch="xx", edgecolor=style.OKABE_ITO["grey"], linewidth=1))
-        ax.text(left + usable_w + (width - usable_w) / 2, bar_top + bar_h / 2,
-                f"given up to carry KeyIDs: {pct_text}", ha="center", va="center", fontsize=8.5,
-                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
-    ax.text(left, bar_top - 0.05, f"The {format_bytes(b.total_bytes)} address space: the part one KeyID reaches "
-            f"(solid, left) and the part given up (crossed)", fontsize=8, va="bottom", style="italic")
+        mid = left + usable_w + (width - usable_w) / 2
+        label = f"given up to carry KeyIDs: {pct_text}"
+        w = g.text(mid, bar_top + bar_h / 2, label, 8.5, ha="center")
+        ax.add_patch(Rectangle((mid - w / 2 - 0.06, bar_top + 0.05), w + 0.12, bar_h - 0.1, facecolor="white",
+                               edgecolor="none", zorder=4))
+    g.text(left, bar_top - 0.05, f"The {format_bytes(b.total_bytes)} address space: the part one KeyID reaches "
+           f"(solid, left) and the part given up (crossed)", 8, slant="italic", va="bottom")
+    g.draw(ax)
     fig.mktme_alt = (
         f"Address bits of a {phys_bits}-bit physical address drawn as a strip: "
         + (f"the top {k} bits ({_bit_range(phys_bits - 1, shift)}) are hatched and carry the KeyID, "

@@ -1,0 +1,62 @@
+"""p50/p95 of the lesson 02 widgets: the KeyID-bit budget and the PCONFIG console.
+
+Two numbers per setting, as in bench_widgets_l00_l01.py:
+
+* ``render``: the pure function alone (engine work + building the figure or table);
+* ``update``: what a learner waits for after moving a control: the same call through the widget
+  shell, which also encodes the PNG and builds the display bundle.
+
+The budget is 100 ms per update (DESIGN.md); run with ``make bench`` or directly.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_all import time_call  # noqa: E402
+
+from mktme_lite.widgets import multi_key  # noqa: E402
+
+CASES = {
+    "keyid_budget": (multi_key.render_keyid_budget, multi_key.keyid_budget, [
+        {},
+        {"keyid_bits": 0},
+        {"phys_bits": 52, "keyid_bits": 15, "max_keyid_bits": 15, "dram_bytes": 16 * multi_key.GIB},
+        {"keyid_bits": 7},  # refused (#GP): the error path must be quick too
+    ]),
+    "pconfig_console": (multi_key.render_pconfig_console, multi_key.pconfig_console, [
+        {},
+        {"package": multi_key.EVERY},
+        {"package": multi_key.EVERY, "command": 0, "key": "key_a"},
+        {"package": multi_key.EVERY, "failure": "busy"},
+        {"keyid": 64},
+        {"command": 0},  # refused: SET_KEY_DIRECT needs key material
+    ]),
+}
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 20 else text[:12] + "…"
+
+
+def main() -> dict:
+    results = {}
+    for name, (render, build, settings) in CASES.items():
+        widget = build()
+        for params in settings:
+            label = f"{name}({', '.join(f'{k}={_short(v)}' for k, v in params.items()) or 'defaults'})"
+            full = {**widget.defaults, **params}
+            if widget.draw(full) and widget.last_status == "ok":
+                results[f"{label} render"] = time_call(lambda: render(**full), label=f"{label} render")
+            results[f"{label} update"] = time_call(lambda: widget.draw(full), label=f"{label} update")
+    return results
+
+
+if __name__ == "__main__":
+    main()

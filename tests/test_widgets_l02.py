@@ -1,0 +1,221 @@
+"""Lesson 02 widgets: the KeyID-bit budget and the PCONFIG console.
+
+The shell contract (classes, labels, first control redraws, static twin) is checked the same way
+tests/test_widgets.py checks lessons 00 and 01; the pure functions are checked against the engine.
+"""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets as W  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from mktme_lite import viz  # noqa: E402
+from mktme_lite.address import AddressLayout, TMEActivate  # noqa: E402
+from mktme_lite.keytable import KeyMode, PconfigStatus  # noqa: E402
+from mktme_lite.widgets import WidgetInputError, multi_key as mk  # noqa: E402
+
+BUILDERS = {"keyid_budget": mk.keyid_budget, "pconfig_console": mk.pconfig_console}
+
+
+@pytest.fixture(scope="module", params=sorted(BUILDERS))
+def widget(request):
+    return BUILDERS[request.param]()
+
+
+# ------------------------------------------------------------------------ the shell contract
+
+def test_container_and_output_carry_the_css_classes(widget):
+    assert "mktme-widget" in widget.container._dom_classes
+    assert "mktme-widget-output" in widget.output._dom_classes
+
+
+def test_every_control_is_labelled(widget):
+    for name, control in widget.controls.items():
+        assert control.description.strip(), name
+
+
+def test_first_control_moves_and_redraws(widget):
+    first = next(iter(widget.controls.values()))
+    assert isinstance(first, (W.SelectionSlider, W.Dropdown, W.ToggleButtons, W.Text))
+    widget.update()
+    before = widget.output.outputs
+    values = [v for _, v in first.options]
+    first.value = values[(values.index(first.value) + 1) % len(values)]
+    assert widget.last_status == "ok", widget.last_message
+    assert widget.output.outputs != before
+
+
+def test_static_twin_draws_default_and_telling_values(widget):
+    assert 3 <= len(widget.telling) <= 4 and dict(widget.telling[0].params) == {}
+    views = widget.static_views()
+    shown = set()
+    for caption, (data, meta) in views:
+        assert "Cannot draw" not in data.get("text/plain", ""), caption
+        if "image/png" in data:
+            assert meta["image/png"]["alt"]
+            shown.add(data["image/png"])
+        else:
+            shown.add(data["text/html"])
+    assert len(shown) == len(views), "each telling value must show something different"
+
+
+def test_every_dropdown_option_draws(widget):
+    """No option a learner can pick crashes the widget; refusals are messages, never bugs."""
+    base = dict(widget.defaults)
+    for name, control in widget.controls.items():
+        for _, value in control.options:
+            widget.draw({**base, name: value})
+            assert widget.last_status in ("ok", "input-error"), (name, value, widget.last_message)
+
+
+# ------------------------------------------------------------------------ KeyID-bit budget
+
+def test_budget_of_the_lessons_machine():
+    b = mk.budget()
+    assert (b.nr_keyids, b.keyid_shift) == (63, 40)
+    assert b.bytes_per_keyid == mk.TIB and b.lost_bytes == 63 * mk.TIB and b.total_bytes == 64 * mk.TIB
+    assert TMEActivate.decode(b.activate_value).keyid_bits == 6
+    assert b.example_hpa == 0x50000001040
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(36, 52), st.integers(0, 15))
+def test_budget_agrees_with_the_engine(phys_bits, keyid_bits):
+    try:
+        b = mk.budget(phys_bits, keyid_bits, max_keyid_bits=15, dram_bytes=16 * mk.GIB)
+    except WidgetInputError as exc:
+        assert "installed DRAM" in str(exc)
+        assert phys_bits - keyid_bits < 34  # 16 GiB needs 34 address bits
+        return
+    layout = AddressLayout(phys_bits, keyid_bits)
+    assert (b.nr_keyids, b.bytes_per_keyid, b.lost_bytes) == (layout.nr_keyids, layout.addressable_bytes,
+                                                               layout.lost_bytes)
+    assert layout.split(b.example_hpa) == (b.example_pa, b.example_keyid)
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"keyid_bits": 7}, "#GP"),
+    ({"keyid_bits": 9, "max_keyid_bits": 9}, "at most 8 KeyID bit"),
+    ({"keyid_bits": 16}, "4-bit field"),
+    ({"phys_bits": 60}, "52"),
+    ({"keyid_bits": "6"}, "whole number"),
+    ({"dram_bytes": 0}, "positive"),
+])
+def test_budget_refuses_impossible_combinations(params, words):
+    with pytest.raises(WidgetInputError, match=None) as info:
+        mk.render_keyid_budget(**params)
+    assert words in str(info.value)
+
+
+def test_budget_figure_says_its_numbers():
+    fig = mk.render_keyid_budget()
+    assert isinstance(fig, viz.LessonFigure)
+    for words in ("bits 45:40", "63 usable KeyIDs", "1 TiB", "63 TiB of the 64 TiB", "98.4 %", "0x50000001040"):
+        assert words in fig.mktme_alt, words
+    off = mk.render_keyid_budget(keyid_bits=0)
+    assert "no bit carries a KeyID" in off.mktme_alt and "nothing of the 64 TiB" in off.mktme_alt
+
+
+@pytest.mark.parametrize("n, text", [(0, "0 B"), (1 << 40, "1 TiB"), (63 << 40, "63 TiB"), (65534 << 30, "65534 GiB"),
+                                     (1 << 52, "4 PiB"), (4096, "4 KiB"), (1000, "1000 B")])
+def test_format_bytes_is_exact(n, text):
+    assert mk.format_bytes(n) == text
+
+
+# ------------------------------------------------------------------------ PCONFIG console
+
+def test_console_default_programs_package_0_only():
+    r = mk.pconfig_run()
+    assert r.packages == (0,) and r.statuses == (PconfigStatus.PROG_SUCCESS,)
+    assert r.keyid_ctrl == 0x101
+    assert r.dram[(3, 0)] == "own key" and r.dram[(3, 1)] == "tme"
+    assert r.disagreeing() == [3]
+    assert r.changed == {(3, 0)}
+    assert r.modes[(3, 1)] is KeyMode.TME
+
+
+def test_console_every_package_gives_each_package_its_own_random_key():
+    r = mk.pconfig_run(package=mk.EVERY)
+    assert r.statuses == (PconfigStatus.PROG_SUCCESS,) * 2
+    assert r.disagreeing() == []
+    assert r.after[(3, 0)] != r.after[(3, 1)]  # different fingerprints
+    assert {r.dram[(3, p)] for p in (0, 1)} == {"own key"}
+
+
+def test_console_direct_key_is_the_same_everywhere():
+    r = mk.pconfig_run(package=mk.EVERY, command=0, key="key_a")
+    assert r.after[(3, 0)] == r.after[(3, 1)] and "direct" in r.after[(3, 0)]
+
+
+@pytest.mark.parametrize("params, status", [
+    ({"keyid": 0}, PconfigStatus.INVALID_KEYID),
+    ({"keyid": 64}, PconfigStatus.INVALID_KEYID),
+    ({"command": 4}, PconfigStatus.INVALID_PROG_CMD),
+    ({"command": 3, "enc_alg": "none"}, PconfigStatus.INVALID_ENC_ALG),
+    ({"command": 2, "enc_alg": "none"}, PconfigStatus.INVALID_ENC_ALG),
+    ({"enc_alg": "aes256"}, PconfigStatus.INVALID_ENC_ALG),
+    ({"failure": "busy"}, PconfigStatus.DEVICE_BUSY),
+    ({"failure": "entropy"}, PconfigStatus.ENTROPY_ERROR),
+])
+def test_console_failures_change_nothing(params, status):
+    r = mk.pconfig_run(**params)
+    assert r.statuses == (status,)
+    assert r.changed == set()
+
+
+def test_console_busy_on_every_package_hits_the_last_one():
+    r = mk.pconfig_run(package=mk.EVERY, failure="busy")
+    assert r.statuses == (PconfigStatus.PROG_SUCCESS, PconfigStatus.DEVICE_BUSY)
+    assert r.disagreeing() == [3]
+
+
+def test_console_what_dram_holds_follows_the_mode():
+    cleared = mk.pconfig_run(keyid=1, command=2)
+    assert cleared.dram[(1, 0)] == "tme" and cleared.dram[(1, 1)] == "own key"
+    plain = mk.pconfig_run(package=mk.EVERY, command=3)
+    assert plain.dram[(3, 0)] == plain.dram[(3, 1)] == "plaintext"
+    assert plain.dram[(2, 0)] == "plaintext" and plain.dram[(0, 0)] == "tme"
+
+
+def test_console_never_changes_its_prepared_machine():
+    before = [mk._console_machine().key_table_view(p) for p in range(2)]
+    dram = mk._console_machine().dram(0, 8192)
+    for package in (0, 1, mk.EVERY):
+        mk.pconfig_run(package=package, keyid=1, command=2)
+    assert [mk._console_machine().key_table_view(p) for p in range(2)] == before
+    assert mk._console_machine().dram(0, 8192) == dram
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"command": 0}, "software key A"),
+    ({"package": 2}, "package must be"),
+    ({"keyid": 1 << 16}, "16-bit"),
+    ({"command": 9}, "command must be"),
+    ({"key": "key_z"}, "key material"),
+    ({"enc_alg": "des"}, "ENC_ALG"),
+    ({"failure": "fire"}, "failure"),
+])
+def test_console_refuses_bad_input_with_a_message(params, words):
+    with pytest.raises(WidgetInputError) as info:
+        mk.render_pconfig_console(**params)
+    assert words in str(info.value)
+
+
+def test_console_card_labels_fingerprints_and_uses_words_not_colour():
+    card = mk.render_pconfig_console()
+    for text in (card.html, card.text):
+        assert "simulator-only" in text
+        assert "◀ changed" in text and "packages disagree" in text
+        assert "RAX = 0 PROG_SUCCESS" in text
+    failing = mk.render_pconfig_console(keyid=0)
+    assert "#GP(0)" in failing.text
+
+
+def test_console_card_escapes_nothing_dangerous():
+    html = mk.render_pconfig_console(package=mk.EVERY).html
+    assert "<script" not in html and html.count("<table>") == 1
