@@ -520,7 +520,8 @@ def alias_map(aliases: Sequence[Mapping], *, title: str | None = None) -> Lesson
         label = style.keyid_label(keyid) + (f": {note}" if note else "")
         ax.text(*mid, label, ha="center", va="center", fontsize=7.5,
                 bbox={"facecolor": "white", "edgecolor": style.keyid_color(keyid), "pad": 1.2})
-        parts.append(f"{a['label']} with {style.keyid_label(keyid)} reaches frame {int(a['frame']):#x}"
+        parts.append(f"{' '.join(str(a['label']).split())} with {style.keyid_label(keyid)} reaches frame "
+                     f"{int(a['frame']):#x}"
                      + (f" ({note})" if note else ""))
     ax.set_xlim(-0.1, 8.0)
     ax.set_ylim(-0.05, top + 0.05)

@@ -197,6 +197,13 @@ def test_encrypted_page_settles_its_data_in_dram():
         al.encrypted_page("as_proposed", b"")
 
 
+def test_a_plain_page_is_right_on_every_path_even_as_proposed():
+    page = al.plain_page("as_proposed", al.OLD_LINE)
+    assert page.keyid == 0
+    assert {al.run_path(page.clone(), name, al.OLD_LINE) for name in al.TABLE_PATHS} == {"right"}
+    assert page.kernel.kernel_read_direct_map(page.pa, 64) == al.OLD_LINE
+
+
 def test_compare_designs_fills_the_table_from_the_engine():
     rows = {r.design: r for r in al.compare_designs()}
     assert rows["keyid0"].outcomes == {"process_vm_readv": "GARBAGE", "process_vm_writev": "GARBAGE",
@@ -254,6 +261,11 @@ def test_the_direct_map_really_faults_under_unmapped():
 
 
 # ------------------------------------------------------------------------ shared change in viz
+
+def test_alias_map_alt_text_is_one_line():
+    fig = viz.alias_map([{"label": "two\nlines", "keyid": 1, "frame": 0x4000}])
+    assert "two lines with K1 reaches frame 0x4000" in fig.mktme_alt and "\n" not in fig.mktme_alt
+
 
 def test_bytes_figure_marks_only_the_panels_asked_for():
     a, b = bytes(64), b"\x01" + bytes(63)

@@ -35,10 +35,11 @@ from ..viz import BLOCK, HTMLCard, LessonFigure, alias_map, bytes_figure, differ
 from . import LessonWidget, Telling, WidgetInputError, dropdown, text, toggle
 
 __all__ = [
-    "CPU_KEY", "SEED", "OLD_LINE", "DESIGNS", "WRITERS", "KERNEL_PATHS", "DIRECT_MAP_REGION",
-    "Page", "AliasRead", "AliasResult", "DesignRow",
-    "encrypted_page", "policy_for", "verdict", "alias_experiment", "render_alias_explorer", "alias_explorer",
-    "compare_designs", "render_design_table", "alias_picture", "gup_keyid",
+    "CPU_KEY", "SEED", "OLD_LINE", "DESIGNS", "WRITERS", "KERNEL_PATHS", "TABLE_PATHS", "COST_KINDS",
+    "DIRECT_MAP_REGION", "Page", "AliasRead", "AliasResult", "DesignRow",
+    "encrypted_page", "plain_page", "policy_for", "gup_keyid", "direct_map_keyid", "run_path", "verdict",
+    "alias_experiment", "render_alias_explorer", "alias_explorer",
+    "compare_designs", "render_design_table", "alias_picture",
 ]
 
 #: The RFC's demo payload: a key the CPU generates (``type=cpu``), AES-XTS-128.
@@ -130,6 +131,19 @@ def encrypted_page(policy: Policy | str = "as_proposed", data: bytes = OLD_LINE,
     owner.encrypt_mprotect(va, PAGE_SIZE, RW, serial)
     owner.write(va, bytes(data))
     m.wbinvd()
+    info = owner.pagemap(va)
+    return Page(k, owner, debugger, va, info["pa"], info["keyid"], serial)
+
+
+def plain_page(policy: Policy | str = "as_proposed", data: bytes = OLD_LINE, *, seed: int = SEED) -> Page:
+    """Like :func:`encrypted_page`, but alice never calls ``encrypt_mprotect``: the page stays at
+    KeyID 0, under the TME key the CPU made at boot."""
+    if not isinstance(data, (bytes, bytearray)) or not 0 < len(data) <= PAGE_SIZE:
+        raise WidgetInputError(f"data must be 1 to {PAGE_SIZE} bytes")
+    k, owner, debugger, serial = _boot(policy, seed)
+    va = owner.mmap(PAGE_SIZE, RW)
+    owner.write(va, bytes(data))
+    k.machine.wbinvd()
     info = owner.pagemap(va)
     return Page(k, owner, debugger, va, info["pa"], info["keyid"], serial)
 
@@ -371,8 +385,9 @@ def alias_explorer() -> LessonWidget:
     telling = [
         Telling("As proposed, the process writes: the debugger's process_vm_readv reads GARBAGE through the "
                 "KeyID-0 direct map.", {}),
-        Telling("As proposed, the debugger writes through the direct map: the process then reads GARBAGE, "
-                "the whole line, not just the bytes written.", {"writer": "debugger"}),
+        Telling("As proposed, the debugger writes 20 bytes through the direct map: once the line is written back, "
+                "the process reads GARBAGE in blocks 0 and 1, the 16-byte blocks the write touched.",
+                {"writer": "debugger"}),
         Telling("Per-KeyID direct maps: the debugger's write goes through the page's own KeyID; every alias "
                 "the kernel uses agrees.", {"writer": "debugger", "design": "per_keyid"}),
         Telling("Encrypted pages dropped from the direct map: the debugger gets EFAULT and the kernel's own "
@@ -514,6 +529,4 @@ def alias_picture(page: Page, data: bytes, *, title: str | None = None) -> Lesso
         aliases.append({"label": f"direct map, KeyID-{probe.keyid} copy\npage_to_virt(page)", "keyid": probe.keyid,
                         "frame": probe.pa,
                         "note": word(probe.kernel.kernel_read_direct_map(probe.pa, n, keyid=probe.keyid))})
-    fig = alias_map(aliases, title=title)
-    fig.mktme_alt = fig.mktme_alt.replace("\n", " ")
-    return fig
+    return alias_map(aliases, title=title)
