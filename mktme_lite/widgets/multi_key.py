@@ -339,12 +339,13 @@ def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits
 def keyid_budget() -> LessonWidget:
     """The KeyID-bit budget widget (lesson 02)."""
     controls = {
-        "phys_bits": slider("Physical address bits (MAXPHYADDR)", [(str(n), n) for n in range(36, 53)], 46),
-        "keyid_bits": slider("KeyID bits (IA32_TME_ACTIVATE[35:32])", [(str(n), n) for n in range(0, 16)], 6),
-        "max_keyid_bits": dropdown("CPU allows at most (IA32_TME_CAPABILITY[35:32])",
-                                   [(f"{n} KeyID bits", n) for n in range(1, 16)], 6),
+        "phys_bits": slider("Physical address bits", [(str(n), n) for n in range(36, 53)], 46),
+        "keyid_bits": slider("KeyID bits", [(str(n), n) for n in range(0, 16)], 6),
+        "max_keyid_bits": dropdown("CPU allows", [(f"up to {n} KeyID bits", n) for n in range(1, 16)], 6),
         "dram_bytes": dropdown("Installed DRAM", [(format_bytes(n), n) for n in DRAM_SIZES], 256 * GIB),
     }
+    for control in controls.values():
+        control.layout.width = "22em"
     telling = [
         Telling("Default, the lesson's machine: 6 of 46 bits carry a KeyID; 63 KeyIDs, 1 TiB each, 63 TiB of "
                 "address space given up.", {}),
@@ -355,7 +356,9 @@ def keyid_budget() -> LessonWidget:
                 {"phys_bits": 52}),
     ]
     return LessonWidget(render_keyid_budget, controls, title="KeyID-bit budget", telling=telling,
-                        intro="every KeyID bit doubles the number of KeyIDs and halves the memory each can reach.")
+                        intro="every KeyID bit doubles the number of KeyIDs and halves the memory each can reach. "
+                              "Physical address bits is MAXPHYADDR, KeyID bits is IA32_TME_ACTIVATE[35:32], "
+                              "CPU allows is IA32_TME_CAPABILITY[35:32].")
 
 
 # ==========================================================================================
@@ -460,13 +463,13 @@ class ConsoleResult:
 
 def _describe(m: Machine, keyid: int, package: int) -> str:
     if keyid == 0:
-        return "TME key (KeyID 0 cannot be programmed)"
+        return "the TME key (KeyID 0 is never programmed)"
     entry = m.tables[package].entry(keyid)
     if entry.mode is KeyMode.KEY:
         return f"own key #{entry.fingerprint} ({ALG_NAMES.get(entry.alg, '?')}, {entry.source})"
     if entry.mode is KeyMode.NO_ENCRYPT:
         return "no encryption"
-    return "TME behaviour (not programmed, or cleared)"
+    return "TME behaviour (as KeyID 0)"
 
 
 def pconfig_run(package: int | str = 0, keyid: int = 3, command: int = 1, key: str = "none",
@@ -529,8 +532,8 @@ def pconfig_run(package: int | str = 0, keyid: int = 3, command: int = 1, key: s
 
 _DRAM_WORDS = {
     "plaintext": "PLAINTEXT: a probe reads it",
-    "tme": "ciphertext under the TME key (KeyID 0's)",
-    "own key": "ciphertext under this KeyID's own key",
+    "tme": "ciphertext of the TME key, as KeyID 0",
+    "own key": "ciphertext of this KeyID's own key",
 }
 
 
@@ -548,8 +551,8 @@ def render_pconfig_console(package: int | str = 0, keyid: int = 3, command: int 
     lines_text = [f"  package {p}: RAX = {int(s)} {s.name}: {STATUS_MEANING[s]}" for p, s in results]
     npk = len({p for _, p in r.after})
     head = ("<tr><th style='text-align:left'>KeyID</th>"
-            + "".join(f"<th style='text-align:left'>package {p}: key table entry</th>"
-                      f"<th style='text-align:left'>memory homed on package {p} is stored as</th>" for p in range(npk))
+            + "".join(f"<th style='text-align:left'>package {p}: key-table entry</th>"
+                      f"<th style='text-align:left'>package {p}'s memory gets</th>" for p in range(npk))
             + "</tr>")
     body, text_rows = [], []
     disagree = r.disagreeing()
@@ -559,9 +562,9 @@ def render_pconfig_console(package: int | str = 0, keyid: int = 3, command: int 
             mark = " ◀ changed" if (k, p) in r.changed else ""
             cells.append(f"<td style='text-align:left'>{esc(r.after[(k, p)])}<strong>{mark}</strong></td>"
                          f"<td style='text-align:left'>{esc(_DRAM_WORDS[r.dram[(k, p)]])}</td>")
-            parts.append(f"P{p}: {r.after[(k, p)]}{mark}; stored as {_DRAM_WORDS[r.dram[(k, p)]]}")
+            parts.append(f"P{p}: {r.after[(k, p)]}{mark}; memory gets {_DRAM_WORDS[r.dram[(k, p)]]}")
         warn = " ⚠ packages disagree" if k in disagree else ""
-        body.append(f"<tr><td><strong>{k}</strong>{esc(warn)}</td>{''.join(cells)}</tr>")
+        body.append(f"<tr style='vertical-align:top'><td><strong>{k}</strong>{esc(warn)}</td>{''.join(cells)}</tr>")
         text_rows.append(f"  KeyID {k}{warn}: " + " | ".join(parts))
     if disagree:
         ks = ", ".join(map(str, disagree))
