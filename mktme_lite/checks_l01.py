@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from .checks import Examples, NotAttempted, attempted, check, hint, passed
+from .checks import Examples, NotAttempted, check, hint, passed
 
 # ----------------------------------------------------------------------------------------------
 # Lesson 01 — TME basics
 # ----------------------------------------------------------------------------------------------
 _L01_MASK128 = (1 << 128) - 1
+
+
+def _l01_returned(got):
+    """What a learner's function returned, as the checks see it.
+
+    The generated stub keeps its final ``return name`` with ``name = ...``, so an untouched
+    exercise returns ``...``: that stops the check as "not attempted". ``None`` can then only
+    come from a body the learner edited and left without a ``return``.
+    """
+    if got is Ellipsis:
+        raise NotAttempted
+    return got
+
+
+def _l01_no_return(fname: str):
+    return hint(f"your function returned None — missing `return`? {fname}() must end with a `return` of the "
+                "value it computed.")
 
 
 def _l01_mul_alpha(t: int) -> int:
@@ -30,27 +47,38 @@ def _l01_samples() -> list[int]:
            (lambda t: (t << 1) & _L01_MASK128, "0x87"),
            (lambda t: t >> 1, "left"),
            (lambda t: ((t << 1) & _L01_MASK128) ^ 0x87, "only when"),
-           (lambda t: str(t), "int")],
+           (lambda t: str(t), "int"),
+           (lambda t: 0, "whatever t is"),
+           (lambda t: None, "missing `return`")],
     correct=lambda: _l01_mul_alpha,
 ))
 def check_mul_alpha(answer):
     """``answer(t)`` must multiply the 128-bit tweak ``t`` by alpha, exactly like the engine."""
     if not callable(answer):
         return hint("pass the function itself: check_mul_alpha(mul_alpha), without calling it.")
-    attempted(answer(1))
+    _l01_returned(answer(1))
+    results: dict[int, int] = {}
     for t in _l01_samples():
-        got = answer(t)
-        want = _l01_mul_alpha(t)
+        got = _l01_returned(answer(t))
+        if got is None:
+            return _l01_no_return("mul_alpha")
         if not isinstance(got, int) or isinstance(got, bool):
             return hint(f"mul_alpha({t:#x}) returned a {type(got).__name__}; return an int.")
+        results[t] = got
+    if len(set(results.values())) == 1:
+        value = next(iter(results.values()))
+        return hint(f"mul_alpha() returns {value:#x} whatever t is, but the product must depend on t: start "
+                    "from t shifted left by one bit (t << 1).")
+    if all(got == t >> 1 for t, got in results.items()):
+        return hint("that shifts right. Multiplying by alpha shifts the little-endian integer one bit "
+                    "left, towards the most significant bit.")
+    for t, got in results.items():
+        want = _l01_mul_alpha(t)
         if got == want:
             continue
         if got >> 128:
             return hint(f"mul_alpha({t:#x}) has {got.bit_length()} bits, more than 128 bits. When bit 127 "
                         "shifts out, drop it (mask with (1 << 128) - 1) and fold it back in by XOR-ing 0x87.")
-        if t and got == t >> 1:
-            return hint("that shifts right. Multiplying by alpha shifts the little-endian integer one bit "
-                        "left, towards the most significant bit.")
         if got == (t << 1) & _L01_MASK128:
             return hint(f"for t = {t:#x} the top bit fell off and was lost. On carry-out, XOR 0x87 into the low "
                         "byte: x^128 = x^7 + x^2 + x + 1 in this field.")
@@ -87,12 +115,19 @@ def _l01_wrong_endian(tweak_key: bytes, pa: int) -> list[int]:
             _l01_mul_alpha(_l01_mul_alpha(_l01_mul_alpha(t)))]
 
 
+def _l01_t0_wrong(tweak_key: bytes, pa: int) -> list[int]:
+    """A wrong T0 (encrypted under another key), then correct doubling."""
+    return _l01_line_tweaks(bytes(b ^ 0xFF for b in tweak_key), pa)
+
+
 @check("line_tweaks", examples=Examples(
     placeholder=...,
     wrong=[(_l01_wrong_endian, "little-endian"),
            (lambda key, pa: [_l01_line_tweaks(key, pa)[0]] * 4, "alpha"),
            (lambda key, pa: [pa, pa << 1, pa << 2, pa << 3], "AES"),
-           (lambda key, pa: _l01_line_tweaks(key, pa)[:3], "four")],
+           (lambda key, pa: _l01_line_tweaks(key, pa)[:3], "four"),
+           (_l01_t0_wrong, "T0 for pa="),
+           (lambda key, pa: None, "missing `return`")],
     correct=lambda: _l01_line_tweaks,
 ))
 def check_line_tweaks(answer):
@@ -101,27 +136,36 @@ def check_line_tweaks(answer):
 
     if not callable(answer):
         return hint("pass the function itself: check_line_tweaks(line_tweaks).")
-    attempted(answer(*_l01_tweak_cases()[0]))
+    _l01_returned(answer(*_l01_tweak_cases()[0]))
     for key, pa in _l01_tweak_cases():
-        got = attempted(answer(key, pa))
+        got = _l01_returned(answer(key, pa))
+        if got is None:
+            return _l01_no_return("line_tweaks")
         want = _l01_line_tweaks(key, pa)
-        if not isinstance(got, (list, tuple)) or len(got) != 4 or not all(isinstance(x, int) for x in got):
+        if not isinstance(got, (list, tuple)) or len(got) != 4 or not all(
+                isinstance(x, int) and not isinstance(x, bool) for x in got):
             return hint("return a list of four ints: T0, T1, T2, T3, one tweak per 16-byte block of the line.")
         got = list(got)
         if got == want:
             continue
+        pa_le = pa.to_bytes(16, "little")
         big = int.from_bytes(AES.new(key, AES.MODE_ECB).encrypt(pa.to_bytes(16, "big")), "little")
-        be_out = int.from_bytes(AES.new(key, AES.MODE_ECB).encrypt(pa.to_bytes(16, "little")), "big")
+        be_out = int.from_bytes(AES.new(key, AES.MODE_ECB).encrypt(pa_le), "big")
+        swapped = int.from_bytes(AES.new(pa_le, AES.MODE_ECB).encrypt(key), "little")
         if got[0] == big:
             return hint("encode the physical address little-endian before encrypting it: "
                         "pa.to_bytes(16, 'little'), the IEEE 1619 convention.")
         if got[0] == be_out:
-            return hint("read the AES output as a little-endian integer: int.from_bytes(..., 'little').")
+            return hint("read the AES output as a little-endian integer, the same convention as the address.")
+        if got[0] == swapped:
+            return hint("the key and the block are swapped: lesson.aes_block(key, block) takes the tweak key "
+                        "first and the 16 address bytes second.")
         if got[0] == pa:
-            return hint("T0 is not the address itself: T0 = AES-Enc(tweak_key, pa), then read it as an int.")
+            return hint("T0 is not the address itself: T0 is the address AES-encrypted with the tweak key.")
         if got[0] != want[0]:
-            return hint(f"T0 for pa={pa:#x} is wrong. T0 = int.from_bytes(lesson.aes_block(tweak_key, "
-                        "pa.to_bytes(16, 'little')), 'little').")
+            return hint(f"T0 for pa={pa:#x} is wrong. Three steps: the address as 16 little-endian bytes; those "
+                        "bytes AES-encrypted with the tweak key (lesson.aes_block); the 16-byte result read "
+                        "back as a little-endian int.")
         if len(set(got)) == 1:
             return hint("all four tweaks are equal: multiply by alpha between blocks, T(j+1) = mul_alpha(T(j)).")
         return hint("T0 is right but a later tweak is not: check mul_alpha() (exercise 1) and that each "
@@ -160,23 +204,44 @@ def _l01_dump_cases() -> list[tuple[bytes, bytes, int]]:
     wrong=[(lambda b, a, base: [i for i in range(0, len(b), 64) if b[i:i + 64] != a[i:i + 64]], "base"),
            (lambda b, a, base: [i // 64 for i in range(0, len(b), 64) if b[i:i + 64] != a[i:i + 64]], "line numbers"),
            (lambda b, a, base: [base + i for i in range(0, len(b), 16) if b[i:i + 16] != a[i:i + 16]], "once"),
-           (lambda b, a, base: len(_l01_changed_lines_ref(b, a, base)), "list")],
+           (lambda b, a, base: len(_l01_changed_lines_ref(b, a, base)), "list"),
+           (lambda b, a, base: [hex(x) for x in _l01_changed_lines_ref(b, a, base)], "as ints"),
+           (lambda b, a, base: _l01_changed_lines_ref(b, a, base)[::-1], "increasing order"),
+           (lambda b, a, base: set(_l01_changed_lines_ref(b, a, base)), "increasing order"),
+           (lambda b, a, base: _l01_changed_lines_ref(b, a, base) * 2, "once"),
+           (lambda b, a, base: None, "missing `return`")],
     correct=lambda: _l01_changed_lines_ref,
 ))
 def check_changed_lines(answer):
-    """``answer(before, after, base)`` must list the addresses of the 64-byte lines that differ."""
+    """``answer(before, after, base)`` must list, in increasing order, the addresses of the lines that differ."""
     if not callable(answer):
         return hint("pass the function itself: check_changed_lines(changed_lines).")
     cases = _l01_dump_cases()
-    attempted(answer(*cases[0]))
+    _l01_returned(answer(*cases[0]))
     for before, after, base in cases:
-        got = attempted(answer(before, after, base))
+        got = _l01_returned(answer(before, after, base))
+        if got is None:
+            return _l01_no_return("changed_lines")
         want = _l01_changed_lines_ref(before, after, base)
-        if not isinstance(got, (list, tuple, set)):
+        if isinstance(got, (set, frozenset)):
+            return hint("return a list, in increasing order: a set has no order (sorted(...) turns it into a "
+                        "sorted list).")
+        if not isinstance(got, (list, tuple)):
             return hint(f"return a list of addresses, not a {type(got).__name__}.")
-        got_sorted = sorted(got)
-        if got_sorted == want and len(got) == len(set(got)):
+        odd = [a for a in got if not isinstance(a, int) or isinstance(a, bool)]
+        if odd:
+            return hint(f"the list holds {type(odd[0]).__name__} values such as {odd[0]!r}; return the addresses "
+                        "as ints (e.g. base + 64), not as text. lesson.hexlist() writes ints in hex when "
+                        "you print them.")
+        got = list(got)
+        if got == want:
             continue
+        if sorted(set(got)) == want:
+            if len(got) != len(set(got)):
+                return hint("some addresses appear more than once: report each changed line once.")
+            return hint("the right addresses, but not in increasing order: list them from the lowest address "
+                        "up (walk the dumps from the start, or sort the list).")
+        got_sorted = sorted(got)
         if want and got_sorted == [a - base for a in want]:
             return hint("those are offsets into the dump; add base to report physical addresses.")
         if want and got_sorted == [(a - base) // 64 for a in want]:
@@ -188,8 +253,8 @@ def check_changed_lines(answer):
         extra = sorted(set(got) - set(want))
         return hint(f"missing {[hex(a) for a in missing]}, unexpected {[hex(a) for a in extra]}. "
                     "A line changed if any of its 64 bytes differ between the dumps.")
-    return passed("changed_lines() finds exactly the changed lines, including one-byte writes, and "
-                  "correctly reports none when the dumps are equal.")
+    return passed("changed_lines() finds exactly the changed lines, in increasing order, including one-byte "
+                  "writes, and correctly reports none when the dumps are equal.")
 
 
 _L01_OLD = b"balance: 100 EUR".ljust(64, b" ")

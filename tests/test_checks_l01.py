@@ -60,12 +60,59 @@ def test_changed_lines_cases_come_from_the_engine():
     assert ref(before, after, 0x1000) == changed_lines(before, after, 0x1000) == [0x1040]
 
 
-def test_changed_lines_accepts_any_order_but_not_duplicates():
+def test_changed_lines_wants_increasing_order_and_no_duplicates():
     ref = reference("changed_lines")
-    assert run("changed_lines", lambda b, a, base: set(ref(b, a, base))).passed
-    assert run("changed_lines", lambda b, a, base: list(reversed(ref(b, a, base)))).passed
-    dup = run("changed_lines", lambda b, a, base: ref(b, a, base) * 2)
-    assert dup.status == "hint"
+    assert run("changed_lines", lambda b, a, base: tuple(ref(b, a, base))).passed
+    for wrong in (lambda b, a, base: set(ref(b, a, base)), lambda b, a, base: list(reversed(ref(b, a, base)))):
+        result = run("changed_lines", wrong)
+        assert result.status == "hint" and "increasing order" in result.message
+    dup = run("changed_lines", lambda b, a, base: sorted(ref(b, a, base) * 2))
+    assert dup.status == "hint" and "more than once" in dup.message
+
+
+def test_an_untouched_stub_is_not_attempted_but_a_missing_return_gets_a_hint():
+    """make_exercises keeps `return name` with `name = ...`: the stub returns `...`, so None means
+    the learner edited the body and lost the return."""
+    stubs = {"mul_alpha": lambda t: ..., "line_tweaks": lambda k, pa: ..., "changed_lines": lambda b, a, base: ...}
+    for name, stub in stubs.items():
+        assert run(name, stub).status == "not_attempted", name
+        lost = run(name, lambda *args: None)
+        assert lost.status == "hint" and "returned None" in lost.message and "`return`" in lost.message, name
+
+
+def test_a_constant_mul_alpha_is_not_told_it_shifts_right():
+    for constant in (0, 2, 0x87):
+        result = run("mul_alpha", lambda t, c=constant: c)
+        assert result.status == "hint" and "whatever t is" in result.message and "right" not in result.message
+
+
+def test_hex_strings_from_changed_lines_get_a_type_hint():
+    ref = reference("changed_lines")
+    result = run("changed_lines", lambda b, a, base: [hex(x) for x in ref(b, a, base)])
+    assert result.status == "hint" and "as ints" in result.message
+    assert "TypeError" not in result.message and "not all arguments converted" not in result.message
+
+
+def test_the_wrong_t0_hint_does_not_hand_out_the_solution_line():
+    good = reference("line_tweaks")
+    result = run("line_tweaks", lambda key, pa: [t ^ (1 << 77) for t in good(key, pa)])
+    assert result.status == "hint" and "T0 for pa=" in result.message
+    for giveaway in ("int.from_bytes(", "aes_block(tweak_key", "pa.to_bytes(16"):
+        assert giveaway not in result.message
+
+
+def test_line_tweaks_with_key_and_block_swapped_is_named():
+    from Crypto.Cipher import AES
+
+    def swapped(key, pa):
+        t = int.from_bytes(AES.new(pa.to_bytes(16, "little"), AES.MODE_ECB).encrypt(key), "little")
+        out = [t]
+        for _ in range(3):
+            out.append(xts.gf128_mul_alpha(out[-1]))
+        return out
+
+    result = run("line_tweaks", swapped)
+    assert result.status == "hint" and "swapped" in result.message
 
 
 def test_replay_check_works_for_both_key_kinds():

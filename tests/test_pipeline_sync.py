@@ -110,9 +110,27 @@ def test_solution_notebook_gets_header_and_metadata(tree):
     lesson = read(tree / "notebooks" / "01_tme_basics.ipynb")
     sol = read(tree / "solutions" / "01_tme_basics.ipynb")
     assert sol.metadata["mktme"] == lesson.metadata["mktme"]
-    assert sol.cells[0].source == lesson.cells[0].source
-    assert "exercises/01_tme_basics.ipynb" in sol.cells[0].source
+    lesson_head, sol_head = lesson.cells[0].source.split("\n\n"), sol.cells[0].source.split("\n\n")
+    assert sol_head[:-1] == lesson_head[:-1]  # the same header up to its last line
+    assert "(../exercises/01_tme_basics.ipynb)" in lesson_head[-1]
     assert [c.source for c in sol.cells[1:]] == ["x = 1"]
+
+
+def test_the_exercise_copy_links_to_the_lesson_and_solutions_not_to_itself(tree):
+    import make_exercises
+
+    add_lesson(tree, "01_tme_basics", "TME basics", exercises=True)
+    (tree / "solutions").mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]),
+                   tree / "solutions" / "01_tme_basics.ipynb")
+    assert sl.main(["--root", str(tree)]) == 0
+    exercise = make_exercises.make_exercise(read(tree / "solutions" / "01_tme_basics.ipynb"),
+                                            "solutions/01_tme_basics.ipynb")
+    header = next(c.source for c in exercise.cells if sl.HEADER_TAG in tags(c))
+    assert "](../notebooks/01_tme_basics.ipynb)" in header
+    assert "](../solutions/01_tme_basics.ipynb)" in header
+    assert "](../exercises/01_tme_basics.ipynb)" not in header
+    assert sl.main(["--root", str(tree), "--check"]) == 0
 
 
 @pytest.mark.parametrize("breakage, message", [

@@ -7,7 +7,9 @@ For every lesson in lessons.toml, in order:
   objectives, prerequisites, minutes, claims with their text from lessons.toml, exercise
   pointer) and the last cell (markdown, tag ``lesson-footer``: key points and the link to
   the next lesson). Missing cells are inserted, existing ones replaced.
-- solutions/<stem>.ipynb, when it exists: the same metadata and the same header cell.
+- solutions/<stem>.ipynb, when it exists: the same metadata and a header cell that differs only in
+  its last line, which links to the lesson and the worked solutions (make_exercises copies this
+  header into exercises/<stem>.ipynb, so it must not link to the exercise notebook itself).
 - README.md: the lesson map between ``<!-- lesson-map:start -->`` and
   ``<!-- lesson-map:end -->``.
 
@@ -121,7 +123,11 @@ def _bullets(items: list[str], empty: str) -> str:
     return "\n".join(f"- {item}" for item in items) if items else f"- {empty}"
 
 
-def header_source(meta: dict, stem: str, exercises: bool, claims: dict[str, str]) -> str:
+def header_source(meta: dict, stem: str, exercises: bool, claims: dict[str, str], *,
+                  exercise_copy: bool = False) -> str:
+    """The lesson-header cell. ``exercise_copy`` is the variant for solutions/<stem>.ipynb, which
+    make_exercises copies into exercises/<stem>.ipynb: it links to the lesson and to the worked
+    solutions, never to the exercise notebook itself."""
     claim_lines = [f"**{cid}**: {claims[cid]}" for cid in meta["claims"]]
     parts = [
         f"# Lesson {meta['lesson']} — {meta['title']}",
@@ -132,7 +138,11 @@ def header_source(meta: dict, stem: str, exercises: bool, claims: dict[str, str]
         "**Prerequisites**\n" + _bullets(meta["prerequisites"], "none"),
         "**Claims from the thread covered here**\n" + _bullets(claim_lines, "none"),
     ]
-    if exercises:
+    if exercise_copy:
+        parts.append(f"**These exercises belong to** [Lesson {meta['lesson']} — {meta['title']}]"
+                     f"(../notebooks/{stem}.ipynb). Work in `exercises/{stem}.ipynb`; worked solutions: "
+                     f"[solutions/{stem}.ipynb](../solutions/{stem}.ipynb).")
+    elif exercises:
         parts.append(f"**Exercises:** [exercises/{stem}.ipynb](../exercises/{stem}.ipynb) "
                      f"(worked solutions: [solutions/{stem}.ipynb](../solutions/{stem}.ipynb))")
     return "\n\n".join(parts)
@@ -251,7 +261,8 @@ def plan(root: Path = ROOT) -> dict[Path, str]:
         if solution.exists():
             snb = nbformat.read(solution, as_version=4)
             snb.metadata["mktme"] = copy.deepcopy(meta)
-            out[solution] = render(with_generated_cells(snb, header, None))
+            copy_header = header_source(meta, stem, entry["exercises"], claims, exercise_copy=True)
+            out[solution] = render(with_generated_cells(snb, copy_header, None))
 
     readme = root / "README.md"
     rows = [dict(metas[e["stem"]], stem=e["stem"]) for e in lessons]

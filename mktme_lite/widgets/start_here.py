@@ -38,7 +38,7 @@ LESSONS: dict[str, str] = {
 
 #: The lessons that exist today: exactly the stems' numbers in lessons.toml. When you add a lesson
 #: to lessons.toml, add its number here too (tests/test_widgets.py fails until you do).
-AVAILABLE_LESSONS: tuple[str, ...] = ("00", "01", "02")
+AVAILABLE_LESSONS: tuple[str, ...] = ("00", "01", "02", "03")
 
 PLANNED = "planned"
 
