@@ -202,13 +202,13 @@ def _path_swap(page: Page, data: bytes) -> bytes:
 #: name -> (what it models, function(page, data) -> the bytes that arrived). A path is *right*
 #: when it returns ``data``, the bytes the page holds (for the write path: the bytes written).
 KERNEL_PATHS: dict[str, tuple[str, Callable[[Page, bytes], bytes]]] = {
-    "copy_from_user": ("write(2) of the buffer: the kernel copies it through the process's own mapping",
-                       _path_copy_from_user),
     "process_vm_readv": ("a debugger reads the page: get_user_pages() + kmap()", _path_process_vm_readv),
-    "write(O_DIRECT)": ("the block layer pins the buffer with get_user_pages() and sends it to disk",
-                        _path_direct_io),
     "process_vm_writev": ("a debugger writes the same bytes back; later the process reads them",
                           _path_process_vm_writev),
+    "write(O_DIRECT)": ("the block layer pins the buffer with get_user_pages() and sends it to disk",
+                        _path_direct_io),
+    "copy_from_user": ("write(2) of the buffer: the kernel copies it through the process's own mapping",
+                       _path_copy_from_user),
     "swap out + in": ("the page goes to swap, its frame is reused, and it comes back into another frame",
                       _path_swap),
 }
