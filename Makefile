@@ -26,7 +26,7 @@ RUN_PYTEST := $(PY) tools/run_pytest.py $(PYTEST_ARGS)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: lab test install test-unit test-notebooks test-stripped test-exercises test-sync \
-        test-browser exercises sync bench check-env clean
+        test-browser exercises sync bench check-env clean html
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" \
@@ -73,6 +73,23 @@ exercises: $(STAMP)
 sync: $(STAMP)
 	$(PY) tools/sync_lessons.py
 	$(PY) tools/make_exercises.py
+
+# A static copy of every lesson for readers without a kernel: executed with MKTME_STATIC=1 (every
+# widget drawn at its telling settings), then exported to artifacts/html/ without the cells tagged
+# sanity-check or remove-cell. Executing first and removing afterwards keeps the asserts running.
+HTML_DIR := artifacts/html
+html: $(STAMP)
+	rm -rf $(HTML_DIR)
+	mkdir -p $(HTML_DIR)/executed
+	$(NB_ENV) $(VENV)/bin/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=300 \
+	  --output-dir $(HTML_DIR)/executed notebooks/*.ipynb
+	$(VENV)/bin/jupyter nbconvert --to html \
+	  --TagRemovePreprocessor.enabled=True \
+	  --TagRemovePreprocessor.remove_cell_tags=sanity-check \
+	  --TagRemovePreprocessor.remove_cell_tags=remove-cell \
+	  --output-dir $(HTML_DIR) $(HTML_DIR)/executed/*.ipynb
+	rm -rf $(HTML_DIR)/executed
+	@echo "make html: static lessons in $(HTML_DIR)/"
 
 bench: $(STAMP)
 	@if [ -f benchmarks/run_all.py ]; then $(PY) benchmarks/run_all.py; \
