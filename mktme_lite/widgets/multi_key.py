@@ -344,8 +344,8 @@ def keyid_budget() -> LessonWidget:
         "max_keyid_bits": dropdown("CPU allows", [(f"up to {n} KeyID bits", n) for n in range(1, 16)], 6),
         "dram_bytes": dropdown("Installed DRAM", [(format_bytes(n), n) for n in DRAM_SIZES], 256 * GIB),
     }
-    for control in controls.values():
-        control.layout.width = "22em"
+    for name, control in controls.items():
+        control.layout.width = "27em" if name == "phys_bits" else "22em"
     telling = [
         Telling("Default, the lesson's machine: 6 of 46 bits carry a KeyID; 63 KeyIDs, 1 TiB each, 63 TiB of "
                 "address space given up.", {}),
@@ -366,11 +366,11 @@ def keyid_budget() -> LessonWidget:
 # ==========================================================================================
 #: Command choices: KEYID_CTRL[7:0]. 4 is not a command (to see INVALID_PROG_CMD).
 COMMANDS: dict[int, str] = {
-    0: "0 KEYID_SET_KEY_DIRECT (software gives the key)",
-    1: "1 KEYID_SET_KEY_RANDOM (the CPU makes the key)",
-    2: "2 KEYID_CLEAR_KEY (back to TME behaviour)",
-    3: "3 KEYID_NO_ENCRYPT (plaintext in DRAM)",
-    4: "4 (not a command)",
+    0: "0 KEYID_SET_KEY_DIRECT",
+    1: "1 KEYID_SET_KEY_RANDOM",
+    2: "2 KEYID_CLEAR_KEY",
+    3: "3 KEYID_NO_ENCRYPT",
+    4: "4 (no such command)",
 }
 
 #: Key material for KEY_FIELD_1/KEY_FIELD_2: a key (SET_KEY_DIRECT) or extra entropy (SET_KEY_RANDOM).
