@@ -15,9 +15,48 @@ from __future__ import annotations
 import random
 
 from .address import ALG_AES_XTS_128, AddressLayout
-from .checks import Examples, NotAttempted, attempted, check, hint, passed
+from .checks import Examples, NotAttempted, check, hint, passed
 from .errors import MKTMEError
 from .keytable import KeyMode, PconfigCommand, PconfigStatus
+
+
+
+def _l02_returned(got):
+    """What a learner's function returned, as the checks see it.
+
+    The generated stub keeps the solution's final ``return name`` (or ``return a, b``) with
+    ``name = ...``, so an untouched exercise returns ``...`` (or a tuple of them): that stops the
+    check as "not attempted". ``None`` can then only come from a body the learner edited and left
+    without a ``return``; :class:`_L02NoReturn` turns it into that hint.
+    """
+    if got is Ellipsis or (isinstance(got, tuple) and got and all(x is Ellipsis for x in got)):
+        raise NotAttempted
+    if got is None:
+        raise _L02NoReturn
+    return got
+
+
+class _L02NoReturn(Exception):
+    """The learner's function returned None: an edited body that lost its ``return``."""
+
+
+def _l02_no_return(fname: str):
+    return hint(f"your function returned None — missing `return`? {fname}() must end with a `return` of the "
+                "value it computed.")
+
+
+def _l02_returns(fname: str):
+    """Decorator for a check body: a None returned by the learner's function becomes the missing-return hint."""
+    def wrap(body):
+        def checked(answer):
+            try:
+                return body(answer)
+            except _L02NoReturn:
+                return _l02_no_return(fname)
+        checked.__name__, checked.__qualname__, checked.__doc__ = body.__name__, body.__qualname__, body.__doc__
+        return checked
+    return wrap
+
 
 # ----------------------------------------------------------------------------------------------
 # Exercise 1 — KeyIDs in physical addresses
@@ -71,16 +110,18 @@ def _l02_refused(fn, *args) -> bool | None:
            (lambda pa, keyid, phys_bits=46, keyid_bits=6: keyid << (phys_bits - keyid_bits - 1) | pa,
             "phys_bits - keyid_bits"),
            (lambda pa, keyid, phys_bits=46, keyid_bits=6: keyid << 40 | pa, "arguments"),
-           (lambda pa, keyid, phys_bits=46, keyid_bits=6: keyid << (phys_bits - keyid_bits) | pa, "ValueError")],
+           (lambda pa, keyid, phys_bits=46, keyid_bits=6: keyid << (phys_bits - keyid_bits) | pa, "ValueError"),
+           (lambda pa, keyid, phys_bits=46, keyid_bits=6: None, "missing `return`")],
     correct=lambda: _l02_hpa_of,
 ))
+@_l02_returns("hpa_of")
 def check_hpa_of(answer):
     """``answer(pa, keyid, phys_bits, keyid_bits)`` must build the full address and refuse what does not fit."""
     if not callable(answer):
         return hint("pass the function itself: check_hpa_of(hpa_of), without calling it.")
-    attempted(answer(0x1040, 5, 46, 6))
+    _l02_returned(answer(0x1040, 5, 46, 6))
     for pa, keyid, phys, kb in _l02_address_cases():
-        got = attempted(answer(pa, keyid, phys, kb))
+        got = _l02_returned(answer(pa, keyid, phys, kb))
         want = AddressLayout(phys, kb).hpa(pa, keyid)
         shift = phys - kb
         where = f"hpa_of({pa:#x}, {keyid}, phys_bits={phys}, keyid_bits={kb})"
@@ -124,18 +165,20 @@ def check_hpa_of(answer):
            (lambda hpa, phys_bits=46, keyid_bits=6: (hpa, hpa >> (phys_bits - keyid_bits)), "mask"),
            (lambda hpa, phys_bits=46, keyid_bits=6: (hpa & ((1 << 40) - 1), hpa >> 40), "arguments"),
            (lambda hpa, phys_bits=46, keyid_bits=6: (hpa & ((1 << (phys_bits - keyid_bits)) - 1),
-                                                     hpa >> (phys_bits - keyid_bits + 1)), "shift")],
+                                                     hpa >> (phys_bits - keyid_bits + 1)), "shift"),
+           (lambda hpa, phys_bits=46, keyid_bits=6: None, "missing `return`")],
     correct=lambda: _l02_split_hpa,
 ))
+@_l02_returns("split_hpa")
 def check_split_hpa(answer):
     """``answer(hpa, phys_bits, keyid_bits)`` must return ``(pa, keyid)``."""
     if not callable(answer):
         return hint("pass the function itself: check_split_hpa(split_hpa), without calling it.")
-    attempted(answer(0x50000001040, 46, 6))
+    _l02_returned(answer(0x50000001040, 46, 6))
     for pa, keyid, phys, kb in _l02_address_cases():
         layout = AddressLayout(phys, kb)
         hpa = layout.hpa(pa, keyid)
-        got = attempted(answer(hpa, phys, kb))
+        got = _l02_returned(answer(hpa, phys, kb))
         where = f"split_hpa({hpa:#x}, phys_bits={phys}, keyid_bits={kb})"
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             return hint(f"{where} returned {got!r}; return a pair (pa, keyid).")
@@ -197,19 +240,21 @@ def _l02_buffers() -> list[tuple[bytes, int]]:
     wrong=[(lambda op, data, seed: data, "MADV_DONTNEED"),
            (lambda op, data, seed: bytes(len(data)), "write"),
            (lambda op, data, seed: _l02_contents_after(op, data, seed, encrypt_first=True), "before"),
-           (lambda op, data, seed: _l02_contents_after(op, data, seed)[:4096], "bytes")],
+           (lambda op, data, seed: _l02_contents_after(op, data, seed)[:4096], "bytes"),
+           (lambda op, data, seed: None, "missing `return`")],
     correct=lambda: _l02_contents_after,
 ))
+@_l02_returns("contents_after")
 def check_contents_after(answer):
     """``answer(op, data, seed)``: what the process reads back after ``op`` on a buffer holding ``data``."""
     if not callable(answer):
         return hint("pass the function itself: check_contents_after(contents_after).")
     buffers = _l02_buffers()
-    attempted(answer("mprotect", *buffers[0]))
+    _l02_returned(answer("mprotect", *buffers[0]))
     for data, seed in buffers:
         zeros = bytes(len(data))
         for op in _L02_OPS:
-            got = attempted(answer(op, data, seed))
+            got = _l02_returned(answer(op, data, seed))
             where = f"contents_after({op!r}, <{len(data)} random bytes>, seed={seed})"
             if not isinstance(got, (bytes, bytearray)):
                 return hint(f"{where} returned a {type(got).__name__}; return the bytes the process reads back, "
@@ -333,20 +378,19 @@ def _l02_attempts(m) -> dict[int, int]:
     wrong=[(_l02_only_package_0, "package 1"),
            (_l02_no_retry, "retry"),
            (_l02_retry_forever, "10"),
-           (_l02_retry_everything, "fatal")],
+           (_l02_retry_everything, "fatal"),
+           (lambda m, keyid, command, data_key=None, tweak_key=None: None, "missing `return`")],
     correct=lambda: _l02_program_every_package,
 ))
+@_l02_returns("program_every_package")
 def check_program_every_package(answer):
     """``answer(m, keyid, command, data_key=None, tweak_key=None)`` must program every package or say why not."""
     if not callable(answer):
         return hint("pass the function itself: check_program_every_package(program_every_package).")
     for name, m, args, want, everywhere in _l02_pconfig_scenarios():
         keyid = args[0]
-        got = answer(m, *args)
+        got = _l02_returned(answer(m, *args))
         attempts = _l02_attempts(m)
-        if got is None and not any(attempts.values()):
-            raise NotAttempted
-        got = attempted(got)
         if not isinstance(got, int) or isinstance(got, bool):
             return hint(f"{name}: return the PconfigStatus of the whole operation, not a {type(got).__name__}.")
         too_many = [p for p, n in attempts.items() if n > _L02_MAX_ATTEMPTS]
@@ -454,24 +498,24 @@ def _l02_keyid_ctrl_lenient(payload: str) -> int:
     wrong=[(_l02_keyid_ctrl_rfc, "INVALID_ENC_ALG"),
            (_l02_keyid_ctrl_unshifted, "bits 23:8"),
            (lambda payload: 0x101, "KEYID_SET_KEY_DIRECT"),
-           (_l02_keyid_ctrl_lenient, "refuses")],
+           (_l02_keyid_ctrl_lenient, "refuses"),
+           (lambda payload: None, "missing `return`")],
     correct=lambda: _l02_keyid_ctrl_ref,
 ))
+@_l02_returns("keyid_ctrl")
 def check_keyid_ctrl(answer):
     """``answer(payload)`` must return KEYID_CTRL for a valid payload and raise ValueError for an invalid one."""
     from .machine import Machine
 
     if not callable(answer):
         return hint("pass the function itself: check_keyid_ctrl(keyid_ctrl).")
-    attempted(answer(_L02_VALID[0]))
+    _l02_returned(answer(_L02_VALID[0]))
     names = {0: "KEYID_SET_KEY_DIRECT", 1: "KEYID_SET_KEY_RANDOM", 2: "KEYID_CLEAR_KEY", 3: "KEYID_NO_ENCRYPT"}
     m = Machine(packages=1, seed=26)
     for keyid, payload in enumerate(_L02_VALID, start=1):
         want = _l02_keyid_ctrl_ref(payload)
         try:
-            got = attempted(answer(payload))
-        except NotAttempted:
-            raise
+            got = _l02_returned(answer(payload))
         except ValueError as exc:
             return hint(f"keyid_ctrl({payload!r}) raised ValueError ({exc}), but the payload is valid.")
         where = f"keyid_ctrl({payload!r})"

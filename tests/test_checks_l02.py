@@ -153,10 +153,18 @@ def test_wrong_kind_of_answer_gets_a_hint_not_a_crash():
         assert result.status == "hint" and "pass the function itself" in result.message
 
 
-def test_placeholder_functions_are_not_attempted():
+def test_untouched_stubs_are_not_attempted():
+    """The generated stub keeps ``return name`` with ``name = ...``: it returns ``...`` (or a tuple of them)."""
+    for name in L02:
+        result = run(name, lambda *args, **kwargs: ...)
+        assert result.status == "not_attempted", (name, result)
+    assert run("split_hpa", lambda hpa, p=46, k=6: (..., ...)).status == "not_attempted"
+
+
+def test_a_lost_return_gets_its_own_hint():
     for name in L02:
         result = run(name, lambda *args, **kwargs: None)
-        assert result.status == "not_attempted", (name, result)
+        assert result.status == "hint" and "missing `return`" in result.message, (name, result)
 
 
 @settings(max_examples=40, deadline=None)
