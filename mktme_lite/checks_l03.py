@@ -76,6 +76,11 @@ def _l03_pagemap_only(kernel, proc, vaddr, n):
     return kernel.machine.load(kernel.machine.hpa(info["pa"] + vaddr % PAGE_SIZE, info["keyid"]), n)
 
 
+def _l03_whole_list(kernel, proc, vaddr, n):
+    pa = kernel.get_user_pages(proc, vaddr)
+    return kernel.machine.load(kernel.machine.hpa(pa + vaddr % PAGE_SIZE, 1), n)
+
+
 @check("kernel_read", examples=Examples(
     placeholder=...,
     wrong=[(lambda k, p, va, n: k.process_vm_readv(p, va, n), "KeyID 0"),
@@ -83,6 +88,7 @@ def _l03_pagemap_only(kernel, proc, vaddr, n):
            (_l03_no_offset, "offset"),
            (_l03_keyid1, "KeyID 1"),
            (_l03_pagemap_only, "get_user_pages"),
+           (_l03_whole_list, "first element"),
            (lambda k, p, va, n: list(_l03_kernel_read_ref(k, p, va, n)), "bytes")],
     correct=lambda: _l03_kernel_read_ref,
 ))
@@ -98,6 +104,9 @@ def check_kernel_read(answer):
             if "NoneType" in str(exc) and proc.pagemap(va) is None:
                 return hint(f"for {what}, pagemap() is None: the page was never touched, so it has no frame yet. "
                             "kernel.get_user_pages(proc, vaddr) faults it in and returns its frame's address.")
+            if "list" in str(exc):
+                return hint("get_user_pages() returns a list, one physical address per page pinned; take its first "
+                            f"element, kernel.get_user_pages(proc, vaddr)[0]. (Python said: {exc})")
             raise
         if i == 0:
             attempted(got)
@@ -212,6 +221,10 @@ def check_wrong_paths(answer):
         if refused:
             return hint(f"under {what}, {refused} fail with EFAULT: the kernel refuses, and no bytes come back. "
                         "That is not wrong data; count only paths that return bytes other than the page holds.")
+        if extra and sorted(got) == sorted(_l03_one_page(policy)):
+            return hint(f"under {what} you list {extra}, which return the right bytes when run on a fresh page. "
+                        "Run each path on a fresh page (aliasing.encrypted_page(policy, DATA) per path): an earlier "
+                        "path's write corrupted the page they shared.")
         if "copy_from_user" in extra:
             return hint(f"under {what}, copy_from_user returns the right bytes: it goes through the process's own "
                         "mapping and KeyID. Run each path and compare what it returns with DATA.")
@@ -289,9 +302,9 @@ def check_gup_fix(answer):
 # Exercise 3 — predict what each alias shows
 # ----------------------------------------------------------------------------------------------
 L03_QUESTIONS = (
-    "process, line 0, right after gdb's write",
+    "alice, line 0, right after gdb's write",
     "gdb, line 0, right after its write",
-    "process, line 0, after the write-back",
+    "alice, line 0, after the write-back",
     "gdb, line 0, after the write-back",
     "gdb, line 1 (gdb never wrote it)",
 )
@@ -299,19 +312,19 @@ L03_OPTIONS = ("A", "B", "garbage")
 
 _L03_WHY = {
     # (question index, truth, predicted) -> the explanation
-    (0, "A", "B"): "gdb's B sits in a cache line tagged with KeyID 0. The process loads through KeyID 1, which is a "
+    (0, "A", "B"): "gdb's B sits in a cache line tagged with KeyID 0. Alice loads through KeyID 1, which is a "
                    "different address to the cache: it misses and reads the old ciphertext from DRAM, A.",
-    (0, "A", "garbage"): "nothing has reached DRAM yet. DRAM still holds A encrypted with KeyID 1's key, and the "
-                         "process decrypts it with that same key.",
+    (0, "A", "garbage"): "nothing has reached DRAM yet. DRAM still holds A encrypted with KeyID 1's key, and "
+                         "alice decrypts it with that same key.",
     (1, "B", "A"): "gdb reads through the same KeyID-0 name it wrote through, so it hits its own dirty line.",
     (1, "B", "garbage"): "gdb wrote the whole line, so the line it holds under KeyID 0 is all B, and it reads "
                          "through that same KeyID-0 name: it hits its own dirty line.",
-    (2, "garbage", "B"): "the write-back encrypted B with the TME key (KeyID 0), but the process decrypts with "
+    (2, "garbage", "B"): "the write-back encrypted B with the TME key (KeyID 0), but alice decrypts with "
                          "KeyID 1's key: every block is garbage.",
     (2, "garbage", "A"): "the write-back replaced A's ciphertext in DRAM with B encrypted under the TME key; "
                          "decrypted with KeyID 1's key, that is garbage.",
     (3, "B", "garbage"): "DRAM now holds B encrypted with the TME key, and gdb decrypts with the TME key: it reads "
-                         "B back. The kernel's view looks fine; only the owner sees the damage.",
+                         "B back. The kernel's view looks fine; only alice sees the damage.",
     (3, "B", "A"): "the write-back put B, encrypted with the TME key, in DRAM; gdb decrypts with the TME key and "
                    "reads B.",
     (4, "garbage", "A"): "line 1 holds A encrypted with KeyID 1's key; gdb reads it through KeyID 0, so the TME "
@@ -374,5 +387,5 @@ def check_alias_prediction(answer):
         why = _L03_WHY.get((i, truth[q], norm[q]), f"the engine shows {truth[q]} there.")
         more = f" ({len(wrong) - 1} more prediction(s) differ.)" if len(wrong) > 1 else ""
         return hint(f"{q!r}: you predicted {norm[q]}, the engine shows {truth[q]}. Why: {why}{more}")
-    return passed("every prediction matches the engine: two names of one frame disagree, and the kernel's own "
+    return passed("Every prediction matches the engine: two names of one frame disagree, and the kernel's own "
                   "name even reads back what it wrote.")

@@ -382,6 +382,7 @@ def alias_explorer() -> LessonWidget:
                           (controls["written_back"], ["every dirty line reaches DRAM first (time passes)",
                                                       "the reads happen while the written line is still cached"])):
         control.tooltips = tips
+        control.style.button_width = "auto"  # the labels are longer than the default button width
     telling = [
         Telling("As proposed, the process writes: the debugger's process_vm_readv reads GARBAGE through the "
                 "KeyID-0 direct map.", {}),
