@@ -7,7 +7,7 @@ is in :mod:`mktme_lite.checks`.
 
 from __future__ import annotations
 
-from .checks import Examples, NotAttempted, attempted, check, hint, is_placeholder, passed
+from .checks import Examples, NotAttempted, check, hint, is_placeholder, passed
 from .kernel import PAGE_SIZE, PROT_READ, PROT_WRITE, Kernel, Policy, SyscallError
 from .machine import Machine
 from .viz import differing_blocks
@@ -89,6 +89,7 @@ def _l03_whole_list(kernel, proc, vaddr, n):
            (_l03_keyid1, "KeyID 1"),
            (_l03_pagemap_only, "get_user_pages"),
            (_l03_whole_list, "first element"),
+           (lambda k, p, va, n: None, "missing `return`"),
            (lambda k, p, va, n: list(_l03_kernel_read_ref(k, p, va, n)), "bytes")],
     correct=lambda: _l03_kernel_read_ref,
 ))
@@ -108,10 +109,11 @@ def check_kernel_read(answer):
                 return hint("get_user_pages() returns a list, one physical address per page pinned; take its first "
                             f"element, kernel.get_user_pages(proc, vaddr)[0]. (Python said: {exc})")
             raise
-        if i == 0:
-            attempted(got)
+        if got is Ellipsis:
+            raise NotAttempted  # the untouched stub returns its placeholder
         if got is None:
-            return hint(f"kernel_read() returned None for {what}; return the n bytes it read.")
+            return hint(f"kernel_read() returned None for {what}: missing `return`? It must end with "
+                        "`return data`, the n bytes it loaded.")
         if not isinstance(got, (bytes, bytearray)):
             return hint(f"kernel_read() returned a {type(got).__name__}; return bytes, as machine.load() does.")
         got = bytes(got)
@@ -198,7 +200,8 @@ def _l03_one_page(policy):
            (lambda policy: ["process_vm_readv", "write(O_DIRECT)", "process_vm_writev"], "swap"),
            (lambda policy: list(KERNEL_PATHS), "copy_from_user"),
            (_l03_one_page, "fresh page"),
-           (lambda policy: ",".join(_l03_wrong_paths_ref(policy)), "list")],
+           (lambda policy: ",".join(_l03_wrong_paths_ref(policy)), "list"),
+           (lambda policy: None, "missing `return`")],
     correct=lambda: _l03_wrong_paths_ref,
 ))
 def check_wrong_paths(answer):
@@ -206,7 +209,12 @@ def check_wrong_paths(answer):
     if not callable(answer):
         return hint("pass the function itself: check_wrong_paths(wrong_paths).")
     for what, policy in _l03_policies():
-        got = attempted(answer(policy))
+        got = answer(policy)
+        if got is Ellipsis:
+            raise NotAttempted  # the untouched stub returns its placeholder
+        if got is None:
+            return hint("wrong_paths() returned None: missing `return`? It must end with `return wrong`, the list "
+                        "of names.")
         if isinstance(got, str) or not isinstance(got, (list, tuple, set)):
             return hint(f"wrong_paths() returned a {type(got).__name__}; return a list of path names, "
                         "e.g. ['process_vm_readv'].")

@@ -113,3 +113,11 @@ def test_every_combination_of_options_gets_a_verdict():
         answer = dict(zip(l03.L03_QUESTIONS, combo))
         result = run("alias_prediction", answer)
         assert result.status == ("passed" if answer == truth else "hint")
+
+
+def test_untouched_stubs_are_not_attempted_and_a_lost_return_is_a_hint():
+    assert run("kernel_read", lambda k, p, va, n: ...).status == "not_attempted"
+    assert run("wrong_paths", lambda policy: ...).status == "not_attempted"
+    for name, stub in (("kernel_read", lambda k, p, va, n: None), ("wrong_paths", lambda policy: None)):
+        result = run(name, stub)
+        assert result.status == "hint" and "missing `return`" in result.message
