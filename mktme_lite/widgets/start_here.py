@@ -71,7 +71,7 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "are discarded.", "encrypt_mprotect() = MADV_DONTNEED", ("02",),
           "Fill a page, change its KeyID with encrypt_mprotect(), read it back: the old contents are gone."),
     Claim("C3", "A CPU-generated key (plain TME, KeyID 0) is the most secure default for anonymous memory.",
-          "the CPU's TME key is the best default", ("01", "02", "08"),
+          "the CPU's TME key is the best default", ("01", "02", "03", "08"),
           "Probe DRAM under the TME key, under bypass and under a KeyID of your own, and compare what an "
           "attacker reads."),
     Claim("C4", "Swap semantics are unclear: swapping can corrupt pages (no flushes, the direct-map alias uses "
