@@ -53,6 +53,7 @@ def boot(policy=None, **kw):
         ("type=cpu algorithm=aes-xts-128 tweak=%s" % ("g" * 32), "tweak= is not hexadecimal"),
         ("type=no-encrypt key=%s" % KEY, "type=no-encrypt takes no key material; remove key="),
         ("type=clear tweak=%s" % TWEAK, "type=clear takes no key material; remove tweak="),
+        ("type=no-encrypt key=00", "type=no-encrypt takes no key material; remove key="),
         ("x" * 1025, "at most 1024"),
         (b"type=cpu \xff", "ASCII"),
         (42, "must be a string"),

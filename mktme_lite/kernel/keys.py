@@ -115,6 +115,10 @@ def parse_mktme_payload(payload, activated_algs: int = ALG_AES_XTS_128) -> MKTME
             raise _einval(f"unknown algorithm {alg!r}; the only algorithm is aes-xts-128")
         if not ALGORITHMS[alg] & activated_algs:
             raise _einval(f"algorithm {alg} is not activated on this platform (IA32_TME_ACTIVATE[63:48])")
+    if ktype in ("clear", "no-encrypt"):
+        given = [n + "=" for n in ("key", "tweak") if n in seen]
+        if given:
+            raise _einval(f"type={ktype} takes no key material; remove {' and '.join(given)}")
     keys: dict[str, bytes | None] = {"key": None, "tweak": None}
     for name in keys:
         text = seen.get(name)
@@ -130,10 +134,6 @@ def parse_mktme_payload(payload, activated_algs: int = ALG_AES_XTS_128) -> MKTME
     if ktype == "user" and (keys["key"] is None or keys["tweak"] is None):
         missing = " and ".join(n + "=" for n in ("key", "tweak") if keys[n] is None)
         raise _einval(f"type=user needs both key= and tweak= (32 hex characters each); missing {missing}")
-    if ktype in ("clear", "no-encrypt"):
-        given = [n + "=" for n in ("key", "tweak") if keys[n] is not None]
-        if given:
-            raise _einval(f"type={ktype} takes no key material; remove {' and '.join(given)}")
     return MKTMEPayload(ktype, alg, keys["key"], keys["tweak"])
 
 
