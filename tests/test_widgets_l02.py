@@ -121,6 +121,18 @@ def test_budget_figure_says_its_numbers():
     assert "no bit carries a KeyID" in off.mktme_alt and "nothing of the 64 TiB" in off.mktme_alt
 
 
+def test_budget_slider_and_validation_agree_on_the_address_width():
+    """The slider offers exactly the widths budget() accepts, and the refusal names that range."""
+    offered = [v for _, v in mk.keyid_budget().controls["phys_bits"].options]
+    assert offered == list(range(mk.PHYS_BITS_MIN, mk.PHYS_BITS_MAX + 1))
+    for phys_bits in (offered[0], offered[-1]):
+        mk.budget(phys_bits, 0, dram_bytes=16 * mk.GIB)
+    for phys_bits in (offered[0] - 1, offered[-1] + 1):
+        with pytest.raises(WidgetInputError) as info:
+            mk.budget(phys_bits, 0, dram_bytes=16 * mk.GIB)
+        assert f"{mk.PHYS_BITS_MIN} to {mk.PHYS_BITS_MAX}" in str(info.value)
+
+
 @pytest.mark.parametrize("n, text", [(0, "0 B"), (1 << 40, "1 TiB"), (63 << 40, "63 TiB"), (65534 << 30, "65534 GiB"),
                                      (1 << 52, "4 PiB"), (4096, "4 KiB"), (1000, "1000 B")])
 def test_format_bytes_is_exact(n, text):
@@ -206,14 +218,55 @@ def test_console_refuses_bad_input_with_a_message(params, words):
     assert words in str(info.value)
 
 
-def test_console_card_labels_fingerprints_and_uses_words_not_colour():
+@pytest.mark.parametrize("params, words", [
+    ({"command": []}, "command must be"),
+    ({"command": {}}, "command must be"),
+    ({"command": 2.0}, "got 2.0 (a float)"),
+    ({"command": True}, "got True (a bool)"),
+    ({"command": "2"}, "whole numbers"),
+    ({"keyid": True}, "got True (a bool)"),
+    ({"keyid": 3.0}, "(a float)"),
+    ({"package": True}, "got True (a bool)"),
+    ({"package": []}, "package must be"),
+    ({"key": []}, "key material must be one of the names 'none', 'key_a', 'key_b'"),
+    ({"key": 0}, "key material"),
+    ({"enc_alg": []}, "ENC_ALG must be one of the names"),
+    ({"enc_alg": {}}, "(a dict)"),
+    ({"failure": {}}, "failure must be one of the names"),
+    ({"failure": None}, "(a NoneType)"),
+])
+def test_console_refuses_values_of_the_wrong_type_the_same_way(params, words):
+    """Unhashable, float and bool values get the same WidgetInputError as a wrong int or name; never a crash."""
+    with pytest.raises(WidgetInputError) as info:
+        mk.render_pconfig_console(**params)
+    assert words in str(info.value)
+
+
+def test_console_widget_shows_a_refusal_for_a_value_of_the_wrong_type():
+    widget = mk.pconfig_console()
+    widget.draw({**widget.defaults, "command": []})
+    assert widget.last_status == "input-error" and "command must be" in widget.last_message
+
+
+def test_console_card_labels_fingerprints_and_uses_words_not_symbols():
     card = mk.render_pconfig_console()
     for text in (card.html, card.text):
         assert "simulator-only" in text
-        assert "◀ changed" in text and "packages disagree" in text
+        assert mk.CHANGED in text and mk.DISAGREE in text and "Warning:" in text
         assert "RAX = 0 PROG_SUCCESS" in text
+        assert not {"◀", "⚠"} & set(text)
     failing = mk.render_pconfig_console(keyid=0)
     assert "#GP(0)" in failing.text
+
+
+@pytest.mark.parametrize("params", [{}, {"package": mk.EVERY, "failure": "busy"}, {"keyid": 64},
+                                    {"package": mk.EVERY, "command": 0, "key": "key_a"},
+                                    {"command": 3, "enc_alg": "none"}])
+def test_console_text_twin_has_short_lines(params):
+    """The plain-text twin is what a screen reader or a terminal gets: no line wider than TEXT_WIDTH."""
+    text = mk.render_pconfig_console(**params).text
+    assert max(len(line) for line in text.splitlines()) <= mk.TEXT_WIDTH
+    assert "KEYID_CTRL = 0x" in text and "memory gets" in text
 
 
 def test_console_card_escapes_nothing_dangerous():

@@ -33,6 +33,7 @@ pages, so a clone is cheap); the budget figure draws its text as cached glyph ou
 from __future__ import annotations
 
 import html
+import textwrap
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -58,9 +59,9 @@ from ..viz import HTMLCard, LessonFigure
 from . import LessonWidget, Telling, WidgetInputError, dropdown, slider
 
 __all__ = [
-    "GIB", "TIB", "format_bytes", "Budget", "budget", "render_keyid_budget", "keyid_budget",
+    "GIB", "TIB", "PHYS_BITS_MIN", "PHYS_BITS_MAX", "format_bytes", "Budget", "budget", "render_keyid_budget", "keyid_budget",
     "COMMANDS", "KEY_MATERIAL", "ENC_ALGS", "FAILURES", "STATUS_MEANING", "ConsoleResult", "pconfig_run",
-    "render_pconfig_console", "pconfig_console",
+    "CHANGED", "DISAGREE", "TEXT_WIDTH", "render_pconfig_console", "pconfig_console",
 ]
 
 GIB = 1 << 30
@@ -85,6 +86,8 @@ def format_bytes(n: int) -> str:
 # ==========================================================================================
 #: Installed DRAM choices for the widget.
 DRAM_SIZES: list[int] = [16 * GIB, 64 * GIB, 256 * GIB, TIB, 4 * TIB, 16 * TIB]
+#: Physical address widths (MAXPHYADDR) the widget offers and :func:`budget` accepts: one range for both.
+PHYS_BITS_MIN, PHYS_BITS_MAX = 36, 52
 
 
 @dataclass(frozen=True)
@@ -126,8 +129,9 @@ def budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits: int = 6,
                         ("dram_bytes", dram_bytes)):
         if not isinstance(value, int) or isinstance(value, bool):
             raise WidgetInputError(f"{name} must be a whole number; got {value!r}")
-    if not 32 <= phys_bits <= 52:
-        raise WidgetInputError(f"x86-64 physical addresses are 32 to 52 bits wide (MAXPHYADDR); got {phys_bits}")
+    if not PHYS_BITS_MIN <= phys_bits <= PHYS_BITS_MAX:
+        raise WidgetInputError(f"physical address bits (MAXPHYADDR) must be {PHYS_BITS_MIN} to {PHYS_BITS_MAX} "
+                               f"here ({PHYS_BITS_MAX} is the most x86-64 allows); got {phys_bits}")
     if not 0 <= keyid_bits <= 15:
         raise WidgetInputError(f"IA32_TME_ACTIVATE[35:32] is a 4-bit field: 0 to 15 KeyID bits; got {keyid_bits}")
     if not 1 <= max_keyid_bits <= 15:
@@ -339,7 +343,7 @@ def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits
 def keyid_budget() -> LessonWidget:
     """The KeyID-bit budget widget (lesson 02)."""
     controls = {
-        "phys_bits": slider("Physical address bits", [(str(n), n) for n in range(36, 53)], 46),
+        "phys_bits": slider("Physical address bits", [(str(n), n) for n in range(PHYS_BITS_MIN, PHYS_BITS_MAX + 1)], 46),
         "keyid_bits": slider("KeyID bits", [(str(n), n) for n in range(0, 16)], 6),
         "max_keyid_bits": dropdown("CPU allows", [(f"up to {n} KeyID bits", n) for n in range(1, 16)], 6),
         "dram_bytes": dropdown("Installed DRAM", [(format_bytes(n), n) for n in DRAM_SIZES], 256 * GIB),
@@ -472,6 +476,19 @@ def _describe(m: Machine, keyid: int, package: int) -> str:
     return "TME behaviour (as KeyID 0)"
 
 
+def _whole(value) -> bool:
+    """An int that is not a bool: ``True``, ``2.0`` and ``"2"`` are refused alike."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown(value) -> str:
+    """A refused value for a message: its repr, and its type when the type is the problem."""
+    text = repr(value)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return text if isinstance(value, (int, str)) and not isinstance(value, bool) else \
+        f"{text} (a {type(value).__name__})"
+
+
 def pconfig_run(package: int | str = 0, keyid: int = 3, command: int = 1, key: str = "none",
                 enc_alg: str = "aes128", failure: str = "none") -> ConsoleResult:
     """Run PCONFIG on ``package`` (0, 1 or ``"every"``) on a clone of the console machine.
@@ -481,22 +498,22 @@ def pconfig_run(package: int | str = 0, keyid: int = 3, command: int = 1, key: s
     the plaintext and with what KeyID 0 (the TME key) stores at the same address.
     """
     base = _console_machine()
-    if package == EVERY:
+    if isinstance(package, str) and package == EVERY:
         targets = tuple(range(base.packages))
-    elif isinstance(package, int) and not isinstance(package, bool) and 0 <= package < base.packages:
+    elif _whole(package) and 0 <= package < base.packages:
         targets = (package,)
     else:
-        raise WidgetInputError(f"package must be 0, 1 or {EVERY!r}; got {package!r}")
-    if not isinstance(keyid, int) or isinstance(keyid, bool) or not 0 <= keyid <= 0xFFFF:
-        raise WidgetInputError(f"KEYID is a 16-bit field; got {keyid!r}")
-    if command not in COMMANDS:
-        raise WidgetInputError(f"command must be one of {', '.join(map(str, COMMANDS))}; got {command!r}")
-    if key not in KEY_MATERIAL:
-        raise WidgetInputError(f"key material must be one of {', '.join(KEY_MATERIAL)}; got {key!r}")
-    if enc_alg not in ENC_ALGS:
-        raise WidgetInputError(f"ENC_ALG must be one of {', '.join(ENC_ALGS)}; got {enc_alg!r}")
-    if failure not in FAILURES:
-        raise WidgetInputError(f"failure must be one of {', '.join(FAILURES)}; got {failure!r}")
+        raise WidgetInputError(f"package must be 0, 1 or {EVERY!r}; got {_shown(package)}")
+    if not _whole(keyid) or not 0 <= keyid <= 0xFFFF:
+        raise WidgetInputError(f"KEYID is a 16-bit field: a whole number from 0 to 65535; got {_shown(keyid)}")
+    if not _whole(command) or command not in COMMANDS:
+        raise WidgetInputError(f"command must be one of the whole numbers {', '.join(map(str, COMMANDS))} "
+                               f"(KEYID_CTRL[7:0]); got {_shown(command)}")
+    for what, value, allowed in (("key material", key, KEY_MATERIAL), ("ENC_ALG", enc_alg, ENC_ALGS),
+                                 ("failure", failure, FAILURES)):
+        if not isinstance(value, str) or value not in allowed:
+            raise WidgetInputError(f"{what} must be one of the names {', '.join(map(repr, allowed))}; "
+                                   f"got {_shown(value)}")
     _, data_key, tweak_key = KEY_MATERIAL[key]
     alg = ENC_ALGS[enc_alg][1]
     if command == PconfigCommand.KEYID_SET_KEY_DIRECT and data_key is None:
@@ -537,55 +554,81 @@ _DRAM_WORDS = {
 }
 
 
+#: Words instead of symbols, so a screen reader says what the card means.
+CHANGED = "changed by this call"
+DISAGREE = "packages disagree"
+#: Width of the plain-text twin (what a screen reader or a terminal gets).
+TEXT_WIDTH = 78
+
+
+def _wrapped(text: str, indent: int) -> list[str]:
+    """``text`` wrapped to :data:`TEXT_WIDTH`, continuation lines indented two more spaces."""
+    return textwrap.wrap(text, TEXT_WIDTH, initial_indent=" " * indent, subsequent_indent=" " * (indent + 2),
+                         break_on_hyphens=False)
+
+
 def render_pconfig_console(package: int | str = 0, keyid: int = 3, command: int = 1, key: str = "none",
                            enc_alg: str = "aes128", failure: str = "none") -> HTMLCard:
-    """Return codes, both packages' key tables, and what DRAM gets through every KeyID shown."""
+    """Return codes, both packages' key tables, and what DRAM gets through every KeyID shown.
+
+    The HTML and its plain-text twin say the same things in words: "changed by this call" marks
+    an entry the call changed, "packages disagree" a KeyID the packages treat differently, and
+    the text twin keeps every line within :data:`TEXT_WIDTH` characters.
+    """
     r = pconfig_run(package, keyid, command, key, enc_alg, failure)
     esc = html.escape
     cmd_name = PconfigCommand(r.command).name if r.command in PconfigCommand._value2member_map_ else "not a command"
-    call = (f"PCONFIG leaf 0 (MKTME_KEY_PROGRAM): KEYID = {r.keyid}, KEYID_CTRL = {r.keyid_ctrl:#x} "
-            f"(COMMAND {r.command} = {cmd_name}, ENC_ALG {r.enc_alg:#x})")
-    results = [(p, s) for p, s in zip(r.packages, r.statuses)]
+    call = f"PCONFIG leaf 0 (MKTME_KEY_PROGRAM): KEYID = {r.keyid}, KEYID_CTRL = {r.keyid_ctrl:#x}"
+    fields = f"COMMAND {r.command} = {cmd_name}, ENC_ALG {r.enc_alg:#x}"
+    results = list(zip(r.packages, r.statuses))
     lines_html = "".join(
         f"<li>package {p}: <strong>RAX = {int(s)} {s.name}</strong>: {esc(STATUS_MEANING[s])}</li>" for p, s in results)
-    lines_text = [f"  package {p}: RAX = {int(s)} {s.name}: {STATUS_MEANING[s]}" for p, s in results]
     npk = len({p for _, p in r.after})
     head = ("<tr><th style='text-align:left'>KeyID</th>"
             + "".join(f"<th style='text-align:left'>package {p}: key-table entry</th>"
                       f"<th style='text-align:left'>package {p}'s memory gets</th>" for p in range(npk))
             + "</tr>")
-    body, text_rows = [], []
     disagree = r.disagreeing()
-    for k in r.rows:
-        cells, parts = [], []
-        for p in range(npk):
-            mark = " ◀ changed" if (k, p) in r.changed else ""
-            cells.append(f"<td style='text-align:left'>{esc(r.after[(k, p)])}<strong>{mark}</strong></td>"
-                         f"<td style='text-align:left'>{esc(_DRAM_WORDS[r.dram[(k, p)]])}</td>")
-            parts.append(f"P{p}: {r.after[(k, p)]}{mark}; memory gets {_DRAM_WORDS[r.dram[(k, p)]]}")
-        warn = " ⚠ packages disagree" if k in disagree else ""
-        body.append(f"<tr style='vertical-align:top'><td><strong>{k}</strong>{esc(warn)}</td>{''.join(cells)}</tr>")
-        text_rows.append(f"  KeyID {k}{warn}: " + " | ".join(parts))
     if disagree:
         ks = ", ".join(map(str, disagree))
-        verdict = (f"⚠ KeyID {ks}: the packages disagree, so the same KeyID protects memory differently depending "
+        verdict = (f"Warning: KeyID {ks}: the {DISAGREE}, so the same KeyID protects memory differently depending "
                    "on which package's memory controller owns the address. The kernel must program every package.")
     elif any(s is not PconfigStatus.PROG_SUCCESS for s in r.statuses):
         verdict = "Nothing was programmed where PCONFIG failed; the tables on those packages are as they were."
     else:
         verdict = "Every package treats every KeyID shown the same way."
     note = ("Key fingerprints (#abc123) are a simulator-only aid: on real hardware no software, not even the "
-            "kernel, can read a key table. The right-hand columns are computed: a line is stored through the "
-            "KeyID, flushed, and DRAM is compared with the plaintext and with KeyID 0's ciphertext.")
+            "kernel, can read a key table. What memory gets is computed: a line is stored through the KeyID, "
+            "flushed, and DRAM is compared with the plaintext and with KeyID 0's ciphertext.")
+
+    body = []
+    text = [*_wrapped(call, 0), *_wrapped(f"({fields})", 2), "Return code:"]
+    for p, s in results:
+        text += _wrapped(f"package {p}: RAX = {int(s)} {s.name}: {STATUS_MEANING[s]}", 2)
+    text.append("Key tables after the call, and what a store through each KeyID puts into DRAM:")
+    for k in r.rows:
+        cells = []
+        flag = f", {DISAGREE}" if k in disagree else ""
+        text.append(f"  KeyID {k}{flag}:")
+        for p in range(npk):
+            changed = (k, p) in r.changed
+            gets = _DRAM_WORDS[r.dram[(k, p)]]
+            mark = f"<br><strong>({CHANGED})</strong>" if changed else ""
+            cells.append(f"<td style='text-align:left'>{esc(r.after[(k, p)])}{mark}</td>"
+                         f"<td style='text-align:left'>{esc(gets)}</td>")
+            text += _wrapped(f"package {p}{f' ({CHANGED})' if changed else ''}: {r.after[(k, p)]}", 4)
+            text += _wrapped(f"memory gets {gets}", 6)
+        label = f"<br>{DISAGREE}" if k in disagree else ""
+        body.append(f"<tr style='vertical-align:top'><td><strong>{k}</strong>{label}</td>{''.join(cells)}</tr>")
+    text += _wrapped(verdict, 0) + _wrapped(note, 0)
     html_text = (
         "<div class='mktme-card mktme-pconfig' style='border:1px solid #999;border-left:6px solid "
         f"{style.OKABE_ITO['bluish_green']};padding:0.5em 0.8em;max-width:60em'>"
-        f"<p style='margin:0'><code>{esc(call)}</code></p><ul style='margin:0.3em 0'>{lines_html}</ul>"
+        f"<p style='margin:0'><code>{esc(call)}</code> ({esc(fields)})</p><ul style='margin:0.3em 0'>{lines_html}</ul>"
         f"<table>{head}{''.join(body)}</table>"
         f"<p style='margin:0.4em 0 0 0'><strong>{esc(verdict)}</strong></p>"
         f"<p style='margin:0.3em 0 0 0;font-size:90%'><em>{esc(note)}</em></p></div>")
-    text = "\n".join([call, *lines_text, "Key tables after the call:", *text_rows, verdict, note])
-    return HTMLCard(html_text, text)
+    return HTMLCard(html_text, "\n".join(text))
 
 
 def pconfig_console() -> LessonWidget:
