@@ -4,8 +4,10 @@
    machine (compared with the engine's :class:`~mktme_lite.address.AddressLayout`).
 2. ``contents_after``: what a process reads back after ``mprotect``, ``madvise(MADV_DONTNEED)`` and
    the RFC's ``encrypt_mprotect`` on a buffer full of seeded random bytes (run on the kernel model).
-3. ``program_every_package``: PCONFIG on every package, retrying transient failures at most 10
-   times, never retrying a fatal one (run on machines with injected failures).
+3. ``program_every_package``: PCONFIG on every package, at most 10 attempts in all per package for
+   a transient failure (the first one included, like the kas tree's ``int retries = 10; while
+   (retries--)``), and a fatal code ends the operation: not retried, nothing retried after it (run
+   on machines with injected failures).
 4. ``keyid_ctrl``: parse and validate an ``add_key("mktme", ...)`` payload and build PCONFIG's
    KEYID_CTRL from it (compared with the kernel model's parser, then programmed for real).
 """
@@ -18,7 +20,6 @@ from .address import ALG_AES_XTS_128, AddressLayout
 from .checks import Examples, NotAttempted, check, hint, passed
 from .errors import MKTMEError
 from .keytable import KeyMode, PconfigCommand, PconfigStatus
-
 
 
 def _l02_returned(got):
@@ -296,7 +297,7 @@ _L02_KEY = (bytes(range(16)), bytes(range(16, 32)))
 
 
 def _l02_program_every_package(m, keyid, command, data_key=None, tweak_key=None):
-    """Reference: each package in turn, up to 10 attempts while the status is transient."""
+    """Reference: each package in turn, up to 10 attempts in all while the status is transient."""
     for package in range(m.packages):
         for _ in range(_L02_MAX_ATTEMPTS):
             status = m.pconfig(package, keyid, command, data_key, tweak_key)
@@ -325,6 +326,32 @@ def _l02_retry_forever(m, keyid, command, data_key=None, tweak_key=None):
         if status is not PconfigStatus.PROG_SUCCESS:
             return status
     return PconfigStatus.PROG_SUCCESS
+
+
+def _l02_eleven_attempts(m, keyid, command, data_key=None, tweak_key=None):
+    """The first try, then 10 retries: 11 attempts, one more than the kas tree's loop makes."""
+    for p in range(m.packages):
+        status = m.pconfig(p, keyid, command, data_key, tweak_key)
+        for _ in range(_L02_MAX_ATTEMPTS):
+            if not status.retryable:
+                break
+            status = m.pconfig(p, keyid, command, data_key, tweak_key)
+        if status is not PconfigStatus.PROG_SUCCESS:
+            return status
+    return PconfigStatus.PROG_SUCCESS
+
+
+def _l02_carry_on(m, keyid, command, data_key=None, tweak_key=None):
+    """Never retries a fatal code, but goes on to the next package after one (and retries there)."""
+    result = PconfigStatus.PROG_SUCCESS
+    for p in range(m.packages):
+        for _ in range(_L02_MAX_ATTEMPTS):
+            status = m.pconfig(p, keyid, command, data_key, tweak_key)
+            if not status.retryable:
+                break
+        if status is not PconfigStatus.PROG_SUCCESS and result is PconfigStatus.PROG_SUCCESS:
+            result = status
+    return result
 
 
 def _l02_retry_everything(m, keyid, command, data_key=None, tweak_key=None):
@@ -359,18 +386,44 @@ def _l02_pconfig_scenarios():
         PconfigStatus.DEVICE_BUSY, False
     m = Machine(packages=2, seed=25)
     yield "KeyID 0, which PCONFIG never programs", m, (0, random_cmd), PconfigStatus.INVALID_KEYID, False
+    m = Machine(packages=3, seed=27)
+    m.inject_pconfig_status(1, PconfigStatus.DEVICE_BUSY, 3)
+    yield ("KeyID 0 on three packages, package 1 DEVICE_BUSY three times", m, (0, random_cmd),
+           PconfigStatus.INVALID_KEYID, False)
 
 
 def _l02_is_direct(args) -> bool:
     return len(args) > 1 and args[1] == PconfigCommand.KEYID_SET_KEY_DIRECT
 
 
+def _l02_pconfig_events(m) -> list[tuple[int, str]]:
+    """(package, status name) of every PCONFIG the machine ran, in order."""
+    return [(e.package, e.detail.rpartition("-> ")[2]) for e in m.trace if e.kind == "pconfig"]
+
+
 def _l02_attempts(m) -> dict[int, int]:
     out = {p: 0 for p in range(m.packages)}
-    for e in m.trace:
-        if e.kind == "pconfig":
-            out[e.package] += 1
+    for package, _ in _l02_pconfig_events(m):
+        out[package] += 1
     return out
+
+
+def _l02_after_fatal(m) -> tuple[int, str, dict[int, int]] | None:
+    """(package, status, {package: PCONFIGs run after it}) for the first fatal code, or None.
+
+    A sequential loop that stops at once runs nothing after the fatal code. A kernel that
+    programs whole rounds (the kas tree's lead CPUs all at once) may finish the round it is in,
+    one PCONFIG on each other package, but retries nothing.
+    """
+    events = _l02_pconfig_events(m)
+    transient = {s.name for s in PconfigStatus if s.retryable} | {PconfigStatus.PROG_SUCCESS.name}
+    for i, (package, status) in enumerate(events):
+        if status not in transient:
+            later: dict[int, int] = {}
+            for p, _ in events[i + 1:]:
+                later[p] = later.get(p, 0) + 1
+            return package, status, later
+    return None
 
 
 @check("program_every_package", examples=Examples(
@@ -378,7 +431,9 @@ def _l02_attempts(m) -> dict[int, int]:
     wrong=[(_l02_only_package_0, "package 1"),
            (_l02_no_retry, "retry"),
            (_l02_retry_forever, "10"),
+           (_l02_eleven_attempts, "the first one included"),
            (_l02_retry_everything, "fatal"),
+           (_l02_carry_on, "went on"),
            (lambda m, keyid, command, data_key=None, tweak_key=None: None, "missing `return`")],
     correct=lambda: _l02_program_every_package,
 ))
@@ -396,25 +451,33 @@ def check_program_every_package(answer):
         too_many = [p for p, n in attempts.items() if n > _L02_MAX_ATTEMPTS]
         if too_many:
             return hint(f"{name}: package {too_many[0]} got {attempts[too_many[0]]} PCONFIGs. Retry a transient "
-                        f"failure, but give up after {_L02_MAX_ATTEMPTS} attempts (Linux's key service did the "
-                        "same) and return the last status: a lock that stays busy must not hang the kernel.")
-        if want in (PconfigStatus.INVALID_KEYID,):
-            again = [p for p, n in attempts.items() if n > 1]
-            if again:
-                return hint(f"{name}: package {again[0]} got {attempts[again[0]]} PCONFIGs. INVALID_KEYID is fatal: "
-                            "the same call can never succeed, so retrying is pointless. Retry only codes whose "
+                        f"failure, but make at most {_L02_MAX_ATTEMPTS} attempts in all, the first one included "
+                        "(the RFC's key service in the kas tree: int retries = 10; while (retries--)), and then "
+                        "return the last status: a lock that stays busy must not hang the kernel.")
+        fatal = _l02_after_fatal(m)
+        if fatal is not None:
+            where, code, later = fatal
+            if later.get(where):
+                return hint(f"{name}: package {where} got {attempts[where]} PCONFIGs. {code} is fatal: the same "
+                            "call can never succeed, so retrying is pointless. Retry only codes whose "
                             "status.retryable is True (ENTROPY_ERROR, DEVICE_BUSY).")
+            again = sorted(p for p, n in later.items() if n > 1)
+            if again:
+                return hint(f"{name}: package {where} answered {code}, a fatal code, but your function went on "
+                            f"and ran {later[again[0]]} more PCONFIGs on package {again[0]}. A fatal code means the "
+                            "request itself is wrong, so every package would refuse it: stop at once and return "
+                            "that status.")
         if everywhere:
             missing = [p for p in range(m.packages) if m.key_mode(p, keyid) is not KeyMode.KEY]
             if missing:
                 p = missing[0]
                 if attempts.get(p, 0) == 0:
                     return hint(f"{name}: package {p} never ran PCONFIG, so its key table still treats KeyID "
-                                f"{keyid} like KeyID 0. Each package has its own key table: loop over "
-                                "range(m.packages).")
+                                f"{keyid} like KeyID 0. In this model each package has its own key table: loop "
+                                "over range(m.packages).")
                 return hint(f"{name}: package {p} answered with a transient failure and was not programmed. "
                             "ENTROPY_ERROR and DEVICE_BUSY mean 'nothing happened, try again': retry while "
-                            "status.retryable, up to 10 times.")
+                            f"status.retryable, up to {_L02_MAX_ATTEMPTS} attempts in all.")
             if _l02_is_direct(args):
                 prints = {m.tables[p].entry(keyid).fingerprint for p in range(m.packages)}
                 if len(prints) != 1:
@@ -424,8 +487,9 @@ def check_program_every_package(answer):
             return hint(f"{name}: you returned {PconfigStatus(got).name if got in range(6) else got!r}, but the "
                         f"right answer is {want.name}: report PROG_SUCCESS only when every package succeeded, "
                         "otherwise the status that made you stop.")
-    return passed("Every package is programmed, transient failures are retried at most 10 times, and a fatal "
-                  "code (INVALID_KEYID) stops at once.")
+    return passed(f"Every package is programmed, a transient failure gets at most {_L02_MAX_ATTEMPTS} attempts in "
+                  "all, and a fatal code (INVALID_KEYID) ends the operation: it is not retried, and nothing is "
+                  "retried after it.")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -450,6 +514,8 @@ _L02_INVALID = [
     "algorithm=aes-xts-128",
     "type=cpu algorithm=aes-xts-256",
     "type=cpu type=user algorithm=aes-xts-128",
+    "type=user type=cpu algorithm=aes-xts-128",
+    "type=cpu algorithm=aes-xts-128 algorithm=aes-xts-128",
     f"type=user algorithm=aes-xts-128 key={'zz' * 16} tweak={_L02_T}",
     "",
 ]
@@ -487,6 +553,38 @@ def _l02_keyid_ctrl_unshifted(payload: str) -> int:
     return (_l02_keyid_ctrl_ref(payload) & 0xFF) | ALG_AES_XTS_128
 
 
+def _l02_keyid_ctrl_last_wins(payload: str) -> int:
+    """Right in every rule but one: a repeated option quietly replaces the earlier one, as in a dict."""
+    options: dict[str, str] = {}
+    for token in payload.split():
+        name, _, value = token.partition("=")
+        options[name] = value
+    return _l02_keyid_ctrl_ref(" ".join(f"{name}={value}" for name, value in options.items()))
+
+
+def _l02_keyid_ctrl_needs_entropy(payload: str) -> int:
+    """Refuses a valid payload with a bare ValueError (type=cpu without key=)."""
+    if "type=cpu" in payload and "key=" not in payload:
+        raise ValueError()
+    return _l02_keyid_ctrl_ref(payload)
+
+
+def _l02_repeated(payload: str) -> str | None:
+    """The first option name a payload gives more than once, or None."""
+    seen: set[str] = set()
+    for token in payload.split():
+        name = token.partition("=")[0]
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
+def _l02_value(got) -> str:
+    """What a learner's function returned, as a hint shows it: KEYID_CTRL in hex."""
+    return f"{got:#x}" if isinstance(got, int) and not isinstance(got, bool) else repr(got)
+
+
 def _l02_keyid_ctrl_lenient(payload: str) -> int:
     commands = {"user": 0, "cpu": 1, "clear": 2, "no-encrypt": 3}
     options = dict(token.partition("=")[::2] for token in payload.split())
@@ -499,6 +597,9 @@ def _l02_keyid_ctrl_lenient(payload: str) -> int:
            (_l02_keyid_ctrl_unshifted, "bits 23:8"),
            (lambda payload: 0x101, "KEYID_SET_KEY_DIRECT"),
            (_l02_keyid_ctrl_lenient, "refuses"),
+           (_l02_keyid_ctrl_lenient, "returned 0x101"),
+           (_l02_keyid_ctrl_last_wins, "twice"),
+           (_l02_keyid_ctrl_needs_entropy, "keyid_ctrl('type=cpu algorithm=aes-xts-128') raised ValueError, but"),
            (lambda payload: None, "missing `return`")],
     correct=lambda: _l02_keyid_ctrl_ref,
 ))
@@ -509,16 +610,18 @@ def check_keyid_ctrl(answer):
 
     if not callable(answer):
         return hint("pass the function itself: check_keyid_ctrl(keyid_ctrl).")
-    _l02_returned(answer(_L02_VALID[0]))
     names = {0: "KEYID_SET_KEY_DIRECT", 1: "KEYID_SET_KEY_RANDOM", 2: "KEYID_CLEAR_KEY", 3: "KEYID_NO_ENCRYPT"}
     m = Machine(packages=1, seed=26)
     for keyid, payload in enumerate(_L02_VALID, start=1):
         want = _l02_keyid_ctrl_ref(payload)
-        try:
-            got = _l02_returned(answer(payload))
-        except ValueError as exc:
-            return hint(f"keyid_ctrl({payload!r}) raised ValueError ({exc}), but the payload is valid.")
         where = f"keyid_ctrl({payload!r})"
+        try:
+            got = answer(payload)
+        except Exception as exc:  # name the payload, whatever the exception and even without a message
+            said = f" ({exc})" if str(exc) else ""
+            return hint(f"{where} raised {type(exc).__name__}{said}, but that payload is valid: the kernel "
+                        f"accepts it, and KEYID_CTRL should be {want:#x}. Check which rule refused it.")
+        got = _l02_returned(got)
         if not isinstance(got, int) or isinstance(got, bool):
             return hint(f"{where} returned a {type(got).__name__}; return KEYID_CTRL as an int.")
         if got == want:
@@ -534,10 +637,11 @@ def check_keyid_ctrl(answer):
                         "(KEYID_SET_KEY_DIRECT), type=cpu that the CPU makes it (KEYID_SET_KEY_RANDOM).")
         if got == want_cmd and want_cmd in (2, 3):
             status = m.pconfig(0, keyid, want_cmd, enc_alg=0)
-            return hint(f"{where} is {got:#x}: ENC_ALG is 0, exactly what the RFC's clear and no-encrypt payloads "
-                        f"sent. PCONFIG answers {status.name} ({int(status)}) to that (try it). Alison Schofield's "
-                        "May 2019 patch set a valid ENC_ALG for every command: put AES-XTS-128 (1) into bits "
-                        "23:8 for all four types.")
+            return hint(f"{where} is {got:#x}: ENC_ALG is 0, as in the RFC's clear and no-encrypt payloads. The "
+                        "2018-era rule wants a valid, activated ENC_ALG even for KEYID_CLEAR_KEY and "
+                        f"KEYID_NO_ENCRYPT, and the simulator's PCONFIG answers {status.name} ({int(status)}) to "
+                        "that (try it). Alison Schofield's May 2019 patch set a valid ENC_ALG for every command: "
+                        "put AES-XTS-128 (1) into bits 23:8 for all four types.")
         if got == want_cmd:
             return hint(f"{where} is {got:#x}: ENC_ALG is missing. Put AES-XTS-128 (1) into bits 23:8: "
                         f"{want_cmd} | 1 << 8.")
@@ -554,7 +658,13 @@ def check_keyid_ctrl(answer):
         except Exception as exc:
             return hint(f"keyid_ctrl({payload!r}) raised {type(exc).__name__}; the kernel refuses this payload, "
                         f"but say so with ValueError ({reason}).")
-        return hint(f"keyid_ctrl({payload!r}) returned {got!r}, but the kernel refuses that payload with EINVAL: "
-                    f"{reason}. Raise ValueError for it.")
+        repeated = _l02_repeated(payload)
+        if repeated:
+            return hint(f"keyid_ctrl({payload!r}) returned {_l02_value(got)}, but the payload gives {repeated}= "
+                        f"twice, and each option may appear at most once: the kernel refuses it with EINVAL "
+                        f"({reason}). A dict quietly keeps one of the two values; check `if name in options` "
+                        "before you store an option, and raise ValueError.")
+        return hint(f"keyid_ctrl({payload!r}) returned {_l02_value(got)}, but the kernel refuses that payload with "
+                    f"EINVAL: {reason}. Raise ValueError for it.")
     return passed(f"keyid_ctrl() agrees with the kernel model's parser on {len(_L02_VALID)} valid and "
                   f"{len(_L02_INVALID)} invalid payloads, and every value it built programmed a KeyID.")

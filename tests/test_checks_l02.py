@@ -100,6 +100,29 @@ def test_linux_style_whole_rounds_pass_the_pconfig_check():
     assert run("program_every_package", rounds).passed
 
 
+def test_ten_attempts_in_all_like_the_kernel_model():
+    """The check's limit is the kernel model's: 10 rounds in all (the kas tree's int retries = 10; while (retries--))."""
+    from mktme_lite.kernel.keys import PCONFIG_ROUNDS
+
+    assert l02._L02_MAX_ATTEMPTS == PCONFIG_ROUNDS == 10
+    for busy, want in ((9, PconfigStatus.PROG_SUCCESS), (10, PconfigStatus.DEVICE_BUSY)):
+        m = Machine(packages=2, seed=5)
+        m.inject_pconfig_status(1, PconfigStatus.DEVICE_BUSY, busy)
+        assert reference("program_every_package")(m, 3, PconfigCommand.KEYID_SET_KEY_RANDOM) is want
+        assert l02._l02_attempts(m)[1] == 10
+
+
+def test_a_fatal_code_ends_the_operation():
+    """Stopping at once passes; going on to the next package after a fatal code and retrying there does not."""
+    m = Machine(packages=3, seed=1)
+    m.inject_pconfig_status(1, PconfigStatus.DEVICE_BUSY, 3)
+    assert reference("program_every_package")(m, 0, PconfigCommand.KEYID_SET_KEY_RANDOM) is \
+        PconfigStatus.INVALID_KEYID
+    assert l02._l02_attempts(m) == {0: 1, 1: 0, 2: 0}
+    result = run("program_every_package", l02._l02_carry_on)
+    assert result.status == "hint" and "went on" in result.message and "package 1" in result.message
+
+
 def test_pconfig_reference_matches_the_kernel_key_service():
     for seed in range(3):
         a, b = Machine(packages=3, seed=seed), Machine(packages=3, seed=seed)
@@ -133,6 +156,33 @@ def test_keyid_ctrl_wrong_exception_gets_a_hint():
 
     result = run("keyid_ctrl", key_error)
     assert result.status == "hint" and "ValueError" in result.message and "KeyError" in result.message
+
+
+def test_keyid_ctrl_any_exception_on_a_valid_payload_names_the_payload():
+    def key_error(payload):
+        if payload == "type=clear":
+            raise KeyError("algorithm")
+        return reference("keyid_ctrl")(payload)
+
+    result = run("keyid_ctrl", key_error)
+    assert result.status == "hint"
+    assert "keyid_ctrl('type=clear') raised KeyError ('algorithm'), but that payload is valid" in result.message
+    bare = run("keyid_ctrl", l02._l02_keyid_ctrl_needs_entropy)
+    assert "raised ValueError, but" in bare.message and "ValueError: " not in bare.message
+
+
+def test_keyid_ctrl_hints_show_keyid_ctrl_in_hex():
+    result = run("keyid_ctrl", lambda payload: 0x102 if payload == "type=gold algorithm=aes-xts-128" else
+                 reference("keyid_ctrl")(payload))
+    assert "returned 0x102" in result.message and "258" not in result.message
+
+
+@pytest.mark.parametrize("payload", ["type=user type=cpu algorithm=aes-xts-128",
+                                     "type=cpu algorithm=aes-xts-128 algorithm=aes-xts-128"])
+def test_keyid_ctrl_refuses_a_repeated_option(payload):
+    assert payload in l02._L02_INVALID and "duplicate" in l02._l02_engine_reason(payload)
+    result = run("keyid_ctrl", lambda p: 0x101 if p == payload else reference("keyid_ctrl")(p))
+    assert result.status == "hint" and "twice" in result.message and "at most once" in result.message
 
 
 def test_keyid_ctrl_refusing_a_valid_payload_gets_a_hint():
