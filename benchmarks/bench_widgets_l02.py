@@ -36,6 +36,7 @@ CASES = {
         {"package": multi_key.EVERY, "failure": "busy"},
         {"keyid": 64},
         {"command": 0},  # refused: SET_KEY_DIRECT needs key material
+        {"command": []},  # refused: a value of the wrong type is a message too, never a crash
     ]),
 }
 
