@@ -7,7 +7,10 @@ is in :mod:`mktme_lite.checks`.
 
 from __future__ import annotations
 
+import re
+
 from .checks import Examples, NotAttempted, check, hint, is_placeholder, passed
+from .errors import AddressError
 from .kernel import PAGE_SIZE, PROT_READ, PROT_WRITE, Kernel, Policy, SyscallError
 from .machine import Machine
 from .viz import differing_blocks
@@ -81,6 +84,37 @@ def _l03_whole_list(kernel, proc, vaddr, n):
     return kernel.machine.load(kernel.machine.hpa(pa + vaddr % PAGE_SIZE, 1), n)
 
 
+def _l03_virtual_address(kernel, proc, vaddr, n):
+    (pa,) = kernel.get_user_pages(proc, vaddr)
+    return kernel.machine.load(kernel.machine.hpa(vaddr, kernel.frame_info(pa)["keyid"]), n)
+
+
+def _l03_pa_plus_vaddr(kernel, proc, vaddr, n):
+    (pa,) = kernel.get_user_pages(proc, vaddr)
+    return kernel.machine.load(kernel.machine.hpa(pa + vaddr, kernel.frame_info(pa)["keyid"]), n)
+
+
+def _l03_user_read(kernel, proc, vaddr, n):
+    return proc.read(vaddr, n)
+
+
+def _l03_copy_from_user(kernel, proc, vaddr, n):
+    return kernel.copy_from_user(proc, vaddr, n)
+
+
+def _l03_walk_stamp(proc, vaddr):
+    """When the process's page tables last translated ``vaddr`` (None: no PTE yet).
+
+    A user access (``proc.read()``, ``copy_from_user()``) and ``get_user_pages()`` both walk the
+    process's page tables; only ``get_user_pages()`` also counts a ``gup`` event. A kernel read
+    that never walked them (``pagemap()`` + ``machine.load()``) leaves the stamp alone."""
+    pte = proc.ptes.get(vaddr // PAGE_SIZE)
+    return None if pte is None else pte.last_access
+
+
+_L03_OUTSIDE_DRAM = re.compile(r"bytes (0x[0-9a-f]+)\.\.")
+
+
 @check("kernel_read", examples=Examples(
     placeholder=...,
     wrong=[(lambda k, p, va, n: k.process_vm_readv(p, va, n), "KeyID 0"),
@@ -89,6 +123,10 @@ def _l03_whole_list(kernel, proc, vaddr, n):
            (_l03_keyid1, "KeyID 1"),
            (_l03_pagemap_only, "get_user_pages"),
            (_l03_whole_list, "first element"),
+           (_l03_virtual_address, "virtual address"),
+           (_l03_pa_plus_vaddr, "outside DRAM"),
+           (_l03_user_read, "own page tables"),
+           (_l03_copy_from_user, "own page tables"),
            (lambda k, p, va, n: None, "missing `return`"),
            (lambda k, p, va, n: list(_l03_kernel_read_ref(k, p, va, n)), "bytes")],
     correct=lambda: _l03_kernel_read_ref,
@@ -99,8 +137,10 @@ def check_kernel_read(answer):
         return hint("pass the function itself: check_kernel_read(kernel_read), without calling it.")
     cases = _l03_read_cases()
     for i, (what, k, proc, va, n, want) in enumerate(cases):
+        stamp = _l03_walk_stamp(proc, va)
         try:
-            got = answer(k, proc, va, n)
+            with k.measure() as spent:
+                got = answer(k, proc, va, n)
         except TypeError as exc:
             if "NoneType" in str(exc) and proc.pagemap(va) is None:
                 return hint(f"for {what}, pagemap() is None: the page was never touched, so it has no frame yet. "
@@ -109,6 +149,20 @@ def check_kernel_read(answer):
                 return hint("get_user_pages() returns a list, one physical address per page pinned; take its first "
                             f"element, kernel.get_user_pages(proc, vaddr)[0]. (Python said: {exc})")
             raise
+        except AddressError as exc:
+            found = _L03_OUTSIDE_DRAM.search(str(exc))
+            if found is None:
+                raise
+            address = int(found.group(1), 16)
+            if proc.find_vma(address) is not None:
+                which = "vaddr itself" if address == va else "inside the process's mappings"
+                return hint(f"for {what} you loaded from {address:#x}, which is {which}: a virtual address of the "
+                            "process, not a physical one, so it is outside DRAM. machine.load() takes a physical "
+                            "address: the frame's address from get_user_pages(proc, vaddr)[0] plus the offset "
+                            "vaddr % PAGE_SIZE.")
+            return hint(f"for {what} you loaded from {address:#x}, which is outside DRAM. The physical address is "
+                        "the frame's address from get_user_pages(proc, vaddr)[0] plus only the offset within the "
+                        "page, vaddr % PAGE_SIZE, not the whole of vaddr.")
         if got is Ellipsis:
             raise NotAttempted  # the untouched stub returns its placeholder
         if got is None:
@@ -117,6 +171,16 @@ def check_kernel_read(answer):
         if not isinstance(got, (bytes, bytearray)):
             return hint(f"kernel_read() returned a {type(got).__name__}; return bytes, as machine.load() does.")
         got = bytes(got)
+        if got == want and not spent.get("gup"):
+            if _l03_walk_stamp(proc, va) != stamp:
+                return hint(f"for {what} you got the right bytes through the process's own page tables "
+                            "(proc.read() or kernel.copy_from_user()), never calling get_user_pages(). That is the "
+                            "process reading its own memory, or the kernel acting inside it; the exercise is the "
+                            "read a debugger's process_vm_readv() does from outside. Pin the page with "
+                            "kernel.get_user_pages(proc, vaddr)[0] and load from the frame's physical address.")
+            return hint(f"for {what} your kernel_read() never called kernel.get_user_pages(). A kernel read of "
+                        "another process's page pins it first: pagemap() only reports a frame, a page never "
+                        "touched has none yet, and an unpinned page can be swapped out under the read.")
         if got == want:
             continue
         if len(got) != n:
@@ -293,14 +357,15 @@ def check_gup_fix(answer):
         return hint(f"with {switch}={getattr(answer, switch)!r} the paths fail with EFAULT: no wrong data, but no "
                     "data either. Dave Hansen's point: direct I/O and debuggers need get_user_pages() to keep "
                     "working. Find a value that keeps them working and right.")
-    bad = [n for n, v in results.items() if v != "right"]
+    bad = sorted(n for n, v in results.items() if v != "right")
     if bad:
         return hint(f"with {switch}={getattr(answer, switch)!r}, {bad} still return GARBAGE. These paths reach the "
                     "page through the kernel's direct map: the switch to change is direct_map.")
     design = answer.direct_map
     cost = {"per_keyid": "a copy of the direct map per KeyID (address space), and page_to_virt() gives any kernel "
                          "code the plaintext",
-            "rekey": "a page of clflushes and a TLB shootdown every time a page changes KeyID",
+            "rekey": "a direct-map change and a TLB shootdown on every CPU each time a page changes KeyID, and "
+                     "the one direct map shows the plaintext",
             "xpfo": "a TLB shootdown for every user page and every kmap (lesson 07)"}.get(design, "")
     return passed(f"direct_map={design!r} makes every get_user_pages() path return the right bytes"
                   + (f"; its price: {cost}." if cost else "."))

@@ -42,10 +42,44 @@ def test_kernel_read_cases_are_hard_enough():
     assert keyids == {0, 1, 2}
 
 
-def test_a_user_mode_read_is_accepted_but_a_crash_is_a_hint():
-    assert run("kernel_read", lambda k, p, va, n: p.read(va, n)).passed  # the process's own name: right alias
+def test_a_crash_is_a_hint():
     result = run("kernel_read", lambda k, p, va, n: 1 / 0)
     assert result.status == "hint" and "ZeroDivisionError" in result.message
+
+
+@pytest.mark.parametrize("answer", [lambda k, p, va, n: p.read(va, n),
+                                   lambda k, p, va, n: k.copy_from_user(p, va, n)])
+def test_a_read_through_the_process_page_tables_is_not_a_kernel_read(answer):
+    """Right bytes, but no get_user_pages(): the process's own page tables did the work."""
+    result = run("kernel_read", answer)
+    assert result.status == "hint"
+    assert "own page tables" in result.message and "get_user_pages" in result.message
+
+
+def test_a_user_read_after_gup_is_still_a_kernel_read():
+    """Pinning the page is what makes it the kernel's read; the check does not care how the bytes were loaded."""
+    def pin_then_read(k, p, va, n):
+        k.get_user_pages(p, va)
+        return p.read(va, n)
+    assert run("kernel_read", pin_then_read).passed
+
+
+def test_a_lookup_without_pinning_is_told_to_pin():
+    result = run("kernel_read", l03._l03_pagemap_only)
+    assert "never called kernel.get_user_pages()" in result.message and "own page tables" not in result.message
+
+
+def test_a_virtual_address_given_to_machine_load_is_named_as_such():
+    result = run("kernel_read", l03._l03_virtual_address)
+    assert "which is vaddr itself: a virtual address" in result.message
+    assert "0x10000000" in result.message and "vaddr % PAGE_SIZE" in result.message
+    other = run("kernel_read", l03._l03_pa_plus_vaddr)
+    assert "virtual address" not in other.message and "not the whole of vaddr" in other.message
+
+
+def test_gup_fix_hints_list_paths_sorted():
+    result = run("gup_fix", Policy.as_proposed().replace(flush_old_alias=True))
+    assert "['process_vm_readv', 'process_vm_writev', 'write(O_DIRECT)']" in result.message
 
 
 # ------------------------------------------------------------------ exercise 2: wrong_paths, gup_fix
@@ -68,7 +102,8 @@ def test_gup_fix_by_design(design, status):
 
 def test_gup_fix_names_the_price_of_the_design():
     assert "address space" in run("gup_fix", Policy.as_proposed().replace(direct_map="per_keyid")).message
-    assert "TLB shootdown" in run("gup_fix", Policy.as_proposed().replace(direct_map="rekey")).message
+    rekey = run("gup_fix", Policy.as_proposed().replace(direct_map="rekey")).message
+    assert "TLB shootdown" in rekey and "direct-map change" in rekey and "clflush" not in rekey
 
 
 # ------------------------------------------------------------------ exercise 3: alias_prediction

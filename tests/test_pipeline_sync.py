@@ -56,7 +56,7 @@ def test_header_first_and_footer_last(tree):
     meta = nb.metadata["mktme"]
     assert nb.cells[0].source.startswith(f"# Lesson {meta['lesson']} — {meta['title']}")
     assert all(f"- {k}" in nb.cells[-1].source for k in meta["keypoints"])
-    assert "end of course" in nb.cells[-1].source.replace("end of the course", "end of course")
+    assert "last lesson written so far" in nb.cells[-1].source
 
 
 def test_missing_cells_are_inserted_and_edited_cells_replaced(tree, capsys):
@@ -95,7 +95,8 @@ def test_appending_a_lesson_needs_no_code_change(tree):
     assert "[Lesson 01 — TME basics](01_tme_basics.ipynb)" in first.cells[-1].source
     second = read(tree / "notebooks" / "01_tme_basics.ipynb")
     assert "**C5**" in second.cells[0].source and "30 min teaching + 20 min" in second.cells[0].source
-    assert "end of the course" in second.cells[-1].source
+    assert "last lesson written so far" in second.cells[-1].source
+    assert "last lesson written so far" not in first.cells[-1].source
     readme = (tree / "README.md").read_text()
     assert "| [01](notebooks/01_tme_basics.ipynb) | TME basics | 30 + 20 | C5 |" in readme
 
@@ -161,3 +162,26 @@ def test_inconsistent_lessons_are_reported(tree, capsys, breakage, message):
         (tree / "lessons.toml").write_text(head + "[[lesson]]" + second + "[[lesson]]" + first)
     assert sl.main(["--root", str(tree), "--check"]) != 0
     assert message in capsys.readouterr().err
+
+
+def test_the_last_lesson_points_to_the_plan_not_to_the_end_of_the_course(tree):
+    """Lessons are written one at a time: the last one written is not the end of the course."""
+    add_lesson(tree, "01_tme_basics", "TME basics")
+    assert sl.main(["--root", str(tree)]) == 0
+    footer = read(tree / "notebooks" / "01_tme_basics.ipynb").cells[-1].source
+    assert "end of the course" not in footer
+    assert f"this is the last lesson written so far; the [lesson plan in the README]({sl.PLAN_LINK})" in footer
+    # The link leads to the README's "## Lessons" section, where the plan is.
+    page, anchor = sl.PLAN_LINK.split("#")
+    readme = (tree / "notebooks" / page).resolve()
+    assert readme == (tree / "README.md").resolve()
+    headings = [line[3:].strip().lower().replace(" ", "-") for line in readme.read_text().splitlines()
+                if line.startswith("## ")]
+    assert anchor in headings
+
+
+def test_the_course_readme_has_the_plan_the_footer_links_to():
+    """The real README: a "## Lessons" section that holds the lesson map and the planned lessons."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Lessons\n", 1)[1].split("\n## ", 1)[0]
+    assert sl.MAP_START in section and "Planned:" in section

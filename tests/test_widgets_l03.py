@@ -136,10 +136,54 @@ def test_experiments_leave_the_prepared_kernels_untouched():
     ({"design": "nope"}, "unknown direct-map design"),
     ({"writer": "nope"}, "unknown writer"),
     ({"message": 3}, "must be text"),
+    ({"writer": [], "design": []}, "unknown writer"),
+    ({"design": []}, "unknown direct-map design"),
+    ({"design": {"a": 1}}, "unknown direct-map design"),
+    ({"writer": None}, "unknown writer"),
+    ({"written_back": "yes"}, "written_back must be True or False"),
+    ({"written_back": []}, "written_back must be True or False"),
+    ({"message": ["x"]}, "must be text"),
+    ({"message": "new: \udc80"}, "lone surrogate"),
 ])
 def test_bad_input_is_explained(params, expected):
     with pytest.raises(WidgetInputError, match=expected):
         al.render_alias_explorer(**params)
+
+
+@pytest.mark.parametrize("call, expected", [
+    (lambda: al.alias_experiment(b"x", writer=[]), "unknown writer"),
+    (lambda: al.alias_experiment(b"x", design=[]), "unknown direct-map design"),
+    (lambda: al.alias_experiment(b"x", written_back=None), "written_back"),
+    (lambda: al.policy_for([]), "unknown direct-map design"),
+    (lambda: al.policy_for("rekey", base=3), "base must be a Policy"),
+    (lambda: al.run_path(al.encrypted_page(), [], b"x"), "unknown kernel path"),
+    (lambda: al.run_path(al.encrypted_page(), "nope", b"x"), "unknown kernel path"),
+    (lambda: al.alias_picture(None, b"x"), "aliasing.Page"),
+    (lambda: al.alias_picture(al.encrypted_page(), ""), "bytes the page holds"),
+    (lambda: al.compare_designs(["nope"]), "unknown direct-map design"),
+])
+def test_helpers_explain_bad_input_instead_of_crashing(call, expected):
+    with pytest.raises(WidgetInputError, match=expected):
+        call()
+
+
+_ANYTHING = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8), st.binary(max_size=4),
+                      st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(),
+                                                                           max_size=1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(writer=st.one_of(st.sampled_from(list(al.WRITERS)), _ANYTHING),
+       design=st.one_of(st.sampled_from(list(al.DESIGNS)), _ANYTHING),
+       written_back=st.one_of(st.booleans(), _ANYTHING), message=st.one_of(st.text(max_size=8), _ANYTHING))
+def test_render_never_fails_with_anything_but_an_explanation(writer, design, written_back, message):
+    try:
+        fig = al.render_alias_explorer(writer=writer, design=design, written_back=written_back, message=message)
+    except WidgetInputError:
+        return
+    import matplotlib.pyplot as plt
+    assert fig.mktme_alt
+    plt.close(fig)
 
 
 @settings(max_examples=25, deadline=None)
@@ -163,7 +207,24 @@ def _shared():
 def test_alt_text_states_the_verdict():
     alt = al.render_alias_explorer(writer="debugger").mktme_alt
     assert alt.startswith("The process reads: GARBAGE in blocks 0, 1.")
-    assert "written back" in alt
+    assert "written back" in alt and "ciphertext in DRAM changed" in alt
+    at_once = al.render_alias_explorer(writer="debugger", written_back=False).mktme_alt
+    assert "ciphertext in DRAM is unchanged" in at_once
+
+
+def test_the_figure_says_in_words_what_its_markers_mean():
+    """Four grids, no fifth grid of ciphertext; every label and marker is a word, not only a glyph."""
+    fig = al.render_alias_explorer(writer="debugger", design="unmapped")
+    assert "4 byte grid(s)" in fig.mktme_alt
+    assert "->" not in fig.mktme_alt and "no data (EFAULT: get_user_pages() refused)" in fig.mktme_alt
+    assert "no data (oops: frame not in the direct map)" in fig.mktme_alt
+    assert all(ord(ch) < 128 for ch in fig.mktme_alt)
+
+
+def test_dram_changes_only_when_a_write_reaches_it():
+    assert al.alias_experiment(MSG, "process", "keyid0", True).dram_changed
+    assert not al.alias_experiment(MSG, "process", "keyid0", False).dram_changed
+    assert not al.alias_experiment(MSG, "debugger", "unmapped", True).dram_changed  # the write was refused
 
 
 def test_verdict_words():
@@ -206,6 +267,7 @@ def test_a_plain_page_is_right_on_every_path_even_as_proposed():
 
 def test_compare_designs_fills_the_table_from_the_engine():
     rows = {r.design: r for r in al.compare_designs()}
+    assert {r.base for r in rows.values()} == {"core_series"}  # one flush policy for every row
     assert rows["keyid0"].outcomes == {"process_vm_readv": "GARBAGE", "process_vm_writev": "GARBAGE",
                                        "write(O_DIRECT)": "GARBAGE", "copy_from_user": "right"}
     for d in ("per_keyid", "rekey", "xpfo"):
@@ -216,22 +278,60 @@ def test_compare_designs_fills_the_table_from_the_engine():
         "keyid0": "garbage", "per_keyid": "garbage", "rekey": "PLAINTEXT", "unmapped": "oops", "xpfo": "oops"}
     assert rows["per_keyid"].direct_maps == 64 and rows["per_keyid"].max_ram_bytes == 1 << 40
     lines_per_page = PAGE_SIZE // 64
-    assert rows["rekey"].costs["clflush"] == 2 * lines_per_page  # re-keyed on alloc and on free
+    # Kirill's prep_encrypted_page/free_encrypted_page flush on alloc and on free, in every design.
+    assert {r.costs["clflush"] for r in rows.values()} == {2 * lines_per_page}
     assert rows["rekey"].costs["direct_map_change"] == 2
-    assert rows["keyid0"].costs == rows["per_keyid"].costs == {"clflush": 0, "tlb_shootdown": 1,
+    assert rows["keyid0"].costs == rows["per_keyid"].costs == {"clflush": 2 * lines_per_page, "tlb_shootdown": 1,
                                                                "direct_map_change": 0, "kmap": 0}
     assert rows["xpfo"].costs["kmap"] == 1
+
+
+def test_the_flush_policy_moves_every_row_alike_and_changes_no_outcome():
+    """On as_proposed (no flushes) only rekey flushes, because re-keying the entry flushes the old alias itself:
+    that is the skew a fair table avoids. What each design adds beyond flushes does not depend on the base."""
+    fair = {r.design: r for r in al.compare_designs(base="core_series")}
+    skewed = {r.design: r for r in al.compare_designs(base="as_proposed")}
+    assert {d: r.costs["clflush"] for d, r in skewed.items()} == {"keyid0": 0, "per_keyid": 0, "rekey": 128,
+                                                                   "unmapped": 0, "xpfo": 0}
+    for design in al.DESIGNS:
+        assert fair[design].outcomes == skewed[design].outcomes, design
+        assert fair[design].stray_read == skewed[design].stray_read, design
+        for kind in ("tlb_shootdown", "direct_map_change", "kmap"):
+            assert fair[design].costs[kind] == skewed[design].costs[kind], (design, kind)
+    fixed = al.compare_designs(base=Policy.fixed())
+    assert len({r.costs["clflush"] for r in fixed}) == 1 and {r.base for r in fixed} == {"fixed"}
 
 
 def test_design_table_views():
     rows = al.compare_designs(("keyid0", "rekey"))
     paths = al.render_design_table(rows)
     assert "<table" in paths.html and "<strong>GARBAGE</strong>" in paths.html
-    assert paths.text.splitlines()[1].split()[:2] == ["keyid0", "GARBAGE"]
+    assert paths.text.splitlines()[0] == "Every row: Policy.core_series() with only direct_map changed."
+    assert "<caption" in paths.html and "Policy.core_series()" in paths.html
+    assert paths.text.splitlines()[2].split()[:2] == ["keyid0", "GARBAGE"]
     costs = al.render_design_table(rows, "costs")
     assert "<strong>PLAINTEXT</strong>" in costs.html and "64 TiB" in costs.text
-    with pytest.raises(WidgetInputError):
+    assert "fault it in, one process_vm_readv(), munmap()" in costs.text
+    with pytest.raises(WidgetInputError, match="choose one of paths, costs"):
         al.render_design_table(rows, "colours")
+
+
+def test_design_table_says_when_rows_come_from_different_bases():
+    rows = al.compare_designs(("keyid0",)) + al.compare_designs(("rekey",), base="as_proposed")
+    assert "different base policies (as_proposed, core_series)" in al.render_design_table(rows, "costs").text
+
+
+@pytest.mark.parametrize("rows", [None, 1, "46", b"x", [], (), [1, 2], {"keyid0": 1}])
+def test_design_table_refuses_what_is_not_a_list_of_rows(rows):
+    with pytest.raises(WidgetInputError, match="non-empty list of design rows"):
+        al.render_design_table(rows)
+
+
+@pytest.mark.parametrize("view", [None, [], {}, 3, "PATHS"])
+def test_design_table_refuses_unknown_views(view):
+    rows = al.compare_designs(("keyid0",))
+    with pytest.raises(WidgetInputError, match="unknown view"):
+        al.render_design_table(rows, view)
 
 
 @pytest.mark.parametrize("design, names", [("keyid0", 2), ("per_keyid", 3), ("rekey", 2), ("unmapped", 1)])

@@ -6,7 +6,8 @@ For every lesson in lessons.toml, in order:
   null for the last one), the first cell (markdown, tag ``lesson-header``: title,
   objectives, prerequisites, minutes, claims with their text from lessons.toml, exercise
   pointer) and the last cell (markdown, tag ``lesson-footer``: key points and the link to
-  the next lesson). Missing cells are inserted, existing ones replaced.
+  the next lesson, or for the last lesson written so far a pointer to the README's lesson plan).
+  Missing cells are inserted, existing ones replaced.
 - solutions/<stem>.ipynb, when it exists: the same metadata and a header cell that differs only in
   its last line, which links to the lesson and the worked solutions (make_exercises copies this
   header into exercises/<stem>.ipynb, so it must not link to the exercise notebook itself).
@@ -148,10 +149,17 @@ def header_source(meta: dict, stem: str, exercises: bool, claims: dict[str, str]
     return "\n\n".join(parts)
 
 
+#: Where the README lists the lessons, written and planned (its "## Lessons" section).
+PLAN_LINK = "../README.md#lessons"
+
+
 def footer_source(meta: dict, next_title: str | None) -> str:
     parts = ["## Key points", _bullets(meta["keypoints"], "—")]
     if meta["next"] is None:
-        parts.append("**Next:** this is the end of the course.")
+        # The last lesson in lessons.toml is the last one written so far, not the end of the
+        # course: the README's plan names the lessons still to come.
+        parts.append("**Next:** this is the last lesson written so far; the "
+                     f"[lesson plan in the README]({PLAN_LINK}) lists the lessons still to come.")
     else:
         label = next_title or meta["next"]
         parts.append(f"**Next:** [{label}]({meta['next']}.ipynb)")

@@ -1,8 +1,11 @@
 """Lesson 03 widget and helpers: one frame, two names.
 
 A page a process encrypted with KeyID *k* is reachable under two full addresses: the process's
-own mapping (KeyID *k*) and the kernel's direct map (KeyID 0 as the 2018 RFC left it). This
-module runs that situation on the kernel model and draws it:
+own mapping (KeyID *k*) and the kernel's direct map, which carries KeyID 0. The RFC v2 API read on
+its own, as Andy Lutomirski read it on 4 Dec 2018, reaches user pages through that KeyID-0 map
+(design ``keyid0``); Kirill Shutemov's core series, which the RFC was built on, kept a direct map
+per KeyID (design ``per_keyid``). This module runs both, and the other repairs, on the kernel
+model and draws them:
 
 * :func:`encrypted_page` boots a kernel under a policy, gives a process one page encrypted with
   a CPU-generated key, fills it and lets the data settle in DRAM (tested).
@@ -12,14 +15,21 @@ module runs that situation on the kernel model and draws it:
   :func:`render_alias_explorer` draws it (tested, benchmarked); :func:`alias_explorer` is the
   widget.
 * :func:`compare_designs` fills the table of the direct-map designs from the engine:
-  what each kernel path returns and which events each design pays for (tested).
+  what each kernel path returns and which events each design pays for, every design on the
+  same base policy (``core_series``: the old alias is flushed on every KeyID change) so that
+  only the direct-map design differs between rows (tested).
 * :func:`alias_picture` draws which names reach the frame, each with what it reads.
 
 Nothing here decides an outcome: every "right", "GARBAGE" or "EFAULT" below is what the
 hardware model returned for a load through some full address, compared with what was written.
 
+Modelling choices the lesson names as such: ``write(O_DIRECT)`` is a CPU copy through ``kmap()``
+(a bounce buffer), not DMA; under ``xpfo`` the kernel model's temporary ``kmap()`` maps the page
+with its own KeyID. The model counts no direct-map large-page splits.
+
 Speed: the explorer prepares one kernel per direct-map design (boot, key, page, data in DRAM)
-and works on a ``Kernel.clone()`` for every update (about 2 ms).
+and works on a ``Kernel.clone()`` for every update (about 2 ms). Its figure has four byte grids;
+what happened to the line in DRAM is one sentence under them, not a fifth grid of ciphertext.
 """
 
 from __future__ import annotations
@@ -52,7 +62,7 @@ OLD_LINE = b"old: balance 100 EUR, owner alice".ljust(LINE, b".")
 
 #: design -> label shown to the learner (order = the order of the lesson's sections)
 DESIGNS: dict[str, str] = {
-    "keyid0": "One direct map at KeyID 0 (as proposed)",
+    "keyid0": "One direct map at KeyID 0 (the RFC v2 API alone)",
     "per_keyid": "A direct map per KeyID (Kirill Shutemov's series)",
     "rekey": "Re-key the page's direct-map entry (pageattr)",
     "unmapped": "Drop encrypted pages from the direct map (gup fails)",
@@ -70,11 +80,34 @@ WRITERS: dict[str, str] = {
 DIRECT_MAP_REGION = 64 << 40
 
 
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _choose(value, allowed, what: str) -> str:
+    """``value`` when it is one of the strings ``allowed``; otherwise a WidgetInputError naming them.
+
+    Checked with isinstance first, so a list or a dict gets the same sentence as a typo instead
+    of Python's "unhashable type"."""
+    if not isinstance(value, str) or value not in allowed:
+        raise WidgetInputError(f"unknown {what} {_short(value)}; choose one of {', '.join(allowed)}")
+    return value
+
+
+def _flag(value, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise WidgetInputError(f"{what} must be True or False; got {_short(value)}")
+    return value
+
+
 def policy_for(design: str, base: Policy | str = "as_proposed") -> Policy:
     """``base`` (a Policy or a preset name) with only its direct-map design changed."""
-    if design not in DESIGNS:
-        raise WidgetInputError(f"unknown direct-map design {design!r}; choose one of {', '.join(DESIGNS)}")
-    base = Policy.preset(base) if isinstance(base, str) else base
+    _choose(design, DESIGNS, "direct-map design")
+    if isinstance(base, str):
+        base = Policy.preset(base)
+    elif not isinstance(base, Policy):
+        raise WidgetInputError(f"base must be a Policy or a preset name; got {_short(base)}")
     return base.replace(direct_map=design)
 
 
@@ -205,8 +238,8 @@ KERNEL_PATHS: dict[str, tuple[str, Callable[[Page, bytes], bytes]]] = {
     "process_vm_readv": ("a debugger reads the page: get_user_pages() + kmap()", _path_process_vm_readv),
     "process_vm_writev": ("a debugger writes the same bytes back; later the process reads them",
                           _path_process_vm_writev),
-    "write(O_DIRECT)": ("the block layer pins the buffer with get_user_pages() and sends it to disk",
-                        _path_direct_io),
+    "write(O_DIRECT)": ("the block layer pins the buffer with get_user_pages(); modelled as a CPU copy "
+                        "through kmap() (a bounce buffer), not DMA", _path_direct_io),
     "copy_from_user": ("write(2) of the buffer: the kernel copies it through the process's own mapping",
                        _path_copy_from_user),
     "swap out + in": ("the page goes to swap, its frame is reused, and it comes back into another frame",
@@ -262,7 +295,13 @@ class AliasResult:
     expected: bytes  # the line after a correct write: the message over the old bytes
     write_error: str | None
     reads: tuple[AliasRead, ...]
-    dram: bytes
+    dram: bytes  # the line's ciphertext in DRAM after the reads
+    dram_before: bytes = b""  # ... and before the write
+
+    @property
+    def dram_changed(self) -> bool:
+        """Did the experiment change what DRAM holds for the line (did a write reach DRAM)?"""
+        return self.dram != self.dram_before
 
     def read(self, name: str) -> AliasRead:
         return next(r for r in self.reads if r.name == name)
@@ -287,13 +326,13 @@ def alias_experiment(message: bytes, writer: str = "process", design: str = "key
     line, the debugger reads it with ``process_vm_readv``, the kernel reads the frame's
     direct-map address, and a probe reads DRAM.
     """
-    if writer not in WRITERS:
-        raise WidgetInputError(f"unknown writer {writer!r}; choose one of {', '.join(WRITERS)}")
+    _choose(writer, WRITERS, "writer")
     if not isinstance(message, (bytes, bytearray)) or not 0 < len(message) <= LINE:
         raise WidgetInputError("the message must be 1 to 64 bytes (one cache line)")
-    if design not in DESIGNS:
-        raise WidgetInputError(f"unknown direct-map design {design!r}; choose one of {', '.join(DESIGNS)}")
+    _choose(design, DESIGNS, "direct-map design")
+    _flag(written_back, "written_back")
     page = _prepared(design).clone()
+    dram_before = page.machine.dram(page.pa, LINE)
     message = bytes(message)
     expected = message + OLD_LINE[len(message):]
     write_error = None
@@ -327,44 +366,53 @@ def alias_experiment(message: bytes, writer: str = "process", design: str = "key
     try:
         got, error = page.kernel.kernel_read_direct_map(page.pa, LINE), None
     except KernelPageFault:
-        got, error = None, "oops: the frame is not in the direct map"
+        got, error = None, "oops: frame not in the direct map"
     where = "not mapped" if dm is None else f"K{dm}"
-    reads.append(AliasRead("direct_map", f"The kernel reads the direct map at __va({page.pa:#x}) ({where})", dm,
+    reads.append(AliasRead("direct_map", f"The kernel reads __va({page.pa:#x}) (direct map, {where})", dm,
                            got, error, verdict(got, expected, OLD_LINE, written, error)))
     return AliasResult(design, writer, written_back, k, page.pa, message, OLD_LINE, expected, write_error,
-                       tuple(reads), page.machine.dram(page.pa, LINE))
+                       tuple(reads), page.machine.dram(page.pa, LINE), dram_before)
 
 
 def render_alias_explorer(writer: str = "process", design: str = "keyid0", written_back: bool = True,
                           message: str = "new: balance 250 EUR") -> LessonFigure:
-    """What the line should hold (top), what each alias reads, and DRAM (bottom)."""
+    """What the line should hold (top) and what each alias reads; a note says what DRAM got.
+
+    Four byte grids. The line's ciphertext in DRAM is not drawn as a fifth grid: ciphertext
+    looks random whether or not it changed, so the note says in words whether it did."""
+    _choose(writer, WRITERS, "writer")
+    _choose(design, DESIGNS, "direct-map design")
+    _flag(written_back, "written_back")
     if not isinstance(message, str):
         raise WidgetInputError(f"the message must be text; got {type(message).__name__}")
-    data = message.encode("utf-8")
+    try:
+        data = message.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise WidgetInputError(f"the message holds a character UTF-8 cannot encode ({exc.object[exc.start]!r}, "
+                               "a lone surrogate); retype that part of it") from None
     if not data:
         raise WidgetInputError("type a message (1 to 64 bytes) and press Enter")
     if len(data) > LINE:
         raise WidgetInputError(f"the message is {len(data)} bytes, but the explorer writes one 64-byte cache line; "
                                f"shorten it by {len(data) - LINE} byte(s).")
-    if design not in DESIGNS:
-        raise WidgetInputError(f"unknown direct-map design {design!r}; choose one of {', '.join(DESIGNS)}")
     r = alias_experiment(data, writer, design, written_back)
     who = {"process": "the process", "debugger": "the debugger", "copy_to_user": "copy_to_user"}[writer]
     top = (f"What the line should hold: old bytes, {who}'s write refused ({r.write_error})" if r.write_error
            else f"What the line should hold: {who} wrote {len(data)} byte(s) over the old bytes")
     panels = [(top, r.expected)]
     for read in r.reads:
-        label = read.label + (f" -> {read.error}" if read.error else f": {read.verdict}")
+        label = read.label + (f": no data ({read.error})" if read.error else f": {read.verdict}")
         panels.append((label, read.data or b""))
-    panels.append(("DRAM: the ciphertext the DIMM holds (always differs: it is encrypted)", r.dram))
-    compared = [i for i, (_, d) in enumerate(panels[1:-1], start=1) if d]
+    compared = [i for i, (_, d) in enumerate(panels[1:], start=1) if d]
     proc, dbg = r.read("process"), r.read("debugger")
     first = f"The process reads: {proc.verdict}. The debugger's process_vm_readv gets: {dbg.verdict}."
-    timing = ("Then every cache was written back (time passed)." if written_back
-              else "Read at once: nothing was written back yet.")
-    fig = bytes_figure(panels, base=r.pa, title=f"{DESIGNS[design]} · page KeyID {r.keyid} · frame {r.pa:#x}",
-                       mark_changed=compared, note=f"{first}\n{timing} '<- differs' marks blocks that differ from "
-                       "the top grid.")
+    dram = ("the line's ciphertext in DRAM changed" if r.dram_changed
+            else "the line's ciphertext in DRAM is unchanged")
+    timing = (f"Then every cache was written back (time passed): {dram}." if written_back
+              else f"Read at once, before any write-back: {dram}.")
+    fig = bytes_figure(panels, base=r.pa, title=f"{DESIGNS[design]}; page KeyID {r.keyid}, frame {r.pa:#x}",
+                       mark_changed=compared, note=f"{first}\n{timing}\nThe word 'differs' at the right of a "
+                       "row marks a 16-byte block that differs from the top grid.")
     fig.mktme_alt = f"{first} {timing} " + fig.mktme_alt
     return fig
 
@@ -384,9 +432,9 @@ def alias_explorer() -> LessonWidget:
         control.tooltips = tips
         control.style.button_width = "auto"  # the labels are longer than the default button width
     telling = [
-        Telling("As proposed, the process writes: the debugger's process_vm_readv reads GARBAGE through the "
-                "KeyID-0 direct map.", {}),
-        Telling("As proposed, the debugger writes 20 bytes through the direct map: once the line is written back, "
+        Telling("One KeyID-0 direct map (the RFC v2 API alone), the process writes: the debugger's "
+                "process_vm_readv reads GARBAGE through the KeyID-0 direct map.", {}),
+        Telling("One KeyID-0 direct map, the debugger writes 20 bytes through it: once the line is written back, "
                 "the process reads GARBAGE in blocks 0 and 1, the 16-byte blocks the write touched.",
                 {"writer": "debugger"}),
         Telling("Per-KeyID direct maps: the debugger's write goes through the page's own KeyID; every alias "
@@ -406,7 +454,7 @@ def alias_explorer() -> LessonWidget:
 TABLE_PATHS = {
     "process_vm_readv": "debugger reads (process_vm_readv)",
     "process_vm_writev": "debugger writes, process reads back",
-    "write(O_DIRECT)": "O_DIRECT: what the disk gets",
+    "write(O_DIRECT)": "O_DIRECT (a CPU copy here): what the disk gets",
     "copy_from_user": "write(2): copy_from_user",
 }
 COST_KINDS = ("clflush", "tlb_shootdown", "direct_map_change", "kmap")
@@ -420,6 +468,7 @@ class DesignRow:
     stray_read: str  # what a read of __va(pa) (the KeyID-0 direct map) sees: "garbage", "PLAINTEXT", "oops"
     costs: dict  # event kind -> count, for one encrypted page's life (fault, one process_vm_readv, free)
     direct_maps: int  # how many copies of the direct map the design keeps
+    base: str = ""  # the policy every switch but direct_map comes from (e.g. "core_series")
 
     @property
     def max_ram_bytes(self) -> int:
@@ -429,7 +478,7 @@ class DesignRow:
 
 def run_path(page: Page, name: str, data: bytes) -> str:
     """Run one of :data:`KERNEL_PATHS` on ``page`` (which holds ``data``); say how it went."""
-    _, fn = KERNEL_PATHS[name]
+    _, fn = KERNEL_PATHS[_choose(name, KERNEL_PATHS, "kernel path")]
     try:
         got = fn(page, data)
     except SyscallError as exc:
@@ -437,10 +486,18 @@ def run_path(page: Page, name: str, data: bytes) -> str:
     return "right" if got == data else "GARBAGE"
 
 
-def compare_designs(designs=tuple(DESIGNS), base: Policy | str = "as_proposed", *, seed: int = SEED,
+def compare_designs(designs=tuple(DESIGNS), base: Policy | str = "core_series", *, seed: int = SEED,
                     data: bytes = OLD_LINE) -> list[DesignRow]:
     """For each design (``base`` with only its direct map changed): every kernel path, run on a
-    fresh copy of the same encrypted page, plus the events one page's life costs."""
+    fresh copy of the same encrypted page, plus the events one page's life costs.
+
+    The default base is Kirill Shutemov's core series (``Policy.core_series()``), which flushes a
+    frame through its old KeyID whenever the frame changes KeyID (``prep_encrypted_page``,
+    ``free_encrypted_page``). Every row pays those flushes, so the differences between rows are
+    the direct-map design's own (direct-map changes, TLB shootdowns, kmaps)."""
+    if isinstance(designs, str):
+        designs = (designs,)
+    base_name = base if isinstance(base, str) else getattr(base, "name", "custom")
     rows = []
     for design in designs:
         start = encrypted_page(policy_for(design, base), data, seed=seed)
@@ -464,11 +521,11 @@ def compare_designs(designs=tuple(DESIGNS), base: Policy | str = "as_proposed", 
             owner.munmap(va, PAGE_SIZE)
         costs = {kind: spent.get(kind, 0) for kind in COST_KINDS}
         maps = k.machine.nr_keyids + 1 if design == "per_keyid" else 1  # KeyID 0 and every KeyID 1..N
-        rows.append(DesignRow(design, DESIGNS[design], outcomes, stray, costs, maps))
+        rows.append(DesignRow(design, DESIGNS[design], outcomes, stray, costs, maps, base_name))
     return rows
 
 
-def _table(heads: list[str], body: list[list[str]], strong: tuple[str, ...]) -> HTMLCard:
+def _table(heads: list[str], body: list[list[str]], strong: tuple[str, ...], caption: str = "") -> HTMLCard:
     """An HTML table with a plain-text twin; alarming words are bold as well as written out."""
     esc = html.escape
 
@@ -476,12 +533,16 @@ def _table(heads: list[str], body: list[list[str]], strong: tuple[str, ...]) -> 
         inner = f"<strong>{esc(value)}</strong>" if tag == "td" and value in strong else esc(value)
         return f"<{tag} style='text-align:left;padding:0.15em 0.6em;border-bottom:1px solid #ccc'>{inner}</{tag}>"
 
-    table = ("<table class='mktme-design-table' style='border-collapse:collapse;font-size:0.9em'><thead><tr>"
-             + "".join(cell(h, "th") for h in heads) + "</tr></thead><tbody>"
+    top = (f"<caption style='caption-side:top;text-align:left;padding-bottom:0.3em'>{esc(caption)}</caption>"
+           if caption else "")
+    table = ("<table class='mktme-design-table' style='border-collapse:collapse;font-size:0.9em'>" + top
+             + "<thead><tr>" + "".join(cell(h, "th") for h in heads) + "</tr></thead><tbody>"
              + "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in body) + "</tbody></table>")
     widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(heads)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(heads, widths)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in body]
+    if caption:
+        lines.insert(0, caption)
     return HTMLCard(table, "\n".join(lines))
 
 
@@ -489,20 +550,38 @@ def _tib(n: int) -> str:
     return f"{n / (1 << 40):g} TiB"
 
 
+def _base_sentence(rows: list[DesignRow]) -> str:
+    bases = sorted({r.base for r in rows if r.base})
+    if len(bases) == 1:
+        return f"Every row: Policy.{bases[0]}() with only direct_map changed."
+    if bases:
+        return f"Rows come from different base policies ({', '.join(bases)}): compare them with care."
+    return ""
+
+
 def render_design_table(rows: list[DesignRow], view: str = "paths") -> HTMLCard:
     """The comparison as a table: ``view="paths"`` (what each kernel path returned) or
-    ``view="costs"`` (what one page's life cost, and what a stray read of the direct map sees)."""
+    ``view="costs"`` (what one page's life cost, and what a stray read of the direct map sees).
+
+    ``rows`` is what :func:`compare_designs` returns: a non-empty list of :class:`DesignRow`."""
+    if (not isinstance(rows, (list, tuple)) or not rows
+            or not all(isinstance(r, DesignRow) for r in rows)):
+        got = f"an empty {type(rows).__name__}" if isinstance(rows, (list, tuple)) and not rows else _short(rows)
+        raise WidgetInputError("rows must be a non-empty list of design rows, as aliasing.compare_designs() "
+                               f"returns; got {got}")
+    _choose(view, ("paths", "costs"), "view")
+    base = _base_sentence(list(rows))
     if view == "paths":
         heads = ["direct-map design"] + list(TABLE_PATHS.values())
         body = [[r.design] + [r.outcomes[p] for p in TABLE_PATHS] for r in rows]
-        return _table(heads, body, ("GARBAGE", "EFAULT"))
-    if view == "costs":
-        heads = (["direct-map design", "direct maps", "RAM per map"] + list(COST_KINDS)
-                 + ["a stray read of __va(pa) sees"])
-        body = [[r.design, str(r.direct_maps), _tib(r.max_ram_bytes)] + [str(r.costs[k]) for k in COST_KINDS]
-                + [r.stray_read] for r in rows]
-        return _table(heads, body, ("PLAINTEXT",))
-    raise WidgetInputError(f"view must be 'paths' or 'costs'; got {view!r}")
+        return _table(heads, body, ("GARBAGE", "EFAULT"), base)
+    heads = (["direct-map design", "direct maps", "RAM per map"] + list(COST_KINDS)
+             + ["a stray read of __va(pa) sees"])
+    body = [[r.design, str(r.direct_maps), _tib(r.max_ram_bytes)] + [str(r.costs[k]) for k in COST_KINDS]
+            + [r.stray_read] for r in rows]
+    caption = (base + " Events of one encrypted page's life: fault it in, one process_vm_readv(), "
+               "munmap().").strip()
+    return _table(heads, body, ("PLAINTEXT",), caption)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -512,6 +591,10 @@ def alias_picture(page: Page, data: bytes, *, title: str | None = None) -> Lesso
     """Every full address that reaches ``page``'s frame, each labelled with what it reads now.
 
     The reads are done on a clone, so drawing the picture changes nothing in ``page``."""
+    if not isinstance(page, Page):
+        raise WidgetInputError(f"page must be an aliasing.Page (from encrypted_page()); got {_short(page)}")
+    if not isinstance(data, (bytes, bytearray)) or not 0 < len(data) <= PAGE_SIZE - page.va % PAGE_SIZE:
+        raise WidgetInputError(f"data must be the 1 to {PAGE_SIZE} bytes the page holds; got {_short(data)}")
     probe = page.clone()
     n = len(data)
 
