@@ -376,3 +376,9 @@ def test_bytes_figure_marks_only_the_panels_asked_for():
     assert both.mktme_alt.count("differs from the first panel in block 0 only") == 2
     none = viz.bytes_figure([("a", a), ("b", b)], mark_changed=())
     assert "differs" not in none.mktme_alt
+
+
+def test_the_design_dropdown_shows_its_longest_label_whole(widget):
+    """At the course's font a closed dropdown shows about 4 characters per 3em (30em cut labels at 40)."""
+    width_em = float(widget.controls["design"].layout.width.removesuffix("em"))
+    assert width_em >= 0.75 * max(len(label) for label in al.DESIGNS.values()) + 2  # + the arrow

@@ -62,7 +62,7 @@ OLD_LINE = b"old: balance 100 EUR, owner alice".ljust(LINE, b".")
 
 #: design -> label shown to the learner (order = the order of the lesson's sections)
 DESIGNS: dict[str, str] = {
-    "keyid0": "One direct map at KeyID 0 (the RFC v2 API alone)",
+    "keyid0": "One direct map at KeyID 0 (RFC v2 API alone)",
     "per_keyid": "A direct map per KeyID (Kirill Shutemov's series)",
     "rekey": "Re-key the page's direct-map entry (pageattr)",
     "unmapped": "Drop encrypted pages from the direct map (gup fails)",
@@ -431,6 +431,8 @@ def alias_explorer() -> LessonWidget:
                                                       "the reads happen while the written line is still cached"])):
         control.tooltips = tips
         control.style.button_width = "auto"  # the labels are longer than the default button width
+    # Wide enough for the longest design label (55 characters); 30em cut them at about 40.
+    controls["design"].layout.width = "44em"
     telling = [
         Telling("One KeyID-0 direct map (the RFC v2 API alone), the process writes: the debugger's "
                 "process_vm_readv reads GARBAGE through the KeyID-0 direct map.", {}),
