@@ -355,8 +355,8 @@ def check_gup_fix(answer):
     (switch,) = changed
     if any(v == "EFAULT" for v in results.values()):
         return hint(f"with {switch}={getattr(answer, switch)!r} the paths fail with EFAULT: no wrong data, but no "
-                    "data either. Dave Hansen's point: direct I/O and debuggers need get_user_pages() to keep "
-                    "working. Find a value that keeps them working and right.")
+                    "data either. Dave Hansen's point: direct I/O and device assignment need get_user_pages() to "
+                    "keep working (and so do debuggers). Find a value that keeps them working and right.")
     bad = sorted(n for n, v in results.items() if v != "right")
     if bad:
         return hint(f"with {switch}={getattr(answer, switch)!r}, {bad} still return GARBAGE. These paths reach the "
