@@ -185,3 +185,16 @@ def test_the_course_readme_has_the_plan_the_footer_links_to():
     readme = (ROOT / "README.md").read_text()
     section = readme.split("\n## Lessons\n", 1)[1].split("\n## ", 1)[0]
     assert sl.MAP_START in section and "Planned:" in section
+
+
+def test_sanity_check_cells_are_collapsed_and_check_notices_an_expanded_one(tree, capsys):
+    add_lesson(tree, "04_cache", "Cache")
+    assert sl.main(["--root", str(tree)]) == 0
+    path = tree / "notebooks" / "04_cache.ipynb"
+    nb = read(path)
+    sanity = [c for c in nb.cells if "sanity-check" in tags(c)]
+    assert sanity and all(c.metadata["jupyter"]["source_hidden"] is True for c in sanity)
+    assert not any(c.metadata.get("jupyter") for c in nb.cells if "sanity-check" not in tags(c))
+    sanity[0].metadata["jupyter"]["source_hidden"] = False  # an author expanded it and saved
+    nbformat.write(nb, path)
+    assert sl.main(["--root", str(tree), "--check"]) == 1

@@ -166,6 +166,9 @@ def footer_source(meta: dict, next_title: str | None) -> str:
     return "\n\n".join(parts)
 
 
+SANITY_TAG = "sanity-check"
+
+
 def _tagged(cell, tag: str) -> bool:
     return tag in cell.get("metadata", {}).get("tags", [])
 
@@ -185,6 +188,10 @@ def with_generated_cells(nb, header: str, footer: str | None):
         cells.append(_markdown(footer, FOOTER_TAG))
     for number, cell in enumerate(cells):
         cell["id"] = str(number)
+        if _tagged(cell, SANITY_TAG):
+            # Collapsed in JupyterLab (click the bar to see it): the learner reads the lesson,
+            # the asserts still run, and a book build drops them (tag remove-cell).
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
     nb.cells = cells
     return nb
 
