@@ -18,7 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_all import time_call  # noqa: E402
+from run_all import time_widget_cases  # noqa: E402
 
 from mktme_lite.widgets import start_here, tme_basics  # noqa: E402
 
@@ -34,24 +34,8 @@ CASES = {
 }
 
 
-def _short(value) -> str:
-    if isinstance(value, int):
-        return hex(value)
-    text = repr(value)
-    return text if len(text) <= 20 else text[:12] + "…'"
-
-
 def main() -> dict:
-    results = {}
-    for name, (render, build, settings) in CASES.items():
-        widget = build()
-        for params in settings:
-            label = f"{name}({', '.join(f'{k}={_short(v)}' for k, v in params.items()) or 'defaults'})"
-            full = {**widget.defaults, **params}
-            if widget.draw(full) and widget.last_status == "ok":
-                results[f"{label} render"] = time_call(lambda: render(**full), label=f"{label} render")
-            results[f"{label} update"] = time_call(lambda: widget.draw(full), label=f"{label} update")
-    return results
+    return time_widget_cases(CASES)
 
 
 if __name__ == "__main__":

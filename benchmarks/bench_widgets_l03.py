@@ -20,7 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_all import time_call  # noqa: E402
+from run_all import time_call, time_widget_cases  # noqa: E402
 
 from mktme_lite.widgets import aliasing  # noqa: E402
 
@@ -37,17 +37,8 @@ SETTINGS = [
 
 
 def main() -> dict:
-    results = {}
-    widget = aliasing.alias_explorer()
-    for params in SETTINGS:
-        label = "alias_explorer(" + (", ".join(f"{k}={v!r}" if len(repr(v)) < 16 else f"{k}=…"
-                                              for k, v in params.items()) or "defaults") + ")"
-        full = {**widget.defaults, **params}
-        widget.draw(full)
-        if widget.last_status == "ok":
-            results[f"{label} render"] = time_call(lambda: aliasing.render_alias_explorer(**full),
-                                                   label=f"{label} render")
-        results[f"{label} update"] = time_call(lambda: widget.draw(full), label=f"{label} update")
+    results = time_widget_cases(
+        {"alias_explorer": (aliasing.render_alias_explorer, aliasing.alias_explorer, SETTINGS)})
     # Not a widget update but one notebook cell: judged against a 1 s budget.
     results["compare_designs (lesson table)"] = time_call(aliasing.compare_designs, repeat=10, budget_ms=1000,
                                                           label="compare_designs (lesson table, one cell)")

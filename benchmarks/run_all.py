@@ -52,6 +52,34 @@ def time_call(fn, repeat: int = 30, warmup: int = 3, label: str = "",
     return {"p50_ms": p50, "p95_ms": p95, "runs": repeat}
 
 
+def _short(value) -> str:
+    """A parameter value short enough for a benchmark label (ints in hex: they are addresses)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return hex(value)
+    text = repr(value)
+    return text if len(text) <= 20 else text[:12] + "…"
+
+
+def time_widget_cases(cases: dict) -> dict:
+    """Time every widget setting twice: the pure ``render`` function alone, and a full
+    ``update`` through the widget shell (render + PNG + display bundle: what a learner waits for).
+
+    ``cases`` maps a name to ``(render, build, settings)``: the pure function, the function that
+    builds the widget, and a list of parameter dicts (each merged over the widget's defaults).
+    A refused setting has only an ``update`` time: the error path must be quick too.
+    """
+    results = {}
+    for name, (render, build, settings) in cases.items():
+        widget = build()
+        for params in settings:
+            label = f"{name}({', '.join(f'{k}={_short(v)}' for k, v in params.items()) or 'defaults'})"
+            full = {**widget.defaults, **params}
+            if widget.draw(full) and widget.last_status == "ok":
+                results[f"{label} render"] = time_call(lambda: render(**full), label=f"{label} render")
+            results[f"{label} update"] = time_call(lambda: widget.draw(full), label=f"{label} update")
+    return results
+
+
 def _jsonable(value):
     """JSON needs string keys; benchmark scripts may key results by tuples (e.g. (op, policy))."""
     if isinstance(value, dict):
