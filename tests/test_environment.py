@@ -5,6 +5,7 @@ Both files name the same packages with the same version bounds; conda-only entri
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -74,8 +75,9 @@ def differences(pyproject: dict, env: dict) -> list[str]:
     if SpecifierSet(conda_only.get("python", "").replace(" ", "")) != SpecifierSet(python):
         problems.append(f"python: pyproject.toml requires {python}, "
                         f"environment.yml says {conda_only.get('python')!r}")
-    if not any(line.strip() in INSTALLS_THIS_REPO for line in pip_lines):
-        problems.append("environment.yml's pip section must install this repository (-e .)")
+    if any(line.strip() in INSTALLS_THIS_REPO for line in pip_lines):
+        problems.append("environment.yml's pip section must not install this repository: Binder builds "
+                        "the environment before the repository is copied in (postBuild installs it)")
     if env.get("channels") != ["conda-forge"]:
         problems.append(f"environment.yml channels must be [conda-forge], not {env.get('channels')}")
     return problems
@@ -106,7 +108,7 @@ def test_every_dependency_has_bounds():
     (lambda env: env["dependencies"].__setitem__(
         env["dependencies"].index("numpy >=1.26,<3"), "numpy >=1.26,<2"), "numpy: pyproject"),
     (lambda env: env["dependencies"].__setitem__(0, "python >=3.10"), "python:"),
-    (lambda env: env["dependencies"].pop(), "pip section"),
+    (lambda env: env["dependencies"].append({"pip": ["-e ."]}), "pip section must not"),
     (lambda env: env["dependencies"].__setitem__(
         env["dependencies"].index("matplotlib >=3.8,<4"), "matplotlib-base >=3.8,<4"), None),
 ])
@@ -118,6 +120,14 @@ def test_a_drifted_environment_is_reported(change, expected):
         assert problems == []
     else:
         assert any(expected in p for p in problems), problems
+
+
+def test_binder_post_build_installs_the_course():
+    post = ROOT / "postBuild"
+    assert post.exists() and os.access(post, os.X_OK), "postBuild must exist and be executable"
+    lines = [line.strip() for line in post.read_text().splitlines()]
+    assert lines[0].startswith("#!") and "set -euo pipefail" in lines
+    assert any(line.startswith("python -m pip install") and line.endswith(" -e .") for line in lines)
 
 
 def test_check_env_script_passes():
