@@ -34,49 +34,11 @@ def widget(request):
     return WIDGET_BUILDERS[request.param]()
 
 
-# ------------------------------------------------------------------------ the shell contract
-
-def test_container_and_output_carry_the_css_classes(widget):
-    assert "mktme-widget" in widget.container._dom_classes
-    assert "mktme-widget-output" in widget.output._dom_classes
-    assert widget.output in widget.container.children
+# -------------------------------------- the shell (the contract for every widget: test_widget_shells.py)
 
 
-def test_every_control_is_labelled(widget):
-    for name, control in widget.controls.items():
-        assert control.description.strip(), name
 
 
-def test_first_control_is_one_the_browser_test_can_move(widget):
-    first = next(iter(widget.controls.values()))
-    assert isinstance(first, (W.SelectionSlider, W.Dropdown, W.ToggleButtons, W.Text))
-
-
-def test_moving_a_control_redraws_the_output(widget):
-    widget.update()
-    before = widget.output.outputs
-    name, control = next(iter(widget.controls.items()))
-    values = [v for _, v in control.options]
-    control.value = values[(values.index(control.value) + 1) % len(values)]
-    assert widget.last_status == "ok"
-    assert widget.output.outputs != before
-    assert len(widget.output.outputs) == 1
-    assert widget.output.outputs[0]["output_type"] == "display_data"
-
-
-def test_static_twin_draws_default_and_telling_values(widget):
-    assert 3 <= len(widget.telling) <= 4, "default + 2-3 telling values"
-    assert dict(widget.telling[0].params) == {}, "the first telling view is the default"
-    views = widget.static_views()
-    assert len(views) == len(widget.telling)
-    for caption, (data, meta) in views:
-        assert widget.last_status == "ok" or "Cannot draw" not in data.get("text/plain", "")
-        assert "Cannot draw" not in data.get("text/plain", ""), caption
-        assert caption.startswith("**") and "Setting:" in caption
-        if "image/png" in data:
-            assert meta["image/png"]["alt"]
-    outputs = {views[i][1][0].get("image/png", views[i][1][0].get("text/html")) for i in range(len(views))}
-    assert len(outputs) == len(views), "each telling value must show something different"
 
 
 def test_text_fallback_is_not_an_object_repr(widget):

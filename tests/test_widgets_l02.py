@@ -9,7 +9,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import ipywidgets as W  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -19,58 +18,10 @@ from mktme_lite.address import AddressLayout, TMEActivate  # noqa: E402
 from mktme_lite.keytable import KeyMode, PconfigStatus  # noqa: E402
 from mktme_lite.widgets import WidgetInputError, multi_key as mk  # noqa: E402
 
-BUILDERS = {"keyid_budget": mk.keyid_budget, "pconfig_console": mk.pconfig_console}
+# The shell contract (CSS classes, labels, redraw, options, static twin) is in test_widget_shells.py.
 
 
-@pytest.fixture(scope="module", params=sorted(BUILDERS))
-def widget(request):
-    return BUILDERS[request.param]()
 
-
-# ------------------------------------------------------------------------ the shell contract
-
-def test_container_and_output_carry_the_css_classes(widget):
-    assert "mktme-widget" in widget.container._dom_classes
-    assert "mktme-widget-output" in widget.output._dom_classes
-
-
-def test_every_control_is_labelled(widget):
-    for name, control in widget.controls.items():
-        assert control.description.strip(), name
-
-
-def test_first_control_moves_and_redraws(widget):
-    first = next(iter(widget.controls.values()))
-    assert isinstance(first, (W.SelectionSlider, W.Dropdown, W.ToggleButtons, W.Text))
-    widget.update()
-    before = widget.output.outputs
-    values = [v for _, v in first.options]
-    first.value = values[(values.index(first.value) + 1) % len(values)]
-    assert widget.last_status == "ok", widget.last_message
-    assert widget.output.outputs != before
-
-
-def test_static_twin_draws_default_and_telling_values(widget):
-    assert 3 <= len(widget.telling) <= 4 and dict(widget.telling[0].params) == {}
-    views = widget.static_views()
-    shown = set()
-    for caption, (data, meta) in views:
-        assert "Cannot draw" not in data.get("text/plain", ""), caption
-        if "image/png" in data:
-            assert meta["image/png"]["alt"]
-            shown.add(data["image/png"])
-        else:
-            shown.add(data["text/html"])
-    assert len(shown) == len(views), "each telling value must show something different"
-
-
-def test_every_dropdown_option_draws(widget):
-    """No option a learner can pick crashes the widget; refusals are messages, never bugs."""
-    base = dict(widget.defaults)
-    for name, control in widget.controls.items():
-        for _, value in control.options:
-            widget.draw({**base, name: value})
-            assert widget.last_status in ("ok", "input-error"), (name, value, widget.last_message)
 
 
 # ------------------------------------------------------------------------ KeyID-bit budget

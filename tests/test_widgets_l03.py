@@ -5,7 +5,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import ipywidgets as W  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -23,25 +22,7 @@ def widget():
     return al.alias_explorer()
 
 
-# ------------------------------------------------------------------------ the shell contract
-
-def test_container_output_and_labels(widget):
-    assert "mktme-widget" in widget.container._dom_classes
-    assert "mktme-widget-output" in widget.output._dom_classes
-    assert all(c.description.strip() for c in widget.controls.values())
-
-
-def test_first_control_redraws_the_output(widget):
-    first = next(iter(widget.controls.values()))
-    assert isinstance(first, (W.SelectionSlider, W.Dropdown, W.ToggleButtons, W.Text))
-    widget.update()
-    before = widget.output.outputs
-    values = [v for _, v in first.options]
-    first.value = values[(values.index(first.value) + 1) % len(values)]
-    assert widget.last_status == "ok"
-    assert widget.output.outputs != before
-    first.value = values[0]
-
+# ----------------------- the static twin (the shell contract for every widget: test_widget_shells.py)
 
 def test_static_twin_shows_four_different_pictures(widget):
     assert dict(widget.telling[0].params) == {}
