@@ -33,3 +33,11 @@ class ConfigError(MKTMEError):
 
 class DataError(MKTMEError):
     """Data of the wrong type or length was handed to a load, store or cipher."""
+
+
+class ParameterError(MKTMEError, ValueError):
+    """An argument of the wrong kind or out of its range, raised by :mod:`mktme_lite.params`.
+
+    One class for every "you passed the wrong thing" across the hardware, the kernel, the
+    scenarios and the widgets, so a lesson (or a widget shell) catches one family. It is also a
+    ``ValueError``, as Python's own argument checks are."""

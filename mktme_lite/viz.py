@@ -45,6 +45,7 @@ from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
 from . import style
+from .dump import BLOCK, LINE, changed_lines, describe_bytes, differing_blocks, hexdump, printable
 
 __all__ = [
     "LessonFigure",
@@ -67,8 +68,6 @@ __all__ = [
     "card",
 ]
 
-BLOCK = 16  # one AES block
-LINE = 64  # one cache line = one XTS data unit (modelling choice)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -158,55 +157,6 @@ def show(obj, alt: str | None = None) -> None:
         return
     if get_ipython() is not None:
         display(data, raw=True, metadata=metadata)
-
-
-# ----------------------------------------------------------------------------------------------
-# Text helpers
-# ----------------------------------------------------------------------------------------------
-def printable(data: bytes) -> str:
-    """Bytes as ASCII, with ``.`` for every byte that is not a printable character."""
-    return "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in data)
-
-
-def hexdump(data: bytes, base: int = 0, width: int = 16) -> str:
-    """A classic hex dump: address, hex bytes, ASCII. One row per 16-byte AES block by default."""
-    rows = []
-    last = base + max(len(data) - 1, 0)
-    digits = max(4, len(f"{last:x}"))
-    for off in range(0, len(data), width):
-        chunk = data[off : off + width]
-        hexes = " ".join(f"{b:02x}" for b in chunk).ljust(3 * width - 1)
-        rows.append(f"0x{base + off:0{digits}x}  {hexes}  |{printable(chunk)}|")
-    return "\n".join(rows)
-
-
-def differing_blocks(a: bytes, b: bytes, block: int = BLOCK) -> list[int]:
-    """Indices of the ``block``-byte blocks in which ``a`` and ``b`` differ."""
-    if len(a) != len(b):
-        raise ValueError(f"cannot compare {len(a)} bytes with {len(b)} bytes")
-    return [i // block for i in range(0, len(a), block) if a[i : i + block] != b[i : i + block]]
-
-
-def changed_lines(before: bytes, after: bytes, base: int = 0) -> list[int]:
-    """Physical addresses of the 64-byte lines that differ between two DRAM dumps."""
-    return [base + i * LINE for i in differing_blocks(before, after, LINE)]
-
-
-def describe_bytes(data: bytes) -> str:
-    """A few words a screen reader can say about a run of bytes."""
-    if not data:
-        return "no bytes"
-    if not any(data):
-        return "all zero"
-    text = printable(data)
-    readable = sum(0x20 <= b < 0x7F for b in data) + data.count(0)
-    if readable >= 0.9 * len(data):
-        shown = text.replace(".", " ").strip()
-        shown = " ".join(shown.split())
-        if len(shown) > 40:
-            shown = shown[:39] + "…"
-        return f'readable text "{shown}"'
-    return f"random-looking bytes ({len(set(data))} distinct values in {len(data)})"
 
 
 def _block_phrase(blocks: Sequence[int]) -> str:

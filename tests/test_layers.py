@@ -12,13 +12,16 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "mktme_lite"
 
 LAYERS = {
-    "hardware": 0,
-    "kernel": 1,
-    "scenarios": 2,
-    "pictures": 3,
-    "lessons": 4,
+    "base": 0,
+    "hardware": 1,
+    "kernel": 2,
+    "scenarios": 3,
+    "pictures": 4,
+    "lessons": 5,
 }
-HARDWARE = {"errors", "xts", "address", "keytable", "memory", "cache", "machine"}
+#: What every layer may use: the error family, the argument checks, bytes as text, the course list.
+BASE = {"errors", "params", "dump", "course"}
+HARDWARE = {"xts", "address", "keytable", "memory", "cache", "machine"}
 SCENARIOS = {"races", "costs", "scenarios"}
 PICTURES = {"viz", "style", "widgets"}
 LESSONS = {"checks", "quiz", "lesson"}
@@ -31,6 +34,8 @@ def layer_of(module: str) -> int:
     if len(parts) == 1:
         return LAYERS["lessons"]  # the package root may re-export anything
     head = parts[1]
+    if head in BASE:
+        return LAYERS["base"]
     if head in HARDWARE:
         return LAYERS["hardware"]
     if head == "kernel":

@@ -55,6 +55,7 @@ from ..address import (
 )
 from ..keytable import KeyMode, PconfigCommand, PconfigStatus
 from ..machine import LINE, Machine
+from ..dump import format_bytes
 from ..viz import HTMLCard, LessonFigure
 from . import LessonWidget, Telling, WidgetInputError, dropdown, slider
 
@@ -66,19 +67,6 @@ __all__ = [
 
 GIB = 1 << 30
 TIB = 1 << 40
-_UNITS = [("PiB", 1 << 50), ("TiB", TIB), ("GiB", GIB), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)]
-
-
-def format_bytes(n: int) -> str:
-    """An exact size in binary units: ``1 TiB``, ``63 TiB``, ``65534 GiB`` (never rounded)."""
-    if not isinstance(n, int) or n < 0:
-        raise ValueError(f"a size must be a non-negative int; got {n!r}")
-    if n == 0:
-        return "0 B"
-    for name, unit in _UNITS:
-        if n >= unit and n % unit == 0 and n // unit < 100_000:
-            return f"{n // unit} {name}"
-    return f"{n} B"
 
 
 # ==========================================================================================
