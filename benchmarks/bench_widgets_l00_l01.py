@@ -20,10 +20,11 @@ matplotlib.use("Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_all import time_widget_cases  # noqa: E402
 
-from mktme_lite.widgets import start_here, tme_basics  # noqa: E402
+from mktme_lite.widgets import start_here  # noqa: E402
+from mktme_lite.widgets import tme_basics as tme_basics_w  # noqa: E402
 
 CASES = {
-    "dram_probe": (tme_basics.render_dram_probe, tme_basics.dram_probe, [
+    "dram_probe": (tme_basics_w.render_dram_probe, tme_basics_w.dram_probe, [
         {},
         {"address": 0x1080},
         {"key_mode": "bypass"},

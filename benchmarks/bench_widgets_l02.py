@@ -20,16 +20,17 @@ matplotlib.use("Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_all import time_widget_cases  # noqa: E402
 
-from mktme_lite.widgets import multi_key  # noqa: E402
+from mktme_lite.scenarios import multi_key  # noqa: E402
+from mktme_lite.widgets import multi_key as multi_key_w  # noqa: E402
 
 CASES = {
-    "keyid_budget": (multi_key.render_keyid_budget, multi_key.keyid_budget, [
+    "keyid_budget": (multi_key_w.render_keyid_budget, multi_key_w.keyid_budget, [
         {},
         {"keyid_bits": 0},
         {"phys_bits": 52, "keyid_bits": 15, "max_keyid_bits": 15, "dram_bytes": 16 * multi_key.GIB},
         {"keyid_bits": 7},  # refused (#GP): the error path must be quick too
     ]),
-    "pconfig_console": (multi_key.render_pconfig_console, multi_key.pconfig_console, [
+    "pconfig_console": (multi_key_w.render_pconfig_console, multi_key_w.pconfig_console, [
         {},
         {"package": multi_key.EVERY},
         {"package": multi_key.EVERY, "command": 0, "key": "key_a"},

@@ -22,7 +22,8 @@ matplotlib.use("Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_all import time_call, time_widget_cases  # noqa: E402
 
-from mktme_lite.widgets import aliasing  # noqa: E402
+from mktme_lite.scenarios import aliasing  # noqa: E402
+from mktme_lite.widgets import aliasing as aliasing_w  # noqa: E402
 
 SETTINGS = [
     {},
@@ -38,13 +39,13 @@ SETTINGS = [
 
 def main() -> dict:
     results = time_widget_cases(
-        {"alias_explorer": (aliasing.render_alias_explorer, aliasing.alias_explorer, SETTINGS)})
+        {"alias_explorer": (aliasing_w.render_alias_explorer, aliasing_w.alias_explorer, SETTINGS)})
     # Not a widget update but one notebook cell: judged against a 1 s budget.
     results["compare_designs (lesson table)"] = time_call(aliasing.compare_designs, repeat=10, budget_ms=1000,
                                                           label="compare_designs (lesson table, one cell)")
     rows = aliasing.compare_designs()
     for view in ("paths", "costs"):
-        results[f"render_design_table({view!r})"] = time_call(lambda: aliasing.render_design_table(rows, view),
+        results[f"render_design_table({view!r})"] = time_call(lambda: aliasing_w.render_design_table(rows, view),
                                                              label=f"render_design_table({view!r})")
     return results
 

@@ -2,9 +2,10 @@
 
 Layers (a lower layer never imports a higher one):
 
+    base       errors, params (argument checks), dump (bytes as text), course (the lesson list)
     hardware   xts, address, keytable, memory, cache, machine
     kernel     mktme_lite.kernel (frames, direct map, processes, syscalls, swap, XPFO)
-    scenarios  races, costs
+    scenarios  mktme_lite.scenarios (the lessons' experiments, returning frozen dataclasses)
     pictures   viz, widgets
     lessons    checks, quiz, lesson
 
@@ -23,6 +24,7 @@ from .errors import (
     KeyMaterialError,
     MKTMEError,
     PackageError,
+    ParameterError,
 )
 from .keytable import KeyMode, PconfigCommand, PconfigStatus
 from .machine import LINE, Event, Machine
@@ -31,6 +33,6 @@ from .xts import xts_decrypt, xts_encrypt
 __all__ = [
     "ALG_AES_XTS_128", "ALG_AES_XTS_256", "AddressLayout", "TMEActivate", "TMECapability",
     "AddressError", "ConfigError", "DataError", "KeyIDError", "KeyMaterialError", "MKTMEError",
-    "PackageError", "KeyMode", "PconfigCommand", "PconfigStatus", "LINE", "Event", "Machine",
+    "PackageError", "ParameterError", "KeyMode", "PconfigCommand", "PconfigStatus", "LINE", "Event", "Machine",
     "xts_encrypt", "xts_decrypt",
 ]

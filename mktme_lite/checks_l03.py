@@ -13,8 +13,9 @@ from .checks import Examples, NotAttempted, check, hint, is_placeholder, passed
 from .errors import AddressError
 from .kernel import PAGE_SIZE, PROT_READ, PROT_WRITE, Kernel, Policy, SyscallError
 from .machine import Machine
-from .viz import differing_blocks
-from .widgets.aliasing import CPU_KEY, KERNEL_PATHS, encrypted_page
+from .dump import differing_blocks
+from .scenarios.aliasing import KERNEL_PATHS
+from .scenarios.pages import CPU_KEY, encrypted_page
 
 RW = PROT_READ | PROT_WRITE
 

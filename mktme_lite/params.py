@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 from .errors import ParameterError
 
-__all__ = ["shown", "choose", "flag", "whole", "address", "byteslike", "text_bytes", "ParameterError"]
+__all__ = ["shown", "is_whole", "choose", "flag", "whole", "address", "byteslike", "text_bytes", "ParameterError"]
 
 _SHOWN_MAX = 40
 
@@ -61,11 +61,18 @@ def flag(value: Any, what: str) -> bool:
     return value
 
 
+def is_whole(value: Any) -> bool:
+    """A Python or numpy integer that is not a bool (``True``, ``2.0`` and ``"2"`` are not whole numbers).
+
+    For checks whose refusal must say something domain-specific ("KEYID is a 16-bit field")."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def whole(value: Any, what: str, low: int | None = None, high: int | None = None, *, hex_: bool = False) -> int:
     """A whole number (a Python or numpy integer, never a bool or a float) in ``[low, high]``.
 
     ``hex_`` shows the bounds and the value in hex, for addresses and register fields."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if not is_whole(value):
         raise ParameterError(f"{what} must be a whole number; got {shown(value)}")
     value = int(value)
     fmt = (lambda n: f"{n:#x}") if hex_ else str
@@ -117,8 +124,8 @@ def text_bytes(value: Any, what: str = "message", least: int = 1, most: int | No
 def _length(data: bytes, what: str, least: int, most: int | None) -> None:
     if len(data) < least:
         if least == 1:
-            raise ParameterError(f"the {what} is empty; give 1 to {most if most is not None else 'any number of'} "
-                                 "byte(s)")
+            span = f"1 to {most} bytes" if most is not None else "at least 1 byte"
+            raise ParameterError(f"the {what} is empty: type a {what} of {span}")
         raise ParameterError(f"the {what} is {len(data)} bytes; it needs at least {least}")
     if most is not None and len(data) > most:
         raise ParameterError(f"the {what} is {len(data)} bytes, at most {most} are allowed; shorten it by "

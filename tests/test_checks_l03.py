@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import mktme_lite.checks_l03 as l03
 from mktme_lite import checks
 from mktme_lite.kernel import Policy
-from mktme_lite.widgets import aliasing
+from mktme_lite.scenarios import aliasing, pages
 
 L03 = ["kernel_read", "wrong_paths", "gup_fix", "alias_prediction"]
 
@@ -27,7 +27,7 @@ def test_all_lesson_03_checks_are_registered():
 
 def test_kernel_read_reference_is_what_per_keyid_gup_returns():
     """The reference does by hand what Kirill's page_to_virt() does in the per_keyid design."""
-    page = aliasing.encrypted_page(aliasing.policy_for("per_keyid"), b"per-KeyID direct map".ljust(64))
+    page = pages.encrypted_page(aliasing.policy_for("per_keyid"), b"per-KeyID direct map".ljust(64))
     ref = checks.REGISTRY["kernel_read"].examples.correct()
     assert ref(page.kernel, page.owner, page.va, 64) == page.debugger.process_vm_readv(page.owner, page.va, 64)
 

@@ -24,6 +24,7 @@ from mktme_lite.widgets import (  # noqa: E402
     text,
     tme_basics,
 )
+from mktme_lite.scenarios import tme_basics as tb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDGET_BUILDERS = {"dram_probe": tme_basics.dram_probe, "claim_map": start_here.claim_map}
@@ -98,7 +99,7 @@ def test_error_bundle_escapes_html():
 # ------------------------------------------------------------------------ DRAM probe (lesson 01)
 
 def test_probe_under_the_tme_key_hides_the_message():
-    r = tme_basics.probe(b"attack at dawn", 0x1040, "tme")
+    r = tb.probe(b"attack at dawn", 0x1040, "tme")
     assert r.plaintext.startswith(b"attack at dawn") and len(r.plaintext) == 64
     assert not r.probe_sees_plaintext
     assert b"attack" not in r.dram
@@ -107,22 +108,22 @@ def test_probe_under_the_tme_key_hides_the_message():
 
 @pytest.mark.parametrize("mode", ["bypass", "no_encrypt"])
 def test_probe_reads_plaintext_without_encryption(mode):
-    r = tme_basics.probe(b"attack at dawn", 0x1040, mode)
+    r = tb.probe(b"attack at dawn", 0x1040, mode)
     assert r.probe_sees_plaintext and r.readback == r.plaintext
 
 
 def test_probe_same_message_other_address_or_key_gives_other_ciphertext():
-    a = tme_basics.probe(b"attack at dawn", 0x1040, "tme")
-    b = tme_basics.probe(b"attack at dawn", 0x1080, "tme")
-    c = tme_basics.probe(b"attack at dawn", 0x1040, "own_key")
+    a = tb.probe(b"attack at dawn", 0x1040, "tme")
+    b = tb.probe(b"attack at dawn", 0x1080, "tme")
+    c = tb.probe(b"attack at dawn", 0x1040, "own_key")
     assert len({a.dram, b.dram, c.dram}) == 3
-    assert tme_basics.probe(b"attack at dawn", 0x1040, "tme") == a  # deterministic
+    assert tb.probe(b"attack at dawn", 0x1040, "tme") == a  # deterministic
 
 
 def test_probe_leaves_the_prepared_machine_untouched():
-    m = tme_basics._prepared(False)
+    m = tb._prepared(False)
     dram = bytes(m.memory.cells)
-    tme_basics.probe(b"x" * 64, 0x1000, "tme")
+    tb.probe(b"x" * 64, 0x1000, "tme")
     assert bytes(m.memory.cells) == dram and not m.cache_view(0)
 
 
@@ -136,25 +137,25 @@ def test_probe_leaves_the_prepared_machine_untouched():
 ])
 def test_parse_message_explains_bad_input(message, fmt, expected):
     with pytest.raises(WidgetInputError, match=expected):
-        tme_basics.parse_message(message, fmt)
+        tb.parse_message(message, fmt)
 
 
 def test_parse_message_accepts_hex_with_spaces_and_prefix():
-    assert tme_basics.parse_message("0x41 42\n43", "hex") == b"ABC"
-    assert tme_basics.parse_message("0x41 0x42 0X43", "hex") == b"ABC"  # a prefix on every byte, too
-    assert tme_basics.parse_message("0x414243", "hex") == b"ABC"
+    assert tb.parse_message("0x41 42\n43", "hex") == b"ABC"
+    assert tb.parse_message("0x41 0x42 0X43", "hex") == b"ABC"  # a prefix on every byte, too
+    assert tb.parse_message("0x414243", "hex") == b"ABC"
 
 
 @pytest.mark.parametrize("message, fmt", [("", "text"), ("", "hex"), ("   ", "hex"), ("0x", "hex"),
                                           ("0x 0x", "hex")])
 def test_parse_message_refuses_an_empty_message(message, fmt):
     with pytest.raises(WidgetInputError, match="type a message"):
-        tme_basics.parse_message(message, fmt)
+        tb.parse_message(message, fmt)
 
 
 def test_parse_message_explains_a_lone_surrogate():
     with pytest.raises(WidgetInputError, match="cannot be stored as UTF-8"):
-        tme_basics.parse_message("ok \udc80", "text")
+        tb.parse_message("ok \udc80", "text")
 
 
 @pytest.mark.parametrize("address, expected", [
@@ -166,7 +167,7 @@ def test_parse_message_explains_a_lone_surrogate():
 ])
 def test_probe_and_render_validate_the_address_first(address, expected):
     with pytest.raises(WidgetInputError, match=expected):
-        tme_basics.probe(b"x", address)
+        tb.probe(b"x", address)
     with pytest.raises(WidgetInputError, match=expected):
         tme_basics.render_dram_probe(message="", address=address)  # the address is named, not the message
     w = _shared_probe()
@@ -176,21 +177,21 @@ def test_probe_and_render_validate_the_address_first(address, expected):
 
 def test_probe_names_the_type_when_given_text():
     with pytest.raises(WidgetInputError, match="takes the message as bytes.*got str"):
-        tme_basics.probe("abc")
+        tb.probe("abc")
     with pytest.raises(WidgetInputError, match="65 bytes"):
-        tme_basics.probe(b"x" * 65)
+        tb.probe(b"x" * 65)
 
 
 def test_the_tweak_caption_appears_only_when_something_is_encrypted():
     for mode, encrypted in (("tme", True), ("own_key", True), ("bypass", False), ("no_encrypt", False)):
-        note = tme_basics.probe_note(tme_basics.probe(b"attack at dawn", 0x1040, mode))
+        note = tb.probe(b"attack at dawn", 0x1040, mode).note
         assert ("Modelling choice: the XTS tweak" in note) == encrypted, mode
         assert ("PLAINTEXT" in note) != encrypted, mode
 
 
 @settings(max_examples=40, deadline=None)
 @given(message=st.text(max_size=90), fmt=st.sampled_from(["text", "hex"]),
-       address=st.sampled_from(tme_basics.ADDRESSES), key_mode=st.sampled_from(sorted(tme_basics.KEY_MODES)))
+       address=st.sampled_from(tb.ADDRESSES), key_mode=st.sampled_from(sorted(tb.KEY_MODES)))
 def test_dram_probe_widget_never_crashes(message, fmt, address, key_mode):
     w = _shared_probe()
     w.draw({"message": message, "fmt": fmt, "address": address, "key_mode": key_mode})

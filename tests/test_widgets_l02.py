@@ -16,7 +16,10 @@ from hypothesis import strategies as st  # noqa: E402
 from mktme_lite import viz  # noqa: E402
 from mktme_lite.address import AddressLayout, TMEActivate  # noqa: E402
 from mktme_lite.keytable import KeyMode, PconfigStatus  # noqa: E402
-from mktme_lite.widgets import WidgetInputError, multi_key as mk  # noqa: E402
+from mktme_lite.dump import format_bytes  # noqa: E402
+from mktme_lite.scenarios import multi_key as mk  # noqa: E402
+from mktme_lite.widgets import WidgetInputError  # noqa: E402
+from mktme_lite.widgets import multi_key as mkw  # noqa: E402
 
 # The shell contract (CSS classes, labels, redraw, options, static twin) is in test_widget_shells.py.
 
@@ -59,22 +62,22 @@ def test_budget_agrees_with_the_engine(phys_bits, keyid_bits):
 ])
 def test_budget_refuses_impossible_combinations(params, words):
     with pytest.raises(WidgetInputError, match=None) as info:
-        mk.render_keyid_budget(**params)
+        mkw.render_keyid_budget(**params)
     assert words in str(info.value)
 
 
 def test_budget_figure_says_its_numbers():
-    fig = mk.render_keyid_budget()
+    fig = mkw.render_keyid_budget()
     assert isinstance(fig, viz.LessonFigure)
     for words in ("bits 45:40", "63 usable KeyIDs", "1 TiB", "63 TiB of the 64 TiB", "98.4 %", "0x50000001040"):
         assert words in fig.mktme_alt, words
-    off = mk.render_keyid_budget(keyid_bits=0)
+    off = mkw.render_keyid_budget(keyid_bits=0)
     assert "no bit carries a KeyID" in off.mktme_alt and "nothing of the 64 TiB" in off.mktme_alt
 
 
 def test_budget_slider_and_validation_agree_on_the_address_width():
     """The slider offers exactly the widths budget() accepts, and the refusal names that range."""
-    offered = [v for _, v in mk.keyid_budget().controls["phys_bits"].options]
+    offered = [v for _, v in mkw.keyid_budget().controls["phys_bits"].options]
     assert offered == list(range(mk.PHYS_BITS_MIN, mk.PHYS_BITS_MAX + 1))
     for phys_bits in (offered[0], offered[-1]):
         mk.budget(phys_bits, 0, dram_bytes=16 * mk.GIB)
@@ -87,7 +90,7 @@ def test_budget_slider_and_validation_agree_on_the_address_width():
 @pytest.mark.parametrize("n, text", [(0, "0 B"), (1 << 40, "1 TiB"), (63 << 40, "63 TiB"), (65534 << 30, "65534 GiB"),
                                      (1 << 52, "4 PiB"), (4096, "4 KiB"), (1000, "1000 B")])
 def test_format_bytes_is_exact(n, text):
-    assert mk.format_bytes(n) == text
+    assert format_bytes(n) == text
 
 
 # ------------------------------------------------------------------------ PCONFIG console
@@ -165,7 +168,7 @@ def test_console_never_changes_its_prepared_machine():
 ])
 def test_console_refuses_bad_input_with_a_message(params, words):
     with pytest.raises(WidgetInputError) as info:
-        mk.render_pconfig_console(**params)
+        mkw.render_pconfig_console(**params)
     assert words in str(info.value)
 
 
@@ -189,24 +192,24 @@ def test_console_refuses_bad_input_with_a_message(params, words):
 def test_console_refuses_values_of_the_wrong_type_the_same_way(params, words):
     """Unhashable, float and bool values get the same WidgetInputError as a wrong int or name; never a crash."""
     with pytest.raises(WidgetInputError) as info:
-        mk.render_pconfig_console(**params)
+        mkw.render_pconfig_console(**params)
     assert words in str(info.value)
 
 
 def test_console_widget_shows_a_refusal_for_a_value_of_the_wrong_type():
-    widget = mk.pconfig_console()
+    widget = mkw.pconfig_console()
     widget.draw({**widget.defaults, "command": []})
     assert widget.last_status == "input-error" and "command must be" in widget.last_message
 
 
 def test_console_card_labels_fingerprints_and_uses_words_not_symbols():
-    card = mk.render_pconfig_console()
+    card = mkw.render_pconfig_console()
     for text in (card.html, card.text):
         assert "simulator-only" in text
-        assert mk.CHANGED in text and mk.DISAGREE in text and "Warning:" in text
+        assert mkw.CHANGED in text and mkw.DISAGREE in text and "Warning:" in text
         assert "RAX = 0 PROG_SUCCESS" in text
         assert not {"◀", "⚠"} & set(text)
-    failing = mk.render_pconfig_console(keyid=0)
+    failing = mkw.render_pconfig_console(keyid=0)
     assert "#GP(0)" in failing.text
 
 
@@ -215,11 +218,11 @@ def test_console_card_labels_fingerprints_and_uses_words_not_symbols():
                                     {"command": 3, "enc_alg": "none"}])
 def test_console_text_twin_has_short_lines(params):
     """The plain-text twin is what a screen reader or a terminal gets: no line wider than TEXT_WIDTH."""
-    text = mk.render_pconfig_console(**params).text
-    assert max(len(line) for line in text.splitlines()) <= mk.TEXT_WIDTH
+    text = mkw.render_pconfig_console(**params).text
+    assert max(len(line) for line in text.splitlines()) <= mkw.TEXT_WIDTH
     assert "KEYID_CTRL = 0x" in text and "memory gets" in text
 
 
 def test_console_card_escapes_nothing_dangerous():
-    html = mk.render_pconfig_console(package=mk.EVERY).html
+    html = mkw.render_pconfig_console(package=mk.EVERY).html
     assert "<script" not in html and html.count("<table>") == 1

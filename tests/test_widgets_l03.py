@@ -12,14 +12,16 @@ from hypothesis import strategies as st  # noqa: E402
 from mktme_lite import viz  # noqa: E402
 from mktme_lite.kernel import PAGE_SIZE, KernelPageFault, Policy, SyscallError  # noqa: E402
 from mktme_lite.widgets import WidgetInputError  # noqa: E402
-from mktme_lite.widgets import aliasing as al  # noqa: E402
+from mktme_lite.scenarios import aliasing as al  # noqa: E402
+from mktme_lite.scenarios import pages as pg  # noqa: E402
+from mktme_lite.widgets import aliasing as aw  # noqa: E402
 
 MSG = b"new: balance 250 EUR"
 
 
 @pytest.fixture(scope="module")
 def widget():
-    return al.alias_explorer()
+    return aw.alias_explorer()
 
 
 # ----------------------- the static twin (the shell contract for every widget: test_widget_shells.py)
@@ -65,10 +67,10 @@ def test_as_proposed_kernel_reads_garbage_through_the_direct_map():
 def test_a_write_through_the_direct_map_garbles_exactly_the_blocks_it_touches():
     late = al.alias_experiment(MSG, "debugger", "keyid0", written_back=True)
     assert viz.differing_blocks(late.read("process").data, late.expected) == [0, 1]
-    assert late.read("process").data[32:] == al.OLD_LINE[32:]  # XTS round-trips the untouched blocks
+    assert late.read("process").data[32:] == pg.OLD_LINE[32:]  # XTS round-trips the untouched blocks
     assert late.read("debugger").data.startswith(MSG) and late.read("debugger").verdict.startswith("its own write")
     early = al.alias_experiment(MSG, "debugger", "keyid0", written_back=False)
-    assert early.read("process").data == al.OLD_LINE  # the write sits in a KeyID-0 line the process never sees
+    assert early.read("process").data == pg.OLD_LINE  # the write sits in a KeyID-0 line the process never sees
     assert early.dram == al._prepared("keyid0").machine.dram(early.pa)  # nothing reached DRAM yet
 
 
@@ -89,8 +91,8 @@ def test_repairs_that_keep_gup_working_agree_everywhere(design, writer):
 
 def test_dropping_the_alias_makes_gup_fail_and_the_kernel_oops():
     r = al.alias_experiment(MSG, "debugger", "unmapped")
-    assert r.write_error.startswith("EFAULT") and r.expected == al.OLD_LINE
-    assert r.read("process").data == al.OLD_LINE
+    assert r.write_error.startswith("EFAULT") and r.expected == pg.OLD_LINE
+    assert r.read("process").data == pg.OLD_LINE
     assert r.read("debugger").data is None and r.read("direct_map").data is None
     ok = al.alias_experiment(MSG, "copy_to_user", "unmapped")
     assert ok.write_error is None and ok.read("process").data == ok.expected
@@ -108,7 +110,7 @@ def test_experiments_leave_the_prepared_kernels_untouched():
     al.alias_experiment(b"x" * 64, "debugger", "keyid0")
     assert bytes(page.machine.memory.cells) == dram and not page.machine.cache_view(0)
     probe = page.clone()
-    assert probe.owner.read(probe.va, 64) == al.OLD_LINE
+    assert probe.owner.read(probe.va, 64) == pg.OLD_LINE
 
 
 @pytest.mark.parametrize("params, expected", [
@@ -128,7 +130,7 @@ def test_experiments_leave_the_prepared_kernels_untouched():
 ])
 def test_bad_input_is_explained(params, expected):
     with pytest.raises(WidgetInputError, match=expected):
-        al.render_alias_explorer(**params)
+        aw.render_alias_explorer(**params)
 
 
 @pytest.mark.parametrize("call, expected", [
@@ -137,10 +139,10 @@ def test_bad_input_is_explained(params, expected):
     (lambda: al.alias_experiment(b"x", written_back=None), "written_back"),
     (lambda: al.policy_for([]), "unknown direct-map design"),
     (lambda: al.policy_for("rekey", base=3), "base must be a Policy"),
-    (lambda: al.run_path(al.encrypted_page(), [], b"x"), "unknown kernel path"),
-    (lambda: al.run_path(al.encrypted_page(), "nope", b"x"), "unknown kernel path"),
-    (lambda: al.alias_picture(None, b"x"), "aliasing.Page"),
-    (lambda: al.alias_picture(al.encrypted_page(), ""), "bytes the page holds"),
+    (lambda: al.run_path(pg.encrypted_page(), [], b"x"), "unknown kernel path"),
+    (lambda: al.run_path(pg.encrypted_page(), "nope", b"x"), "unknown kernel path"),
+    (lambda: aw.alias_picture(None, b"x"), "aliasing.Page"),
+    (lambda: aw.alias_picture(pg.encrypted_page(), ""), "bytes the page holds"),
     (lambda: al.compare_designs(["nope"]), "unknown direct-map design"),
 ])
 def test_helpers_explain_bad_input_instead_of_crashing(call, expected):
@@ -159,7 +161,7 @@ _ANYTHING = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=
        written_back=st.one_of(st.booleans(), _ANYTHING), message=st.one_of(st.text(max_size=8), _ANYTHING))
 def test_render_never_fails_with_anything_but_an_explanation(writer, design, written_back, message):
     try:
-        fig = al.render_alias_explorer(writer=writer, design=design, written_back=written_back, message=message)
+        fig = aw.render_alias_explorer(writer=writer, design=design, written_back=written_back, message=message)
     except WidgetInputError:
         return
     import matplotlib.pyplot as plt
@@ -181,21 +183,21 @@ _W = []
 
 def _shared():
     if not _W:
-        _W.append(al.alias_explorer())
+        _W.append(aw.alias_explorer())
     return _W[0]
 
 
 def test_alt_text_states_the_verdict():
-    alt = al.render_alias_explorer(writer="debugger").mktme_alt
+    alt = aw.render_alias_explorer(writer="debugger").mktme_alt
     assert alt.startswith("The process reads: GARBAGE in blocks 0, 1.")
     assert "written back" in alt and "ciphertext in DRAM changed" in alt
-    at_once = al.render_alias_explorer(writer="debugger", written_back=False).mktme_alt
+    at_once = aw.render_alias_explorer(writer="debugger", written_back=False).mktme_alt
     assert "ciphertext in DRAM is unchanged" in at_once
 
 
 def test_the_figure_says_in_words_what_its_markers_mean():
     """Four grids, no fifth grid of ciphertext; every label and marker is a word, not only a glyph."""
-    fig = al.render_alias_explorer(writer="debugger", design="unmapped")
+    fig = aw.render_alias_explorer(writer="debugger", design="unmapped")
     assert "4 byte grid(s)" in fig.mktme_alt
     assert "->" not in fig.mktme_alt and "no data (EFAULT: get_user_pages() refused)" in fig.mktme_alt
     assert "no data (oops: frame not in the direct map)" in fig.mktme_alt
@@ -221,29 +223,29 @@ def test_verdict_words():
 # ------------------------------------------------------------------------ paths, table, picture
 
 def test_kernel_paths_as_proposed_and_fixed():
-    data = al.OLD_LINE
-    start = al.encrypted_page("as_proposed", data)
+    data = pg.OLD_LINE
+    start = pg.encrypted_page("as_proposed", data)
     got = {name: al.run_path(start.clone(), name, data) for name in al.KERNEL_PATHS}
     assert got == {"copy_from_user": "right", "process_vm_readv": "GARBAGE", "write(O_DIRECT)": "GARBAGE",
                    "process_vm_writev": "GARBAGE", "swap out + in": "GARBAGE"}
-    fixed = al.encrypted_page("fixed", data)
+    fixed = pg.encrypted_page("fixed", data)
     assert {al.run_path(fixed.clone(), name, data) for name in al.KERNEL_PATHS} == {"right"}
 
 
 def test_encrypted_page_settles_its_data_in_dram():
-    page = al.encrypted_page("as_proposed", b"hello")
+    page = pg.encrypted_page("as_proposed", b"hello")
     assert page.keyid == 1 and page.kernel.frame_info(page.pa)["direct_map"] == "mapped at KeyID 0"
     assert not page.machine.cache_view(0)
     assert page.owner.read(page.va, 5) == b"hello"
     with pytest.raises(WidgetInputError):
-        al.encrypted_page("as_proposed", b"")
+        pg.encrypted_page("as_proposed", b"")
 
 
 def test_a_plain_page_is_right_on_every_path_even_as_proposed():
-    page = al.plain_page("as_proposed", al.OLD_LINE)
+    page = pg.plain_page("as_proposed", pg.OLD_LINE)
     assert page.keyid == 0
-    assert {al.run_path(page.clone(), name, al.OLD_LINE) for name in al.TABLE_PATHS} == {"right"}
-    assert page.kernel.kernel_read_direct_map(page.pa, 64) == al.OLD_LINE
+    assert {al.run_path(page.clone(), name, pg.OLD_LINE) for name in al.TABLE_PATHS} == {"right"}
+    assert page.kernel.kernel_read_direct_map(page.pa, 64) == pg.OLD_LINE
 
 
 def test_compare_designs_fills_the_table_from_the_engine():
@@ -285,56 +287,56 @@ def test_the_flush_policy_moves_every_row_alike_and_changes_no_outcome():
 
 def test_design_table_views():
     rows = al.compare_designs(("keyid0", "rekey"))
-    paths = al.render_design_table(rows)
+    paths = aw.render_design_table(rows)
     assert "<table" in paths.html and "<strong>GARBAGE</strong>" in paths.html
     assert paths.text.splitlines()[0] == "Every row: Policy.core_series() with only direct_map changed."
     assert "<caption" in paths.html and "Policy.core_series()" in paths.html
     assert paths.text.splitlines()[2].split()[:2] == ["keyid0", "GARBAGE"]
-    costs = al.render_design_table(rows, "costs")
+    costs = aw.render_design_table(rows, "costs")
     assert "<strong>PLAINTEXT</strong>" in costs.html and "64 TiB" in costs.text
     assert "fault it in, one process_vm_readv(), munmap()" in costs.text
     with pytest.raises(WidgetInputError, match="choose one of paths, costs"):
-        al.render_design_table(rows, "colours")
+        aw.render_design_table(rows, "colours")
 
 
 def test_design_table_says_when_rows_come_from_different_bases():
     rows = al.compare_designs(("keyid0",)) + al.compare_designs(("rekey",), base="as_proposed")
-    assert "different base policies (as_proposed, core_series)" in al.render_design_table(rows, "costs").text
+    assert "different base policies (as_proposed, core_series)" in aw.render_design_table(rows, "costs").text
 
 
 @pytest.mark.parametrize("rows", [None, 1, "46", b"x", [], (), [1, 2], {"keyid0": 1}])
 def test_design_table_refuses_what_is_not_a_list_of_rows(rows):
     with pytest.raises(WidgetInputError, match="non-empty list of design rows"):
-        al.render_design_table(rows)
+        aw.render_design_table(rows)
 
 
 @pytest.mark.parametrize("view", [None, [], {}, 3, "PATHS"])
 def test_design_table_refuses_unknown_views(view):
     rows = al.compare_designs(("keyid0",))
     with pytest.raises(WidgetInputError, match="unknown view"):
-        al.render_design_table(rows, view)
+        aw.render_design_table(rows, view)
 
 
 @pytest.mark.parametrize("design, names", [("keyid0", 2), ("per_keyid", 3), ("rekey", 2), ("unmapped", 1)])
 def test_alias_picture_draws_every_name_with_what_it_reads(design, names):
-    page = al.encrypted_page(al.policy_for(design))
-    fig = al.alias_picture(page, al.OLD_LINE, title="t")
+    page = pg.encrypted_page(al.policy_for(design))
+    fig = aw.alias_picture(page, pg.OLD_LINE, title="t")
     assert f"{names} alias(es)" in fig.mktme_alt and "\n" not in fig.mktme_alt
     assert fig.mktme_alt.count("reads the data") == (1 if design in ("keyid0", "unmapped") else 2)
     assert page.machine.cache_view(0) == []  # drawn on a clone
 
 
 def test_gup_keyid_per_design():
-    assert al.gup_keyid(al.encrypted_page("as_proposed")) == 0
-    assert al.gup_keyid(al.encrypted_page(al.policy_for("per_keyid"))) == 1
-    assert al.gup_keyid(al.encrypted_page(al.policy_for("rekey"))) == 1
-    assert al.gup_keyid(al.encrypted_page(al.policy_for("unmapped"))) is None
+    assert al.gup_keyid(pg.encrypted_page("as_proposed")) == 0
+    assert al.gup_keyid(pg.encrypted_page(al.policy_for("per_keyid"))) == 1
+    assert al.gup_keyid(pg.encrypted_page(al.policy_for("rekey"))) == 1
+    assert al.gup_keyid(pg.encrypted_page(al.policy_for("unmapped"))) is None
     with pytest.raises(WidgetInputError):
         al.policy_for("nope")
 
 
 def test_the_direct_map_really_faults_under_unmapped():
-    page = al.encrypted_page(al.policy_for("unmapped"))
+    page = pg.encrypted_page(al.policy_for("unmapped"))
     with pytest.raises(KernelPageFault):
         page.kernel.kernel_read_direct_map(page.pa, 64)
     with pytest.raises(SyscallError):

@@ -3,9 +3,12 @@
 Every lesson widget has two parts:
 
 1. ``render_<name>(**params)`` in ``mktme_lite.widgets.<lesson>``: a pure function of its
-   parameters that returns a figure (:class:`mktme_lite.viz.LessonFigure`, with alt text) or
-   an :class:`mktme_lite.viz.HTMLCard`. Bad input raises :class:`WidgetInputError` with a
-   sentence the learner can act on. It is unit-tested and benchmarked on its own.
+   parameters that runs the lesson's experiment (a function of ``mktme_lite.scenarios.<lesson>``
+   returning a frozen dataclass) and draws what it returns as a figure
+   (:class:`mktme_lite.viz.LessonFigure`, with alt text) or an :class:`mktme_lite.viz.HTMLCard`.
+   Bad input raises :class:`~mktme_lite.errors.ParameterError` (``WidgetInputError`` here) with a
+   sentence the learner can act on. It is unit-tested and benchmarked on its own. A widget
+   module holds only ``render_*`` functions, their private drawing helpers and the shells.
 2. a :class:`LessonWidget` that wires labelled controls to that function::
 
        LessonWidget(
@@ -43,7 +46,7 @@ from typing import Any, Callable, Mapping, Sequence
 import ipywidgets as W
 from IPython.display import display
 
-from ..errors import MKTMEError
+from ..errors import MKTMEError, ParameterError
 from ..viz import is_static, to_bundle
 
 __all__ = [
@@ -62,8 +65,9 @@ OUTPUT_CLASS = "mktme-widget-output"
 _STYLE = {"description_width": "initial"}
 
 
-class WidgetInputError(ValueError):
-    """Input a learner can fix (too long, not hex, ...). The message says what is allowed."""
+#: Input a learner can fix (too long, not hex, ...): the one ParameterError of the whole engine, under
+#: the name the widget code has always used. Its message says what is allowed.
+WidgetInputError = ParameterError
 
 
 @dataclass(frozen=True)
