@@ -1,4 +1,4 @@
-"""p50/p95 of the widget render functions of lessons 00 and 01.
+"""p50/p95 of the widget of lesson 00 (start here): the claim map.
 
 Two numbers per widget setting:
 
@@ -21,16 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_all import time_widget_cases  # noqa: E402
 
 from mktme_lite.widgets import start_here  # noqa: E402
-from mktme_lite.widgets import tme_basics as tme_basics_w  # noqa: E402
 
 CASES = {
-    "dram_probe": (tme_basics_w.render_dram_probe, tme_basics_w.dram_probe, [
-        {},
-        {"address": 0x1080},
-        {"key_mode": "bypass"},
-        {"key_mode": "own_key", "message": "41 42 43 44", "fmt": "hex"},
-        {"message": "x" * 70},  # refused input: the error path must be quick too
-    ]),
     "claim_map": (start_here.render_claim_card, start_here.claim_map, [{}, {"claim": "C5"}]),
 }
 

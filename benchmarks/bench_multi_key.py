@@ -1,6 +1,6 @@
 """p50/p95 of the lesson 02 widgets: the KeyID-bit budget and the PCONFIG console.
 
-Two numbers per setting, as in bench_widgets_l00_l01.py:
+Two numbers per setting, as in bench_tme_basics.py:
 
 * ``render``: the pure function alone (engine work + building the figure or table);
 * ``update``: what a learner waits for after moving a control: the same call through the widget
