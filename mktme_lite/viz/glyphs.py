@@ -101,6 +101,10 @@ def text_width(text: str, points: float, *, family: str = "sans", weight: str = 
                slant: str = "normal") -> float:
     """Width of ``text`` in inches, as :meth:`Glyphs.text` lays it out (0 for blank text)."""
     _check(family, "left", "baseline", text)
+    return _width(text, points, family, weight, slant)
+
+
+def _width(text: str, points: float, family: str, weight: str, slant: str) -> float:
     if not text.strip():
         return 0.0
     if family == "mono":
@@ -118,7 +122,8 @@ class Glyphs:
              weight: str = "normal", slant: str = "normal", ha: str = "left", va: str = "center",
              colour: str = "black") -> float:
         """Add one line of ``text`` anchored at (x, y) (inches, y down); returns its width in inches."""
-        width = text_width(text, points, family=family, weight=weight, slant=slant)  # also checks
+        _check(family, ha, va, text)
+        width = _width(text, points, family, weight, slant)
         if not width:
             return 0.0
         x0 = x - _HA[ha] * width

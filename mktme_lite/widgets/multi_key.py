@@ -38,11 +38,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from matplotlib.collections import LineCollection
-from matplotlib.font_manager import FontProperties
-from matplotlib.patches import PathPatch, Rectangle
-from matplotlib.path import Path
-from matplotlib.textpath import TextPath
-from matplotlib.transforms import Affine2D
+from matplotlib.patches import Rectangle
 
 from .. import style
 from ..address import (
@@ -57,6 +53,7 @@ from ..keytable import KeyMode, PconfigCommand, PconfigStatus
 from ..machine import LINE, Machine
 from ..dump import format_bytes
 from ..viz import HTMLCard, LessonFigure
+from ..viz.glyphs import Glyphs
 from . import LessonWidget, Telling, WidgetInputError, dropdown, slider
 
 __all__ = [
@@ -190,46 +187,6 @@ def _lost(b: Budget) -> str:
     return text
 
 
-class _Glyphs:
-    """Text drawn as glyph outlines merged into one path per colour.
-
-    A matplotlib Text costs 2-3 ms to lay out and rasterise, and this figure has about twenty; as
-    outlines (cached per string) the whole figure draws in a few milliseconds. Coordinates are
-    inches with y growing downwards, like the axes of :func:`render_keyid_budget`.
-    """
-
-    _FAMILY = {"sans": "DejaVu Sans", "mono": style.MONO}
-
-    def __init__(self):
-        self.paths: dict[str, list] = {}
-
-    @staticmethod
-    @lru_cache(maxsize=1024)
-    def _outline(text: str, points: float, weight: str, family: str, slant: str) -> tuple[Path, float]:
-        prop = FontProperties(family=_Glyphs._FAMILY[family], weight=weight, style=slant)
-        path = TextPath((0, 0), text, size=points / 72, prop=prop).transformed(Affine2D().scale(1, -1))
-        width = TextPath((0, 0), text.replace(" ", "n"), size=points / 72, prop=prop).get_extents().x1
-        return path, width
-
-    def text(self, x: float, y: float, text: str, points: float = 9, *, weight: str = "normal",
-             family: str = "sans", slant: str = "normal", ha: str = "left", va: str = "center",
-             colour: str = "black") -> float:
-        """Add ``text`` anchored at (x, y); returns its width in inches."""
-        if not text.strip():
-            return 0.0
-        path, width = self._outline(text, points, weight, family, slant)
-        x0 = {"left": x, "center": x - width / 2, "right": x - width}[ha]
-        size = points / 72
-        baseline = {"top": y + 0.76 * size, "center": y + 0.36 * size, "bottom": y - 0.22 * size}[va]
-        self.paths.setdefault(colour, []).append(Path(path.vertices + (x0, baseline), path.codes))
-        return width
-
-    def draw(self, ax) -> None:
-        for colour, paths in self.paths.items():
-            ax.add_artist(PathPatch(Path.make_compound_path(*paths), facecolor=colour, edgecolor="none", lw=0,
-                                    zorder=5))
-
-
 def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits: int = 6,
                         dram_bytes: int = 256 * GIB) -> LessonFigure:
     """The address bits as a strip (KeyID bits hatched), the numbers, and the address space given up."""
@@ -241,7 +198,7 @@ def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits
     ax.set_axis_off()
     ax.set_xlim(0, fig_w)
     ax.set_ylim(fig_h, 0)  # inches, y grows downwards
-    g = _Glyphs()
+    g = Glyphs()
     left, right = 0.35, fig_w - 0.35
     cell = (right - left) / phys_bits
     key_colour, key_hatch = style.keyid_color(1), style.keyid_hatch(1)
