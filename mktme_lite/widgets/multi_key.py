@@ -54,6 +54,7 @@ from ..machine import LINE, Machine
 from ..dump import format_bytes
 from ..viz import HTMLCard, LessonFigure
 from ..viz.glyphs import Glyphs
+from ..viz.tables import Cell, table
 from . import LessonWidget, Telling, WidgetInputError, dropdown, slider
 
 __all__ = [
@@ -529,10 +530,8 @@ def render_pconfig_console(package: int | str = 0, keyid: int = 3, command: int 
     lines_html = "".join(
         f"<li>package {p}: <strong>RAX = {int(s)} {s.name}</strong>: {esc(STATUS_MEANING[s])}</li>" for p, s in results)
     npk = len({p for _, p in r.after})
-    head = ("<tr><th style='text-align:left'>KeyID</th>"
-            + "".join(f"<th style='text-align:left'>package {p}: key-table entry</th>"
-                      f"<th style='text-align:left'>package {p}'s memory gets</th>" for p in range(npk))
-            + "</tr>")
+    head = ["KeyID"] + [h for p in range(npk)
+                        for h in (f"package {p}: key-table entry", f"package {p}'s memory gets")]
     disagree = r.disagreeing()
     if disagree:
         ks = ", ".join(map(str, disagree))
@@ -547,30 +546,34 @@ def render_pconfig_console(package: int | str = 0, keyid: int = 3, command: int 
             "flushed, and DRAM is compared with the plaintext and with KeyID 0's ciphertext.")
 
     body = []
+    for k in r.rows:
+        row = [Cell(str(k), strong=True, note=DISAGREE if k in disagree else "")]
+        for p in range(npk):
+            row += [Cell(r.after[(k, p)], note=f"({CHANGED})" if (k, p) in r.changed else "", note_strong=True),
+                    Cell(_DRAM_WORDS[r.dram[(k, p)]])]
+        body.append(row)
+
+    def twin(row: list[Cell]) -> list[str]:
+        """One KeyID in the text twin: a line per package, wrapped to TEXT_WIDTH."""
+        key, *pairs = row
+        lines = [f"  KeyID {key.text}{f', {key.note}' if key.note else ''}:"]
+        for p, (entry, gets) in enumerate(zip(pairs[::2], pairs[1::2])):
+            lines += _wrapped(f"package {p}{f' {entry.note}' if entry.note else ''}: {entry.text}", 4)
+            lines += _wrapped(f"memory gets {gets.text}", 6)
+        return lines
+
+    keyids = table(head, body, text=twin)
     text = [*_wrapped(call, 0), *_wrapped(f"({fields})", 2), "Return code:"]
     for p, s in results:
         text += _wrapped(f"package {p}: RAX = {int(s)} {s.name}: {STATUS_MEANING[s]}", 2)
     text.append("Key tables after the call, and what a store through each KeyID puts into DRAM:")
-    for k in r.rows:
-        cells = []
-        flag = f", {DISAGREE}" if k in disagree else ""
-        text.append(f"  KeyID {k}{flag}:")
-        for p in range(npk):
-            changed = (k, p) in r.changed
-            gets = _DRAM_WORDS[r.dram[(k, p)]]
-            mark = f"<br><strong>({CHANGED})</strong>" if changed else ""
-            cells.append(f"<td style='text-align:left'>{esc(r.after[(k, p)])}{mark}</td>"
-                         f"<td style='text-align:left'>{esc(gets)}</td>")
-            text += _wrapped(f"package {p}{f' ({CHANGED})' if changed else ''}: {r.after[(k, p)]}", 4)
-            text += _wrapped(f"memory gets {gets}", 6)
-        label = f"<br>{DISAGREE}" if k in disagree else ""
-        body.append(f"<tr style='vertical-align:top'><td><strong>{k}</strong>{label}</td>{''.join(cells)}</tr>")
+    text += keyids.text.splitlines()
     text += _wrapped(verdict, 0) + _wrapped(note, 0)
     html_text = (
         "<div class='mktme-card mktme-pconfig' style='border:1px solid #999;border-left:6px solid "
         f"{style.OKABE_ITO['bluish_green']};padding:0.5em 0.8em;max-width:60em'>"
         f"<p style='margin:0'><code>{esc(call)}</code> ({esc(fields)})</p><ul style='margin:0.3em 0'>{lines_html}</ul>"
-        f"<table>{head}{''.join(body)}</table>"
+        f"{keyids.html}"
         f"<p style='margin:0.4em 0 0 0'><strong>{esc(verdict)}</strong></p>"
         f"<p style='margin:0.3em 0 0 0;font-size:90%'><em>{esc(note)}</em></p></div>")
     return HTMLCard(html_text, "\n".join(text))
