@@ -79,7 +79,7 @@ def test_fields_and_custom_text_layouts_and_footer():
 
 @pytest.mark.parametrize("call, words", [
     (lambda: table(["a", "b"], [["x"]]), "row 0 has 1 cells; the table has 2 columns"),
-    (lambda: table(["a"], [[3]]), "cell 0 of row 0 must be a str or a Cell"),
+    (lambda: table(["a"], [[3]]), "cell 0 of row 0 must be a str or a Cell; got 3"),
     (lambda: table(["a"], "rows"), "rows must be a list of rows"),
     (lambda: table(["a"], [["x"]], text="grid"), "choose one of columns, fields"),
     (lambda: table(None, [["a", "b", "c"]], text="fields"), "exactly two cells"),
