@@ -22,6 +22,7 @@ import numpy as np
 from . import style
 from .address import ALG_NAMES, TMEActivate, TMECapability
 from .viz import HTMLCard, LessonFigure, describe_bytes, hexdump, is_static, printable, show
+from .viz.tables import text_columns
 
 __all__ = ["setup", "show", "show_figure", "hexdump", "hexlist", "aes_block", "printable", "describe_bytes",
            "is_static",
@@ -91,8 +92,8 @@ def expect_error(*types: type[BaseException]) -> Iterator[None]:
 
 
 def _table(rows: list[tuple[str, str, str, str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    return "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip() for a, b, c, d in rows)
+    """The MSR tables are text only (they are printed): the table builder's aligned columns."""
+    return text_columns(rows)
 
 
 def _algs(mask: int) -> str:

@@ -1,4 +1,4 @@
-"""mktme_lite.viz and mktme_lite.style: every picture carries alt text computed from its data,
+"""mktme_lite.viz (the pictures) and mktme_lite.style: every picture carries alt text computed from its data,
 is a PNG, never leaks into pyplot's figure list, and never encodes meaning by colour alone."""
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from mktme_lite import Machine, style, viz  # noqa: E402
+from mktme_lite.errors import MKTMEError, ParameterError  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -149,17 +150,25 @@ def test_bytes_figure_draws_any_bytes(data, base):
     assert viz.figure_png(fig).startswith(PNG_MAGIC)
 
 
-def test_bad_inputs_raise_value_errors():
-    with pytest.raises(ValueError):
-        viz.bytes_figure([])
-    with pytest.raises(ValueError):
-        viz.line_changes(b"a", b"b")
-    with pytest.raises(ValueError):
-        viz.memory_map({}, 0)
-    with pytest.raises(ValueError):
-        viz.alias_map([])
-    with pytest.raises(ValueError):
-        viz.claim_matrix([("C1", "x")], [("01", "y")], {}, highlight="C9")
+@pytest.mark.parametrize("call, words", [
+    (lambda: viz.bytes_figure([]), "at least one (label, data)"),
+    (lambda: viz.bytes_figure([("a",)]), "a panel is (label, data) or (label, data, base)"),
+    (lambda: viz.bytes_figure([("a", "text")]), "must be bytes"),
+    (lambda: viz.bytes_figure([("a", b"x")], width=0), "width (bytes per row) must be at least 1; got 0"),
+    (lambda: viz.line_changes(b"a", b"b"), "non-zero multiple of 64 bytes; got 1 and 1 bytes"),
+    (lambda: viz.memory_map({}, 0), "n_frames must be at least 1; got 0"),
+    (lambda: viz.memory_map({}, 4, per_row=True), "per_row (frames per row) must be a whole number"),
+    (lambda: viz.alias_map([]), "at least one alias"),
+    (lambda: viz.alias_map([{"label": "x"}]), "the keys 'label', 'keyid' and 'frame'"),
+    (lambda: viz.trace_timeline([], last=-1), "last (number of events kept) must be at least 0"),
+    (lambda: viz.claim_matrix([("C1", "x")], [("01", "y")], {}, highlight="C9"),
+     "unknown claim to highlight 'C9'; choose one of C1"),
+])
+def test_bad_inputs_raise_parameter_errors_that_say_what_is_allowed(call, words):
+    with pytest.raises(ParameterError) as info:
+        call()
+    assert words in str(info.value)
+    assert isinstance(info.value, (MKTMEError, ValueError))
 
 
 def test_trace_timeline_filters():

@@ -13,7 +13,6 @@ grid of ciphertext (ciphertext looks random whether or not it changed).
 
 from __future__ import annotations
 
-import html
 
 from ..dump import LINE
 from ..errors import ParameterError
@@ -21,6 +20,7 @@ from ..params import choose, flag, shown, text_bytes
 from ..scenarios.aliasing import COST_KINDS, DESIGNS, TABLE_PATHS, WRITERS, DesignRow, alias_experiment, alias_names
 from ..scenarios.pages import Page
 from ..viz import HTMLCard, LessonFigure, alias_map, bytes_figure
+from ..viz.tables import table
 from . import LessonWidget, Telling, dropdown, text, toggle
 
 __all__ = ["render_alias_explorer", "alias_explorer", "render_design_table", "alias_picture"]
@@ -110,27 +110,6 @@ def alias_explorer() -> LessonWidget:
 # ------------------------------------------------------------------------------------------------
 
 
-def _table(heads: list[str], body: list[list[str]], strong: tuple[str, ...], caption: str = "") -> HTMLCard:
-    """An HTML table with a plain-text twin; alarming words are bold as well as written out."""
-    esc = html.escape
-
-    def cell(value: str, tag: str = "td") -> str:
-        inner = f"<strong>{esc(value)}</strong>" if tag == "td" and value in strong else esc(value)
-        return f"<{tag} style='text-align:left;padding:0.15em 0.6em;border-bottom:1px solid #ccc'>{inner}</{tag}>"
-
-    top = (f"<caption style='caption-side:top;text-align:left;padding-bottom:0.3em'>{esc(caption)}</caption>"
-           if caption else "")
-    table = ("<table class='mktme-design-table' style='border-collapse:collapse;font-size:0.9em'>" + top
-             + "<thead><tr>" + "".join(cell(h, "th") for h in heads) + "</tr></thead><tbody>"
-             + "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in body) + "</tbody></table>")
-    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(heads)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(heads, widths)).rstrip()]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in body]
-    if caption:
-        lines.insert(0, caption)
-    return HTMLCard(table, "\n".join(lines))
-
-
 def _tib(n: int) -> str:
     return f"{n / (1 << 40):g} TiB"
 
@@ -159,14 +138,15 @@ def render_design_table(rows: list[DesignRow], view: str = "paths") -> HTMLCard:
     if view == "paths":
         heads = ["direct-map design"] + list(TABLE_PATHS.values())
         body = [[r.design] + [r.outcomes[p] for p in TABLE_PATHS] for r in rows]
-        return _table(heads, body, ("GARBAGE", "EFAULT"), base)
+        return table(heads, body, strong=("GARBAGE", "EFAULT"), caption=base, ruled=True,
+                     css_class="mktme-design-table")
     heads = (["direct-map design", "direct maps", "RAM per map"] + list(COST_KINDS)
              + ["a stray read of __va(pa) sees"])
     body = [[r.design, str(r.direct_maps), _tib(r.max_ram_bytes)] + [str(r.costs[k]) for k in COST_KINDS]
             + [r.stray_read] for r in rows]
     caption = (base + " Events of one encrypted page's life: fault it in, one process_vm_readv(), "
                "munmap().").strip()
-    return _table(heads, body, ("PLAINTEXT",), caption)
+    return table(heads, body, strong=("PLAINTEXT",), caption=caption, ruled=True, css_class="mktme-design-table")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -17,14 +17,9 @@ from __future__ import annotations
 
 import html
 import textwrap
-from functools import lru_cache
 
 from matplotlib.collections import LineCollection
-from matplotlib.font_manager import FontProperties
-from matplotlib.patches import PathPatch, Rectangle
-from matplotlib.path import Path
-from matplotlib.textpath import TextPath
-from matplotlib.transforms import Affine2D
+from matplotlib.patches import Rectangle
 
 from .. import style
 from ..dump import format_bytes
@@ -45,6 +40,8 @@ from ..scenarios.multi_key import (
     pconfig_run,
 )
 from ..viz import HTMLCard, LessonFigure
+from ..viz.glyphs import Glyphs
+from ..viz.tables import Cell, table
 from . import LessonWidget, Telling, dropdown, slider
 
 __all__ = ["DRAM_SIZES", "CHANGED", "DISAGREE", "TEXT_WIDTH", "render_keyid_budget", "keyid_budget",
@@ -86,46 +83,6 @@ def _lost(b: Budget) -> str:
     return text
 
 
-class _Glyphs:
-    """Text drawn as glyph outlines merged into one path per colour.
-
-    A matplotlib Text costs 2-3 ms to lay out and rasterise, and this figure has about twenty; as
-    outlines (cached per string) the whole figure draws in a few milliseconds. Coordinates are
-    inches with y growing downwards, like the axes of :func:`render_keyid_budget`.
-    """
-
-    _FAMILY = {"sans": "DejaVu Sans", "mono": style.MONO}
-
-    def __init__(self):
-        self.paths: dict[str, list] = {}
-
-    @staticmethod
-    @lru_cache(maxsize=1024)
-    def _outline(text: str, points: float, weight: str, family: str, slant: str) -> tuple[Path, float]:
-        prop = FontProperties(family=_Glyphs._FAMILY[family], weight=weight, style=slant)
-        path = TextPath((0, 0), text, size=points / 72, prop=prop).transformed(Affine2D().scale(1, -1))
-        width = TextPath((0, 0), text.replace(" ", "n"), size=points / 72, prop=prop).get_extents().x1
-        return path, width
-
-    def text(self, x: float, y: float, text: str, points: float = 9, *, weight: str = "normal",
-             family: str = "sans", slant: str = "normal", ha: str = "left", va: str = "center",
-             colour: str = "black") -> float:
-        """Add ``text`` anchored at (x, y); returns its width in inches."""
-        if not text.strip():
-            return 0.0
-        path, width = self._outline(text, points, weight, family, slant)
-        x0 = {"left": x, "center": x - width / 2, "right": x - width}[ha]
-        size = points / 72
-        baseline = {"top": y + 0.76 * size, "center": y + 0.36 * size, "bottom": y - 0.22 * size}[va]
-        self.paths.setdefault(colour, []).append(Path(path.vertices + (x0, baseline), path.codes))
-        return width
-
-    def draw(self, ax) -> None:
-        for colour, paths in self.paths.items():
-            ax.add_artist(PathPatch(Path.make_compound_path(*paths), facecolor=colour, edgecolor="none", lw=0,
-                                    zorder=5))
-
-
 def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits: int = 6,
                         dram_bytes: int = 256 * GIB) -> LessonFigure:
     """The address bits as a strip (KeyID bits hatched), the numbers, and the address space given up."""
@@ -137,7 +94,7 @@ def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits
     ax.set_axis_off()
     ax.set_xlim(0, fig_w)
     ax.set_ylim(fig_h, 0)  # inches, y grows downwards
-    g = _Glyphs()
+    g = Glyphs()
     left, right = 0.35, fig_w - 0.35
     cell = (right - left) / phys_bits
     key_colour, key_hatch = style.keyid_color(1), style.keyid_hatch(1)
@@ -291,10 +248,8 @@ def render_pconfig_console(package: int | str = 0, keyid: int = 3, command: int 
     lines_html = "".join(
         f"<li>package {p}: <strong>RAX = {int(s)} {s.name}</strong>: {esc(STATUS_MEANING[s])}</li>" for p, s in results)
     npk = len({p for _, p in r.after})
-    head = ("<tr><th style='text-align:left'>KeyID</th>"
-            + "".join(f"<th style='text-align:left'>package {p}: key-table entry</th>"
-                      f"<th style='text-align:left'>package {p}'s memory gets</th>" for p in range(npk))
-            + "</tr>")
+    head = ["KeyID"] + [h for p in range(npk)
+                        for h in (f"package {p}: key-table entry", f"package {p}'s memory gets")]
     disagree = r.disagreeing()
     if disagree:
         ks = ", ".join(map(str, disagree))
@@ -309,30 +264,34 @@ def render_pconfig_console(package: int | str = 0, keyid: int = 3, command: int 
             "flushed, and DRAM is compared with the plaintext and with KeyID 0's ciphertext.")
 
     body = []
+    for k in r.rows:
+        row = [Cell(str(k), strong=True, note=DISAGREE if k in disagree else "")]
+        for p in range(npk):
+            row += [Cell(r.after[(k, p)], note=f"({CHANGED})" if (k, p) in r.changed else "", note_strong=True),
+                    Cell(_DRAM_WORDS[r.dram[(k, p)]])]
+        body.append(row)
+
+    def twin(row: list[Cell]) -> list[str]:
+        """One KeyID in the text twin: a line per package, wrapped to TEXT_WIDTH."""
+        key, *pairs = row
+        lines = [f"  KeyID {key.text}{f', {key.note}' if key.note else ''}:"]
+        for p, (entry, gets) in enumerate(zip(pairs[::2], pairs[1::2])):
+            lines += _wrapped(f"package {p}{f' {entry.note}' if entry.note else ''}: {entry.text}", 4)
+            lines += _wrapped(f"memory gets {gets.text}", 6)
+        return lines
+
+    keyids = table(head, body, text=twin)
     text = [*_wrapped(call, 0), *_wrapped(f"({fields})", 2), "Return code:"]
     for p, s in results:
         text += _wrapped(f"package {p}: RAX = {int(s)} {s.name}: {STATUS_MEANING[s]}", 2)
     text.append("Key tables after the call, and what a store through each KeyID puts into DRAM:")
-    for k in r.rows:
-        cells = []
-        flag = f", {DISAGREE}" if k in disagree else ""
-        text.append(f"  KeyID {k}{flag}:")
-        for p in range(npk):
-            changed = (k, p) in r.changed
-            gets = _DRAM_WORDS[r.dram[(k, p)]]
-            mark = f"<br><strong>({CHANGED})</strong>" if changed else ""
-            cells.append(f"<td style='text-align:left'>{esc(r.after[(k, p)])}{mark}</td>"
-                         f"<td style='text-align:left'>{esc(gets)}</td>")
-            text += _wrapped(f"package {p}{f' ({CHANGED})' if changed else ''}: {r.after[(k, p)]}", 4)
-            text += _wrapped(f"memory gets {gets}", 6)
-        label = f"<br>{DISAGREE}" if k in disagree else ""
-        body.append(f"<tr style='vertical-align:top'><td><strong>{k}</strong>{label}</td>{''.join(cells)}</tr>")
+    text += keyids.text.splitlines()
     text += _wrapped(verdict, 0) + _wrapped(note, 0)
     html_text = (
         "<div class='mktme-card mktme-pconfig' style='border:1px solid #999;border-left:6px solid "
         f"{style.OKABE_ITO['bluish_green']};padding:0.5em 0.8em;max-width:60em'>"
         f"<p style='margin:0'><code>{esc(call)}</code> ({esc(fields)})</p><ul style='margin:0.3em 0'>{lines_html}</ul>"
-        f"<table>{head}{''.join(body)}</table>"
+        f"{keyids.html}"
         f"<p style='margin:0.4em 0 0 0'><strong>{esc(verdict)}</strong></p>"
         f"<p style='margin:0.3em 0 0 0;font-size:90%'><em>{esc(note)}</em></p></div>")
     return HTMLCard(html_text, "\n".join(text))

@@ -15,6 +15,7 @@ import html
 from dataclasses import dataclass
 
 from ..viz import HTMLCard, LessonFigure, card, claim_matrix
+from ..viz.tables import Cell, table
 from . import LessonWidget, Telling, WidgetInputError, toggle
 
 __all__ = ["ANCHOR_URL", "LESSONS", "AVAILABLE_LESSONS", "CLAIMS", "Claim", "is_planned", "lesson_label",
@@ -141,18 +142,14 @@ def render_claim_card(claim: str = "C3") -> HTMLCard:
 
 def claim_table() -> HTMLCard:
     """Every claim in one table (the static form of the claim map)."""
-    head = "<tr><th>Claim</th><th style='text-align:left'>What Andy said</th><th>Lesson(s)</th>" \
-           "<th style='text-align:left'>What you will run</th></tr>"
     def where(c: Claim) -> str:
         return ", ".join(f"{n} ({PLANNED})" if is_planned(n) else n for n in c.lessons)
 
-    rows = "".join(f"<tr><td><strong>{c.id}</strong></td><td style='text-align:left'>{_md_code_to_html(c.text)}"
-                   f"</td><td>{where(c)}</td><td style='text-align:left'>{html.escape(c.experiment)}"
-                   "</td></tr>" for c in CLAIMS.values())
-    text_rows = "\n".join(f"{c.id} [{where(c)}] {c.text} -> {c.experiment}" for c in CLAIMS.values())
-    note = _planned_note()
-    return HTMLCard(f"<table class='mktme-claim-table'>{head}{rows}</table><p><em>{html.escape(note)}</em></p>",
-                    f"{text_rows}\n{note}")
+    rows = [[Cell(c.id, strong=True), Cell(c.text, html=_md_code_to_html(c.text)), where(c), c.experiment]
+            for c in CLAIMS.values()]
+    return table(["Claim", "What Andy said", "Lesson(s)", "What you will run"], rows, footer=_planned_note(),
+                 ruled=True, css_class="mktme-claim-table",
+                 text=lambda r: [f"{r[0].text} [{r[2].text}] {r[1].text} -> {r[3].text}"])
 
 
 def claim_figure(highlight: str | None = None) -> LessonFigure:

@@ -1,0 +1,188 @@
+"""Bytes as pictures: a heat map + hex grid of byte panels, and which 64-byte lines changed.
+
+How a lesson calls them::
+
+    from mktme_lite import viz
+    viz.show(viz.bytes_figure([("plaintext", secret), ("DRAM (ciphertext)", m.dram(pa))], base=pa,
+                              title="What the DIMM holds", mark_changed=True))
+    viz.show(viz.line_changes(before, after, base=0x2000, title="Lines that differ"))
+
+One row of a grid is one 16-byte AES block, a white rule separates 64-byte cache lines, and a
+block that differs from the first panel is framed *and* says "<- differs" (never colour alone).
+
+Speed matters here: the DRAM probe redraws a grid on every widget update (budget 100 ms). All its
+text is drawn by :class:`~mktme_lite.viz.glyphs.Glyphs` as cached outlines, everything sits on ONE
+axes whose data units are inches, and nothing is a matplotlib ``Text``.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+from matplotlib.patches import Rectangle
+
+from .. import style
+from ..dump import BLOCK, LINE, describe_bytes, differing_blocks, printable
+from ..errors import ParameterError
+from ..params import byteslike, shown, whole
+from .figure import LessonFigure, new_figure
+from .glyphs import Glyphs
+
+__all__ = ["bytes_figure", "line_changes"]
+
+_MONO_PT = {"hex": 7.2, "ascii": 8.0, "label": 8.0}
+_TOP_TO_BASELINE_EM = 0.8  # the grid's titles, labels and notes sit this far below their top line
+
+
+def _line_at(g: Glyphs, text: str, x: float, y_top: float, points: float, **font) -> None:
+    """One line of sans text whose top is at ``y_top`` and left end at ``x`` (inches, y down)."""
+    g.text(x, y_top + _TOP_TO_BASELINE_EM * points / 72, text, points, va="baseline", **font)
+
+
+def _block_phrase(blocks: Sequence[int]) -> str:
+    if not blocks:
+        return "no block"
+    if len(blocks) == 1:
+        return f"block {blocks[0]} only"
+    return "blocks " + ", ".join(str(b) for b in blocks)
+
+
+def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: str | None = None,
+                 mark_changed: bool | Iterable[int] = False, width: int = BLOCK, hex_labels: bool = True,
+                 ascii_column: bool = True, note: str | None = None) -> LessonFigure:
+    """Byte panels stacked top to bottom: colour = byte value (cividis), text = hex and ASCII.
+
+    ``panels`` is a sequence of ``(label, data)`` or ``(label, data, base)`` (a panel's own start
+    address for the row labels; ``base`` otherwise). One row of the grid is one 16-byte AES block,
+    and a white rule separates 64-byte cache lines. With ``mark_changed``, every block in which a
+    panel differs from the *first* panel gets a dashed frame and the words "<- differs".
+    ``mark_changed`` may also be a collection of panel indices: only those panels are compared
+    (e.g. to leave out a panel of ciphertext, which always differs).
+    """
+    if not isinstance(panels, (list, tuple)) or not panels:
+        raise ParameterError("bytes_figure needs a list of at least one (label, data) or (label, data, base) "
+                             f"panel; got {shown(panels)}")
+    for p in panels:
+        if not isinstance(p, (list, tuple)) or len(p) not in (2, 3):
+            raise ParameterError(f"a panel is (label, data) or (label, data, base); got {shown(p)}")
+        byteslike(p[1], f"the data of panel {p[0]!r}")
+    width = whole(width, "width (bytes per row)", 1)
+    if isinstance(mark_changed, bool):
+        compared = set(range(1, len(panels))) if mark_changed else set()
+    else:
+        compared = {int(i) for i in mark_changed} - {0}
+    bases = [int(p[2]) if len(p) > 2 else base for p in panels]
+    panels = [(str(p[0]), bytes(p[1])) for p in panels]
+    first = panels[0][1]
+    rows = [max(1, -(-len(d) // width)) for _, d in panels]
+    # Geometry in inches; the one axes uses inches as data units, y growing downwards.
+    cell_w, cell_h = 0.34, 0.27
+    digits = max(4, max(len(f"{b + 16 * r:x}") for b, r in zip(bases, rows)))
+    left = 0.25 + 0.07 * (digits + 2)
+    right = (0.35 + 0.067 * (width + 2) + 0.8) if ascii_column else 0.2
+    head = 0.34 if title else 0.08
+    label_h, heads_h, gap = 0.27, 0.2, 0.12
+    note_lines = note.splitlines() if note else []
+    foot = 0.12 + 0.18 * len(note_lines)
+    fig_w = left + width * cell_w + right
+    fig_h = head + sum(label_h + r * cell_h + gap for r in rows) + heads_h + foot
+    style.apply()
+    fig = LessonFigure(figsize=(fig_w, fig_h))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    g = Glyphs()
+    if title:
+        _line_at(g, title, 0.08, 0.1, 11, weight="bold")
+    y = head
+    alt_parts = []
+    for k, ((label, data), nrows, pbase) in enumerate(zip(panels, rows, bases)):
+        _line_at(g, label, 0.08, y + 0.05, 9.5, weight="bold")
+        y += label_h
+        if k == 0:
+            for c in range(width):
+                g.text(left + (c + 0.5) * cell_w, y + 0.07, f"{c:x}", _MONO_PT["label"], family="mono", ha="center")
+            y += heads_h
+        n = len(data)
+        grid = np.full(nrows * width, np.nan)
+        grid[:n] = np.frombuffer(data, dtype=np.uint8)
+        x1, y1 = left + width * cell_w, y + nrows * cell_h
+        ax.imshow(grid.reshape(nrows, width), cmap=style.BYTE_CMAP, vmin=0, vmax=255, aspect="auto",
+                  interpolation="nearest", extent=(left, x1, y1, y))
+        marked: list[int] = []
+        if k in compared and len(data) == len(first) and width == BLOCK:
+            marked = differing_blocks(first, data)
+        for r in range(nrows):
+            cy = y + (r + 0.5) * cell_h
+            g.text(left - 0.08, cy, f"0x{pbase + r * width:0{digits}x}", _MONO_PT["label"], family="mono", ha="right")
+            if ascii_column:
+                chunk = data[r * width : (r + 1) * width]
+                tail = "  <- differs" if r in marked else ""
+                g.text(x1 + 0.15, cy, f"|{printable(chunk).ljust(width)}|{tail}", _MONO_PT["ascii"], family="mono")
+        if hex_labels:
+            for i, b in enumerate(data):
+                r, c = divmod(i, width)
+                g.text(left + (c + 0.5) * cell_w, y + (r + 0.5) * cell_h, f"{b:02x}", _MONO_PT["hex"], family="mono",
+                       ha="center", colour=style.text_color_for(b / 255))
+        if width == BLOCK:
+            for r in range(LINE // BLOCK, nrows, LINE // BLOCK):  # a white rule between cache lines
+                ax.plot([left, x1], [y + r * cell_h] * 2, color="white", linewidth=2.5)
+            for blk in marked:  # a dashed frame + words, never colour alone
+                ax.add_artist(Rectangle((left - 0.02, y + blk * cell_h + 0.015), width * cell_w + 0.04,
+                                        cell_h - 0.03, fill=False, edgecolor=style.OKABE_ITO["vermillion"],
+                                        linewidth=2.2, linestyle="--"))
+        y = y1 + gap
+        phrase = f"{label}: {describe_bytes(data)}"
+        if k in compared:
+            phrase += f"; differs from the first panel in {_block_phrase(marked)}"
+        alt_parts.append(phrase)
+    for i, line in enumerate(note_lines):  # first line bold (the verdict), the rest italic
+        _line_at(g, line, 0.08, y + 0.04 + 0.18 * i, 8, weight="bold" if i == 0 else "normal",
+                 slant="normal" if i == 0 else "italic")
+    g.draw(ax)
+    ax.set_xlim(0, fig_w)
+    ax.set_ylim(fig_h, 0)
+    fig.mktme_alt = (
+        (f"{title}. " if title else "")
+        + f"{len(panels)} byte grid(s), {width} bytes per row, starting at address "
+        + ", ".join(dict.fromkeys(f"{b:#x}" for b in bases)) + "; colour shows each "
+        "byte's value. " + ". ".join(alt_parts) + "."
+    )
+    return fig
+
+
+def line_changes(before: bytes, after: bytes, *, base: int = 0, title: str | None = None,
+                 per_row: int = 8) -> LessonFigure:
+    """One box per 64-byte line: hatched and labelled "changed" where the dumps differ."""
+    before, after = byteslike(before, "before"), byteslike(after, "after")
+    if len(before) != len(after) or len(before) % LINE or not before:
+        raise ParameterError("line_changes needs two dumps of the same length, a non-zero multiple of 64 bytes; "
+                             f"got {len(before)} and {len(after)} bytes")
+    per_row = whole(per_row, "per_row (lines per row)", 1)
+    n = len(before) // LINE
+    changed = set(differing_blocks(before, after, LINE))
+    rows = -(-n // per_row)
+    fig = new_figure(1.05 * per_row + 0.6, 0.62 * rows + (0.5 if title else 0.2))
+    ax = fig.subplots()
+    changed_style = style.STATE_STYLE["ciphertext"]
+    for i in range(n):
+        r, c = divmod(i, per_row)
+        hit = i in changed
+        ax.add_patch(Rectangle((c, -r), 0.92, 0.8, facecolor=changed_style["color"] if hit else "white",
+                               hatch="//" if hit else "", edgecolor="black", linewidth=0.8,
+                               alpha=0.9 if hit else 1.0))
+        ax.text(c + 0.46, -r + 0.55, f"{base + i * LINE:#x}", ha="center", va="center", fontsize=7.5,
+                family=style.MONO, color="black",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.6} if hit else None)
+        ax.text(c + 0.46, -r + 0.2, "changed" if hit else "same", ha="center", va="center", fontsize=7.5,
+                fontweight="bold" if hit else "normal", color="black",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.6} if hit else None)
+    ax.set_xlim(-0.05, per_row)
+    ax.set_ylim(-rows + 0.9, 0.85)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, loc="left")
+    addrs = ", ".join(f"{base + i * LINE:#x}" for i in sorted(changed)) or "none"
+    fig.mktme_alt = ((f"{title}. " if title else "") + f"{n} cache lines of 64 bytes from {base:#x}; "
+                     f"{len(changed)} changed between the two dumps: {addrs}.")
+    return fig

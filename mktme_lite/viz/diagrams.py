@@ -1,0 +1,115 @@
+"""Two diagrams of the course itself: which lesson runs which claim, and what TME defends.
+
+How a lesson calls them::
+
+    from mktme_lite import viz
+    viz.show(viz.tme_boundary())                               # lesson 01: the threat model
+    viz.claim_matrix([("C1", "encrypt_mprotect() lacks pkeys"), ...], [("02", "Multi-key"), ...],
+                     {"C1": ["02"]}, highlight="C1")             # lesson 00: claims x lessons
+
+They are drawn apart from the memory pictures (:mod:`~mktme_lite.viz.maps`) because they show
+the course and its threat model, not the state of a machine.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Mapping, Sequence
+
+from matplotlib.patches import FancyArrowPatch, Rectangle
+
+from .. import style
+from ..params import choose
+from .figure import LessonFigure, new_figure
+
+__all__ = ["claim_matrix", "tme_boundary"]
+
+
+def claim_matrix(claims: Sequence[tuple[str, str]], lessons: Sequence[tuple[str, str]],
+                 covers: Mapping[str, Sequence[str]], *, highlight: str | None = None,
+                 title: str | None = None) -> LessonFigure:
+    """Rows = claims (id, short text), columns = lessons (number, short title), ● where covered.
+
+    ``covers`` maps a claim id to the lesson numbers that run it. ``highlight`` frames one
+    claim's row and writes "◀ selected" next to it.
+    """
+    ids = [c for c, _ in claims]
+    if highlight is not None:
+        choose(highlight, ids, "claim to highlight")
+    cols = [l for l, _ in lessons]
+    fig = new_figure(0.62 * len(cols) + 5.6, 0.36 * len(ids) + 1.5)
+    ax = fig.subplots()
+    nrows = len(ids)
+    for r, (cid, text) in enumerate(claims):
+        y = nrows - 1 - r
+        strong = cid == highlight
+        if strong:
+            ax.add_patch(Rectangle((-0.5, y - 0.45), len(cols), 0.9, facecolor=style.OKABE_ITO["yellow"], alpha=0.45,
+                                   edgecolor="black", linewidth=1.5, hatch="..", zorder=0))
+        short = text if len(text) <= 52 else text[:51] + "…"
+        ax.text(-0.7, y, f"{cid}  {short}", ha="right", va="center", fontsize=8,
+                fontweight="bold" if strong else "normal")
+        for lesson in covers.get(cid, ()):
+            if lesson in cols:
+                ax.scatter([cols.index(lesson)], [y], s=90, marker="o", color=style.OKABE_ITO["blue"],
+                           edgecolor="black", zorder=3)
+        if strong:
+            ax.text(len(cols) - 0.3, y, "◀ selected", ha="left", va="center", fontsize=8, fontweight="bold")
+    ax.set_xticks(range(len(cols)), [f"{l}\n{textwrap.fill(t, 12)}" for l, t in lessons], fontsize=7.5, va="bottom")
+    ax.xaxis.tick_top()
+    ax.set_yticks([])
+    ax.set_xlim(-0.5, len(cols) - 0.5)
+    ax.set_ylim(-0.6, nrows - 0.4)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.tick_params(length=0)
+    if title:
+        ax.set_title(title, loc="left")
+    parts = [f"{cid} in lesson(s) {', '.join(covers.get(cid, ())) or 'none'}" for cid in ids]
+    fig.mktme_alt = ((f"{title}. " if title else "") + "Matrix of claims (rows) against lessons (columns); a dot "
+                     "marks the lesson that runs the claim: " + "; ".join(parts) + "."
+                     + (f" Claim {highlight} is highlighted." if highlight else ""))
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# The TME threat model as a picture
+# ----------------------------------------------------------------------------------------------
+def tme_boundary(*, title: str | None = "Where TME encrypts") -> LessonFigure:
+    """The SoC package (plaintext inside) and the memory bus and DIMMs (ciphertext outside)."""
+    fig = new_figure(9.0, 3.5)
+    ax = fig.subplots()
+    ok = style.OKABE_ITO
+    # Package boundary.
+    ax.add_patch(Rectangle((0.1, 0.5), 5.9, 2.6, fill=False, edgecolor="black", linewidth=1.6, linestyle="--"))
+    ax.text(0.25, 2.95, "CPU package (SoC): data is PLAINTEXT here", fontsize=9, fontweight="bold", va="top")
+
+    def box(x, y, w, h, text, face, hatch=""):
+        ax.add_patch(Rectangle((x, y), w, h, facecolor=face, hatch=hatch, edgecolor="black", linewidth=1, alpha=0.9))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=8.5,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0, "alpha": 0.85})
+
+    box(0.35, 1.35, 1.3, 0.9, "cores,\nregisters", ok["yellow"])
+    box(1.95, 1.35, 1.3, 0.9, "caches\n(plaintext)", ok["yellow"])
+    box(3.55, 1.35, 2.2, 0.9, "memory controller\nAES-XTS engine\n(key: CPU-made)", ok["sky_blue"])
+    box(7.0, 1.35, 1.8, 0.9, "DIMMs\n(CIPHERTEXT)", ok["blue"], hatch="//")
+    for x0, x1 in ((1.65, 1.95), (3.25, 3.55), (5.75, 7.0)):
+        ax.add_patch(FancyArrowPatch((x0, 1.8), (x1, 1.8), arrowstyle="<|-|>", mutation_scale=10, linewidth=1.2))
+    ax.text(6.38, 2.0, "memory bus", ha="center", fontsize=8)
+    # Attackers.
+    ax.text(7.9, 0.85, "✔ defended: cold boot (DIMM removed),\n   bus probe / interposer", ha="center", va="top",
+            fontsize=8)
+    ax.text(3.0, 0.95, "✘ not defended: the kernel and any code that runs here,\n"
+            "   cache side channels, replay or tampering (no integrity)", ha="center", va="top", fontsize=8)
+    ax.set_xlim(0, 9.0)
+    ax.set_ylim(0, 3.2)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, loc="left")
+    fig.mktme_alt = ("Diagram of the TME threat model. Inside the dashed CPU package boundary, cores, registers and "
+                     "caches hold plaintext; the memory controller's AES-XTS engine, with a key the CPU generated, "
+                     "encrypts every line on its way to the DIMMs, which hold only ciphertext. Defended: cold boot and "
+                     "bus probes outside the package. Not defended: the kernel and code running inside the package, "
+                     "cache side channels, replay or tampering, because there is no integrity.")
+    return fig
