@@ -23,7 +23,6 @@ import pytest
 from nbclient import NotebookClient
 
 import make_exercises
-import mktme_lite
 from mktme_lite import checks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,10 +30,11 @@ FIXTURES = ROOT / "tests" / "fixtures"
 
 sys.path.insert(0, str(FIXTURES))
 importlib.import_module("fixture_checks")  # registers the fixture checks
-# The course's checks live in mktme_lite.checks (or in modules named checks_* beside it).
-for _info in pkgutil.iter_modules(mktme_lite.__path__, "mktme_lite."):
-    if _info.name.split(".")[-1].startswith("checks"):
-        importlib.import_module(_info.name)
+# The course's checks live in mktme_lite.checks, one module per lesson stem; importing a module
+# registers its checks, so every module of the package is imported here.
+LESSON_MODULES = [info.name for info in pkgutil.iter_modules(checks.__path__, "mktme_lite.checks.")]
+for _name in LESSON_MODULES:
+    importlib.import_module(_name)
 
 NAMES = sorted(checks.REGISTRY)
 
@@ -47,6 +47,19 @@ def spec(name: str) -> checks.RegisteredCheck:
 
 def test_fixture_checks_are_registered():
     assert {"fixture_keyid_address", "fixture_double"} <= set(NAMES)
+
+
+def test_the_lessons_check_modules_are_found():
+    stems = {name.rpartition(".")[2] for name in LESSON_MODULES}
+    assert {"tme_basics", "multi_key", "aliasing"} <= stems, stems
+
+
+@pytest.mark.parametrize("module", LESSON_MODULES)
+def test_every_lesson_module_registers_checks(module):
+    """Each module of mktme_lite.checks holds one lesson's checks, so the discovery above found
+    real checks (not only the fixtures) and every lesson's are run below."""
+    mine = [c for c in checks.REGISTRY.values() if c.func.__module__ == module]
+    assert mine, f"{module} registers no check"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mktme_lite.checks_l02 as l02
+import mktme_lite.checks.multi_key as l02
 from mktme_lite import Machine, checks
 from mktme_lite.address import ALG_AES_XTS_128, AddressLayout
 from mktme_lite.keytable import PconfigCommand, PconfigStatus

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mktme_lite.checks_l01  # noqa: F401  (registers the lesson 01 checks)
+import mktme_lite.checks.tme_basics  # noqa: F401  (registers the lesson 01 checks)
 from mktme_lite import Machine, checks, xts
 
 L01 = ["mul_alpha", "line_tweaks", "changed_lines", "replay"]

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import random
 
-from .address import ALG_AES_XTS_128, AddressLayout
-from .checks import Examples, NotAttempted, check, hint, passed
-from .errors import MKTMEError
-from .keytable import KeyMode, PconfigCommand, PconfigStatus
+from ..address import ALG_AES_XTS_128, AddressLayout
+from . import Examples, NotAttempted, check, hint, passed
+from ..errors import MKTMEError
+from ..keytable import KeyMode, PconfigCommand, PconfigStatus
 
 
 def _l02_returned(got):
@@ -210,8 +210,8 @@ _L02_OPS = ("mprotect", "madvise", "encrypt_mprotect")
 
 def _l02_contents_after(op: str, data: bytes, seed: int, *, encrypt_first: bool = False) -> bytes:
     """Reference: map, fill with ``data``, apply ``op``, read everything back (kernel model, as proposed)."""
-    from .kernel import MADV_DONTNEED, PROT_READ, PROT_WRITE, Kernel, Policy
-    from .machine import Machine
+    from ..kernel import MADV_DONTNEED, PROT_READ, PROT_WRITE, Kernel, Policy
+    from ..machine import Machine
 
     kernel = Kernel(Machine(packages=2, seed=seed), Policy.as_proposed())
     proc = kernel.spawn("app")
@@ -367,7 +367,7 @@ def _l02_retry_everything(m, keyid, command, data_key=None, tweak_key=None):
 
 def _l02_pconfig_scenarios():
     """(name, machine, args, expected status, must every package hold the KeyID afterwards?)."""
-    from .machine import Machine
+    from ..machine import Machine
 
     random_cmd, direct = PconfigCommand.KEYID_SET_KEY_RANDOM, PconfigCommand.KEYID_SET_KEY_DIRECT
     m = Machine(packages=2, seed=21)
@@ -523,7 +523,7 @@ _L02_INVALID = [
 
 def _l02_engine_reason(payload: str) -> str | None:
     """Why the kernel model's parser refuses ``payload`` (None if it accepts it)."""
-    from .kernel import SyscallError, parse_mktme_payload
+    from ..kernel import SyscallError, parse_mktme_payload
 
     try:
         parse_mktme_payload(payload)
@@ -534,7 +534,7 @@ def _l02_engine_reason(payload: str) -> str | None:
 
 def _l02_keyid_ctrl_ref(payload: str) -> int:
     """Reference on top of the kernel model's parser: COMMAND in bits 7:0, ENC_ALG in bits 23:8 for EVERY command."""
-    from .kernel import SyscallError, parse_mktme_payload
+    from ..kernel import SyscallError, parse_mktme_payload
 
     try:
         parsed = parse_mktme_payload(payload)
@@ -606,7 +606,7 @@ def _l02_keyid_ctrl_lenient(payload: str) -> int:
 @_l02_returns("keyid_ctrl")
 def check_keyid_ctrl(answer):
     """``answer(payload)`` must return KEYID_CTRL for a valid payload and raise ValueError for an invalid one."""
-    from .machine import Machine
+    from ..machine import Machine
 
     if not callable(answer):
         return hint("pass the function itself: check_keyid_ctrl(keyid_ctrl).")

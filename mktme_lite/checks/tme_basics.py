@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .checks import Examples, NotAttempted, check, hint, passed
+from . import Examples, NotAttempted, check, hint, passed
 
 # ----------------------------------------------------------------------------------------------
 # Lesson 01 — TME basics
@@ -179,7 +179,7 @@ def _l01_changed_lines_ref(before: bytes, after: bytes, base: int) -> list[int]:
 
 def _l01_dump_cases() -> list[tuple[bytes, bytes, int]]:
     """Pairs of DRAM dumps made by the engine: stores, same-value stores, one-byte stores."""
-    from .machine import Machine
+    from ..machine import Machine
 
     cases = []
     m = Machine(packages=1, seed=404)
@@ -267,8 +267,8 @@ def _l01_replay_ref(m, pa: int, old_ciphertext: bytes) -> None:
 
 def _l01_replay_scenarios():
     """(machine, pa, hpa, snapshot, keyid) after a victim wrote 100 EUR, we snapshot, it wrote 0 EUR."""
-    from .keytable import PconfigCommand
-    from .machine import Machine
+    from ..keytable import PconfigCommand
+    from ..machine import Machine
 
     for keyid in (0, 1):
         m = Machine(packages=1, seed=77 + keyid)
@@ -294,7 +294,7 @@ def _l01_replay_scenarios():
 ))
 def check_replay(answer):
     """``answer(m, pa, old_ciphertext)`` must make the CPU read the old balance again."""
-    from .errors import AddressError
+    from ..errors import AddressError
 
     if not callable(answer):
         return hint("pass the function itself: check_replay(replay).")

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mktme_lite.checks_l03 as l03
+import mktme_lite.checks.aliasing as l03
 from mktme_lite import checks
 from mktme_lite.kernel import Policy
 from mktme_lite.scenarios import aliasing, pages

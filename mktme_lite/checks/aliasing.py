@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 
-from .checks import Examples, NotAttempted, check, hint, is_placeholder, passed
-from .errors import AddressError
-from .kernel import PAGE_SIZE, PROT_READ, PROT_WRITE, Kernel, Policy, SyscallError
-from .machine import Machine
-from .dump import differing_blocks
-from .scenarios.aliasing import KERNEL_PATHS
-from .scenarios.pages import CPU_KEY, encrypted_page
+from . import Examples, NotAttempted, check, hint, is_placeholder, passed
+from ..errors import AddressError
+from ..kernel import PAGE_SIZE, PROT_READ, PROT_WRITE, Kernel, Policy, SyscallError
+from ..machine import Machine
+from ..dump import differing_blocks
+from ..scenarios.aliasing import KERNEL_PATHS
+from ..scenarios.pages import CPU_KEY, encrypted_page
 
 RW = PROT_READ | PROT_WRITE
 
