@@ -156,3 +156,8 @@ def test_untouched_stubs_are_not_attempted_and_a_lost_return_is_a_hint():
     for name, stub in (("kernel_read", lambda k, p, va, n: None), ("wrong_paths", lambda policy: None)):
         result = run(name, stub)
         assert result.status == "hint" and "missing `return`" in result.message
+        assert f"{name}() returned None" in result.message and "It must end with `return " in result.message
+    # the specifics say more than the course-wide sentence: keep them
+    assert "`return wrong`, the list of names" in run("wrong_paths", lambda policy: None).message
+    lost = run("kernel_read", lambda k, p, va, n: None).message
+    assert "`return data`, the n bytes it loaded" in lost and "for the first 64 bytes of alice's" in lost

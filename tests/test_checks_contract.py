@@ -24,6 +24,8 @@ from nbclient import NotebookClient
 
 import make_exercises
 from mktme_lite import checks
+from mktme_lite.checks import passed
+from mktme_lite.errors import ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -100,6 +102,59 @@ def test_results_show_their_message():
         checks.CheckResult("failed", "no such status")
     assert checks.is_placeholder(...) and checks.is_placeholder(None)
     assert not checks.is_placeholder(0) and not checks.is_placeholder("")
+
+
+def test_the_missing_return_rule():
+    """docs/CONVENTIONS.md, "Exercises": the stub's ``...`` is "not attempted", an edited body's
+    None is the one "missing `return`?" hint, naming the function and what it must return."""
+    @checks.check("fixture_lost_return", examples=None)
+    def check_lost_return(answer):
+        got = checks.returned(answer(1), "triple", "`return y`, three times x")
+        return passed("ok") if got == 3 else checks.hint("not three")
+
+    try:
+        assert check_lost_return(lambda x: ...).status == "not_attempted"
+        assert check_lost_return(lambda x: (..., ...)).status == "not_attempted"
+        lost = check_lost_return(lambda x: None)
+        assert lost.status == "hint"
+        assert lost.message == ("Not yet. Hint: triple() returned None: missing `return`? "
+                                "It must end with `return y`, three times x.")
+        assert check_lost_return(lambda x: (3, ...)).status == "hint"  # half done is a try
+        assert check_lost_return(lambda x: 3 * x).passed
+    finally:
+        del checks.REGISTRY["fixture_lost_return"]
+    with pytest.raises(checks.MissingReturn, match=r"f\(\) returned None for bob's page: .* a `return` of"):
+        checks.returned(None, "f", case="bob's page")
+    for real in (0, "", [], (), (1, ...), False):
+        assert checks.returned(real, "f") is real
+    assert checks.is_stub_return(...) and checks.is_stub_return((..., ...))
+    assert not checks.is_stub_return(()) and not checks.is_stub_return((..., 1))
+
+
+@pytest.mark.parametrize("bad", [{"fname": ""}, {"fname": 3}, {"fname": "f", "must": ""},
+                                 {"fname": "f", "case": 7}])
+def test_returned_refuses_bad_arguments(bad):
+    with pytest.raises(ParameterError):
+        checks.returned(1, **bad)
+
+
+def test_bad_statuses_and_names_are_parameter_errors():
+    with pytest.raises(ParameterError, match="check status"):
+        checks.CheckResult("failed", "no such status")
+    with pytest.raises(ParameterError, match="check name"):
+        checks.check("")
+    with pytest.raises(ParameterError, match="two checks"):
+        @checks.check("fixture_double")
+        def check_other(answer):
+            return passed()
+
+
+@pytest.mark.parametrize("module", LESSON_MODULES)
+def test_no_lesson_module_words_the_missing_return_hint_itself(module):
+    """The rule lives in mktme_lite.checks alone: a lesson module only calls returned()."""
+    source = Path(importlib.import_module(module).__file__).read_text()
+    for own in ("returned None", "is Ellipsis"):  # the hint's own words; the stub test
+        assert own not in source, f"{module} spells {own!r}; use checks.returned()"
 
 
 def test_a_check_that_returns_no_verdict_becomes_a_hint():

@@ -215,6 +215,7 @@ def test_a_lost_return_gets_its_own_hint():
     for name in L02:
         result = run(name, lambda *args, **kwargs: None)
         assert result.status == "hint" and "missing `return`" in result.message, (name, result)
+        assert f"{name}() returned None: missing `return`? It must end with `return " in result.message, result
 
 
 @settings(max_examples=40, deadline=None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from . import Examples, NotAttempted, check, hint, is_placeholder, passed
+from . import Examples, NotAttempted, check, hint, is_placeholder, passed, returned
 from ..errors import AddressError
 from ..kernel import PAGE_SIZE, PROT_READ, PROT_WRITE, Kernel, Policy, SyscallError
 from ..machine import Machine
@@ -164,11 +164,7 @@ def check_kernel_read(answer):
             return hint(f"for {what} you loaded from {address:#x}, which is outside DRAM. The physical address is "
                         "the frame's address from get_user_pages(proc, vaddr)[0] plus only the offset within the "
                         "page, vaddr % PAGE_SIZE, not the whole of vaddr.")
-        if got is Ellipsis:
-            raise NotAttempted  # the untouched stub returns its placeholder
-        if got is None:
-            return hint(f"kernel_read() returned None for {what}: missing `return`? It must end with "
-                        "`return data`, the n bytes it loaded.")
+        got = returned(got, "kernel_read", "`return data`, the n bytes it loaded", case=what)
         if not isinstance(got, (bytes, bytearray)):
             return hint(f"kernel_read() returned a {type(got).__name__}; return bytes, as machine.load() does.")
         got = bytes(got)
@@ -274,12 +270,7 @@ def check_wrong_paths(answer):
     if not callable(answer):
         return hint("pass the function itself: check_wrong_paths(wrong_paths).")
     for what, policy in _l03_policies():
-        got = answer(policy)
-        if got is Ellipsis:
-            raise NotAttempted  # the untouched stub returns its placeholder
-        if got is None:
-            return hint("wrong_paths() returned None: missing `return`? It must end with `return wrong`, the list "
-                        "of names.")
+        got = returned(answer(policy), "wrong_paths", "`return wrong`, the list of names")
         if isinstance(got, str) or not isinstance(got, (list, tuple, set)):
             return hint(f"wrong_paths() returned a {type(got).__name__}; return a list of path names, "
                         "e.g. ['process_vm_readv'].")

@@ -17,46 +17,9 @@ from __future__ import annotations
 import random
 
 from ..address import ALG_AES_XTS_128, AddressLayout
-from . import Examples, NotAttempted, check, hint, passed
+from . import Examples, check, hint, passed, returned
 from ..errors import MKTMEError
 from ..keytable import KeyMode, PconfigCommand, PconfigStatus
-
-
-def _l02_returned(got):
-    """What a learner's function returned, as the checks see it.
-
-    The generated stub keeps the solution's final ``return name`` (or ``return a, b``) with
-    ``name = ...``, so an untouched exercise returns ``...`` (or a tuple of them): that stops the
-    check as "not attempted". ``None`` can then only come from a body the learner edited and left
-    without a ``return``; :class:`_L02NoReturn` turns it into that hint.
-    """
-    if got is Ellipsis or (isinstance(got, tuple) and got and all(x is Ellipsis for x in got)):
-        raise NotAttempted
-    if got is None:
-        raise _L02NoReturn
-    return got
-
-
-class _L02NoReturn(Exception):
-    """The learner's function returned None: an edited body that lost its ``return``."""
-
-
-def _l02_no_return(fname: str):
-    return hint(f"your function returned None — missing `return`? {fname}() must end with a `return` of the "
-                "value it computed.")
-
-
-def _l02_returns(fname: str):
-    """Decorator for a check body: a None returned by the learner's function becomes the missing-return hint."""
-    def wrap(body):
-        def checked(answer):
-            try:
-                return body(answer)
-            except _L02NoReturn:
-                return _l02_no_return(fname)
-        checked.__name__, checked.__qualname__, checked.__doc__ = body.__name__, body.__qualname__, body.__doc__
-        return checked
-    return wrap
 
 
 # ----------------------------------------------------------------------------------------------
@@ -115,14 +78,12 @@ def _l02_refused(fn, *args) -> bool | None:
            (lambda pa, keyid, phys_bits=46, keyid_bits=6: None, "missing `return`")],
     correct=lambda: _l02_hpa_of,
 ))
-@_l02_returns("hpa_of")
 def check_hpa_of(answer):
     """``answer(pa, keyid, phys_bits, keyid_bits)`` must build the full address and refuse what does not fit."""
     if not callable(answer):
         return hint("pass the function itself: check_hpa_of(hpa_of), without calling it.")
-    _l02_returned(answer(0x1040, 5, 46, 6))
     for pa, keyid, phys, kb in _l02_address_cases():
-        got = _l02_returned(answer(pa, keyid, phys, kb))
+        got = returned(answer(pa, keyid, phys, kb), "hpa_of", "`return hpa`, the full physical address as an int")
         want = AddressLayout(phys, kb).hpa(pa, keyid)
         shift = phys - kb
         where = f"hpa_of({pa:#x}, {keyid}, phys_bits={phys}, keyid_bits={kb})"
@@ -170,16 +131,14 @@ def check_hpa_of(answer):
            (lambda hpa, phys_bits=46, keyid_bits=6: None, "missing `return`")],
     correct=lambda: _l02_split_hpa,
 ))
-@_l02_returns("split_hpa")
 def check_split_hpa(answer):
     """``answer(hpa, phys_bits, keyid_bits)`` must return ``(pa, keyid)``."""
     if not callable(answer):
         return hint("pass the function itself: check_split_hpa(split_hpa), without calling it.")
-    _l02_returned(answer(0x50000001040, 46, 6))
     for pa, keyid, phys, kb in _l02_address_cases():
         layout = AddressLayout(phys, kb)
         hpa = layout.hpa(pa, keyid)
-        got = _l02_returned(answer(hpa, phys, kb))
+        got = returned(answer(hpa, phys, kb), "split_hpa", "`return (pa, keyid)`")
         where = f"split_hpa({hpa:#x}, phys_bits={phys}, keyid_bits={kb})"
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             return hint(f"{where} returned {got!r}; return a pair (pa, keyid).")
@@ -245,17 +204,15 @@ def _l02_buffers() -> list[tuple[bytes, int]]:
            (lambda op, data, seed: None, "missing `return`")],
     correct=lambda: _l02_contents_after,
 ))
-@_l02_returns("contents_after")
 def check_contents_after(answer):
     """``answer(op, data, seed)``: what the process reads back after ``op`` on a buffer holding ``data``."""
     if not callable(answer):
         return hint("pass the function itself: check_contents_after(contents_after).")
     buffers = _l02_buffers()
-    _l02_returned(answer("mprotect", *buffers[0]))
     for data, seed in buffers:
         zeros = bytes(len(data))
         for op in _L02_OPS:
-            got = _l02_returned(answer(op, data, seed))
+            got = returned(answer(op, data, seed), "contents_after", "`return after`, the bytes the process reads back")
             where = f"contents_after({op!r}, <{len(data)} random bytes>, seed={seed})"
             if not isinstance(got, (bytes, bytearray)):
                 return hint(f"{where} returned a {type(got).__name__}; return the bytes the process reads back, "
@@ -437,14 +394,13 @@ def _l02_after_fatal(m) -> tuple[int, str, dict[int, int]] | None:
            (lambda m, keyid, command, data_key=None, tweak_key=None: None, "missing `return`")],
     correct=lambda: _l02_program_every_package,
 ))
-@_l02_returns("program_every_package")
 def check_program_every_package(answer):
     """``answer(m, keyid, command, data_key=None, tweak_key=None)`` must program every package or say why not."""
     if not callable(answer):
         return hint("pass the function itself: check_program_every_package(program_every_package).")
     for name, m, args, want, everywhere in _l02_pconfig_scenarios():
         keyid = args[0]
-        got = _l02_returned(answer(m, *args))
+        got = returned(answer(m, *args), "program_every_package", "`return result`, the PconfigStatus of the whole operation")
         attempts = _l02_attempts(m)
         if not isinstance(got, int) or isinstance(got, bool):
             return hint(f"{name}: return the PconfigStatus of the whole operation, not a {type(got).__name__}.")
@@ -603,7 +559,6 @@ def _l02_keyid_ctrl_lenient(payload: str) -> int:
            (lambda payload: None, "missing `return`")],
     correct=lambda: _l02_keyid_ctrl_ref,
 ))
-@_l02_returns("keyid_ctrl")
 def check_keyid_ctrl(answer):
     """``answer(payload)`` must return KEYID_CTRL for a valid payload and raise ValueError for an invalid one."""
     from ..machine import Machine
@@ -621,7 +576,7 @@ def check_keyid_ctrl(answer):
             said = f" ({exc})" if str(exc) else ""
             return hint(f"{where} raised {type(exc).__name__}{said}, but that payload is valid: the kernel "
                         f"accepts it, and KEYID_CTRL should be {want:#x}. Check which rule refused it.")
-        got = _l02_returned(got)
+        got = returned(got, "keyid_ctrl", "`return ctrl`, KEYID_CTRL as an int")
         if not isinstance(got, int) or isinstance(got, bool):
             return hint(f"{where} returned a {type(got).__name__}; return KEYID_CTRL as an int.")
         if got == want:

@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from . import Examples, NotAttempted, check, hint, passed
+from . import Examples, NotAttempted, check, hint, passed, returned
 
 # ----------------------------------------------------------------------------------------------
 # Lesson 01 — TME basics
 # ----------------------------------------------------------------------------------------------
 _L01_MASK128 = (1 << 128) - 1
-
-
-def _l01_returned(got):
-    """What a learner's function returned, as the checks see it.
-
-    The generated stub keeps its final ``return name`` with ``name = ...``, so an untouched
-    exercise returns ``...``: that stops the check as "not attempted". ``None`` can then only
-    come from a body the learner edited and left without a ``return``.
-    """
-    if got is Ellipsis:
-        raise NotAttempted
-    return got
-
-
-def _l01_no_return(fname: str):
-    return hint(f"your function returned None — missing `return`? {fname}() must end with a `return` of the "
-                "value it computed.")
 
 
 def _l01_mul_alpha(t: int) -> int:
@@ -56,12 +39,9 @@ def check_mul_alpha(answer):
     """``answer(t)`` must multiply the 128-bit tweak ``t`` by alpha, exactly like the engine."""
     if not callable(answer):
         return hint("pass the function itself: check_mul_alpha(mul_alpha), without calling it.")
-    _l01_returned(answer(1))
     results: dict[int, int] = {}
     for t in _l01_samples():
-        got = _l01_returned(answer(t))
-        if got is None:
-            return _l01_no_return("mul_alpha")
+        got = returned(answer(t), "mul_alpha", "`return t`, the product t * alpha as an int")
         if not isinstance(got, int) or isinstance(got, bool):
             return hint(f"mul_alpha({t:#x}) returned a {type(got).__name__}; return an int.")
         results[t] = got
@@ -136,11 +116,8 @@ def check_line_tweaks(answer):
 
     if not callable(answer):
         return hint("pass the function itself: check_line_tweaks(line_tweaks).")
-    _l01_returned(answer(*_l01_tweak_cases()[0]))
     for key, pa in _l01_tweak_cases():
-        got = _l01_returned(answer(key, pa))
-        if got is None:
-            return _l01_no_return("line_tweaks")
+        got = returned(answer(key, pa), "line_tweaks", "`return tweaks`, the list [T0, T1, T2, T3]")
         want = _l01_line_tweaks(key, pa)
         if not isinstance(got, (list, tuple)) or len(got) != 4 or not all(
                 isinstance(x, int) and not isinstance(x, bool) for x in got):
@@ -217,11 +194,9 @@ def check_changed_lines(answer):
     if not callable(answer):
         return hint("pass the function itself: check_changed_lines(changed_lines).")
     cases = _l01_dump_cases()
-    _l01_returned(answer(*cases[0]))
     for before, after, base in cases:
-        got = _l01_returned(answer(before, after, base))
-        if got is None:
-            return _l01_no_return("changed_lines")
+        got = returned(answer(before, after, base), "changed_lines",
+                       "`return changed`, the list of the changed lines' addresses")
         want = _l01_changed_lines_ref(before, after, base)
         if isinstance(got, (set, frozenset)):
             return hint("return a list, in increasing order: a set has no order (sorted(...) turns it into a "
