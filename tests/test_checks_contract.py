@@ -6,6 +6,9 @@
 2. Notebook part: every solutions/*.ipynb and exercises/*.ipynb is executed with nbclient
    while MKTME_CHECK_LOG records each check call: in a solution every call passed, in an
    exercise every call is "not attempted", and each notebook made at least one call.
+3. Layout part: the checks are a package, ``mktme_lite/checks/`` (machinery and the one
+   missing-``return`` rule in ``__init__.py``, one module per lesson stem); every module
+   registers checks, exports them in ``__all__``, and imports without ipywidgets or pyplot.
 
 tests/fixtures/fixture_checks.py and fixture_solution.ipynb run through the same machinery,
 so it is proven before any lesson has exercises.
@@ -14,7 +17,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -147,6 +152,46 @@ def test_bad_statuses_and_names_are_parameter_errors():
         @checks.check("fixture_double")
         def check_other(answer):
             return passed()
+
+
+@pytest.mark.parametrize("module", LESSON_MODULES)
+def test_every_lesson_module_exports_its_checks(module):
+    """``__all__`` is the module's synopsis in code: what a lesson imports, and nothing it does not."""
+    mod = importlib.import_module(module)
+    assert mod.__doc__ and f"from {module} import" in mod.__doc__, "the docstring shows how a lesson imports it"
+    missing = [name for name in mod.__all__ if not hasattr(mod, name)]
+    assert not missing, missing
+    registered = {c.func.__name__ for c in checks.REGISTRY.values() if c.func.__module__ == module}
+    assert registered <= set(mod.__all__), registered - set(mod.__all__)
+
+
+FRONT_ENDS = ("ipywidgets", "matplotlib.pyplot")
+_PROBE = """
+import importlib, json, sys
+importlib.import_module(sys.argv[1])
+print(json.dumps(sorted(m for m in sys.modules if m in {front} or m.startswith("ipywidgets."))))
+"""
+
+
+def front_ends_imported_by(module: str) -> list[str]:
+    """The front-end modules that importing ``module`` pulls in, seen by a fresh interpreter (this
+    test process has long imported both, so its own sys.modules proves nothing)."""
+    probe = _PROBE.format(front=set(FRONT_ENDS))
+    out = subprocess.run([sys.executable, "-c", probe, module], capture_output=True, text=True, timeout=120,
+                         check=True, env={**os.environ, "MPLBACKEND": "Agg"})
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("module", ["mktme_lite.checks", *LESSON_MODULES])
+def test_importing_checks_needs_no_front_end(module):
+    """Checks take their set-up from the scenarios layer, so they run (and are tested) without
+    ipywidgets or pyplot, and a check never drags a widget's state into a learner's kernel."""
+    assert front_ends_imported_by(module) == []
+
+
+def test_the_front_end_probe_can_see_an_import():
+    """The probe above would notice: a widget module imports ipywidgets."""
+    assert "ipywidgets" in front_ends_imported_by("mktme_lite.widgets.aliasing")
 
 
 @pytest.mark.parametrize("module", LESSON_MODULES)
