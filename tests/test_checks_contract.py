@@ -6,6 +6,9 @@
 2. Notebook part: every solutions/*.ipynb and exercises/*.ipynb is executed with nbclient
    while MKTME_CHECK_LOG records each check call: in a solution every call passed, in an
    exercise every call is "not attempted", and each notebook made at least one call.
+3. Layout part: the checks are a package, ``mktme_lite/checks/`` (machinery and the one
+   missing-``return`` rule in ``__init__.py``, one module per lesson stem); every module
+   registers checks, exports them in ``__all__``, and imports without ipywidgets or pyplot.
 
 tests/fixtures/fixture_checks.py and fixture_solution.ipynb run through the same machinery,
 so it is proven before any lesson has exercises.
@@ -14,7 +17,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,18 +28,20 @@ import pytest
 from nbclient import NotebookClient
 
 import make_exercises
-import mktme_lite
 from mktme_lite import checks
+from mktme_lite.checks import passed
+from mktme_lite.errors import ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 
 sys.path.insert(0, str(FIXTURES))
 importlib.import_module("fixture_checks")  # registers the fixture checks
-# The course's checks live in mktme_lite.checks (or in modules named checks_* beside it).
-for _info in pkgutil.iter_modules(mktme_lite.__path__, "mktme_lite."):
-    if _info.name.split(".")[-1].startswith("checks"):
-        importlib.import_module(_info.name)
+# The course's checks live in mktme_lite.checks, one module per lesson stem; importing a module
+# registers its checks, so every module of the package is imported here.
+LESSON_MODULES = [info.name for info in pkgutil.iter_modules(checks.__path__, "mktme_lite.checks.")]
+for _name in LESSON_MODULES:
+    importlib.import_module(_name)
 
 NAMES = sorted(checks.REGISTRY)
 
@@ -47,6 +54,19 @@ def spec(name: str) -> checks.RegisteredCheck:
 
 def test_fixture_checks_are_registered():
     assert {"fixture_keyid_address", "fixture_double"} <= set(NAMES)
+
+
+def test_the_lessons_check_modules_are_found():
+    stems = {name.rpartition(".")[2] for name in LESSON_MODULES}
+    assert {"tme_basics", "multi_key", "aliasing"} <= stems, stems
+
+
+@pytest.mark.parametrize("module", LESSON_MODULES)
+def test_every_lesson_module_registers_checks(module):
+    """Each module of mktme_lite.checks holds one lesson's checks, so the discovery above found
+    real checks (not only the fixtures) and every lesson's are run below."""
+    mine = [c for c in checks.REGISTRY.values() if c.func.__module__ == module]
+    assert mine, f"{module} registers no check"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -87,6 +107,99 @@ def test_results_show_their_message():
         checks.CheckResult("failed", "no such status")
     assert checks.is_placeholder(...) and checks.is_placeholder(None)
     assert not checks.is_placeholder(0) and not checks.is_placeholder("")
+
+
+def test_the_missing_return_rule():
+    """docs/CONVENTIONS.md, "Exercises": the stub's ``...`` is "not attempted", an edited body's
+    None is the one "missing `return`?" hint, naming the function and what it must return."""
+    @checks.check("fixture_lost_return", examples=None)
+    def check_lost_return(answer):
+        got = checks.returned(answer(1), "triple", "`return y`, three times x")
+        return passed("ok") if got == 3 else checks.hint("not three")
+
+    try:
+        assert check_lost_return(lambda x: ...).status == "not_attempted"
+        assert check_lost_return(lambda x: (..., ...)).status == "not_attempted"
+        lost = check_lost_return(lambda x: None)
+        assert lost.status == "hint"
+        assert lost.message == ("Not yet. Hint: triple() returned None: missing `return`? "
+                                "It must end with `return y`, three times x.")
+        assert check_lost_return(lambda x: (3, ...)).status == "hint"  # half done is a try
+        assert check_lost_return(lambda x: 3 * x).passed
+    finally:
+        del checks.REGISTRY["fixture_lost_return"]
+    with pytest.raises(checks.MissingReturn, match=r"f\(\) returned None for bob's page: .* a `return` of"):
+        checks.returned(None, "f", case="bob's page")
+    for real in (0, "", [], (), (1, ...), False):
+        assert checks.returned(real, "f") is real
+    assert checks.is_stub_return(...) and checks.is_stub_return((..., ...))
+    assert not checks.is_stub_return(()) and not checks.is_stub_return((..., 1))
+
+
+@pytest.mark.parametrize("bad", [{"fname": ""}, {"fname": 3}, {"fname": "f", "must": ""},
+                                 {"fname": "f", "case": 7}])
+def test_returned_refuses_bad_arguments(bad):
+    with pytest.raises(ParameterError):
+        checks.returned(1, **bad)
+
+
+def test_bad_statuses_and_names_are_parameter_errors():
+    with pytest.raises(ParameterError, match="check status"):
+        checks.CheckResult("failed", "no such status")
+    with pytest.raises(ParameterError, match="check name"):
+        checks.check("")
+    with pytest.raises(ParameterError, match="two checks"):
+        @checks.check("fixture_double")
+        def check_other(answer):
+            return passed()
+
+
+@pytest.mark.parametrize("module", LESSON_MODULES)
+def test_every_lesson_module_exports_its_checks(module):
+    """``__all__`` is the module's synopsis in code: what a lesson imports, and nothing it does not."""
+    mod = importlib.import_module(module)
+    assert mod.__doc__ and f"from {module} import" in mod.__doc__, "the docstring shows how a lesson imports it"
+    missing = [name for name in mod.__all__ if not hasattr(mod, name)]
+    assert not missing, missing
+    registered = {c.func.__name__ for c in checks.REGISTRY.values() if c.func.__module__ == module}
+    assert registered <= set(mod.__all__), registered - set(mod.__all__)
+
+
+FRONT_ENDS = ("ipywidgets", "matplotlib.pyplot")
+_PROBE = """
+import importlib, json, sys
+importlib.import_module(sys.argv[1])
+print(json.dumps(sorted(m for m in sys.modules if m in {front} or m.startswith("ipywidgets."))))
+"""
+
+
+def front_ends_imported_by(module: str) -> list[str]:
+    """The front-end modules that importing ``module`` pulls in, seen by a fresh interpreter (this
+    test process has long imported both, so its own sys.modules proves nothing)."""
+    probe = _PROBE.format(front=set(FRONT_ENDS))
+    out = subprocess.run([sys.executable, "-c", probe, module], capture_output=True, text=True, timeout=120,
+                         check=True, env={**os.environ, "MPLBACKEND": "Agg"})
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("module", ["mktme_lite.checks", *LESSON_MODULES])
+def test_importing_checks_needs_no_front_end(module):
+    """Checks take their set-up from the scenarios layer, so they run (and are tested) without
+    ipywidgets or pyplot, and a check never drags a widget's state into a learner's kernel."""
+    assert front_ends_imported_by(module) == []
+
+
+def test_the_front_end_probe_can_see_an_import():
+    """The probe above would notice: a widget module imports ipywidgets."""
+    assert "ipywidgets" in front_ends_imported_by("mktme_lite.widgets.aliasing")
+
+
+@pytest.mark.parametrize("module", LESSON_MODULES)
+def test_no_lesson_module_words_the_missing_return_hint_itself(module):
+    """The rule lives in mktme_lite.checks alone: a lesson module only calls returned()."""
+    source = Path(importlib.import_module(module).__file__).read_text()
+    for own in ("returned None", "is Ellipsis"):  # the hint's own words; the stub test
+        assert own not in source, f"{module} spells {own!r}; use checks.returned()"
 
 
 def test_a_check_that_returns_no_verdict_becomes_a_hint():

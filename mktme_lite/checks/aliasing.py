@@ -1,37 +1,52 @@
-"""Checks for the exercises of lesson 03 (aliasing through the direct map).
+"""Checks for the exercises of lesson 03, aliasing through the direct map (solutions/03_aliasing.ipynb).
+
+Exercises 1 and 2a hand over a function, 2b a Policy, 3 a dict of predictions::
+
+    from mktme_lite.checks.aliasing import (L03_OPTIONS, L03_QUESTIONS, check_alias_prediction, check_gup_fix,
+                                            check_kernel_read, check_wrong_paths)
+
+    check_kernel_read(kernel_read)          # read a user page through its own KeyID
+    check_wrong_paths(wrong_paths)          # which kernel paths hand back wrong bytes
+    check_gup_fix(Policy.as_proposed().replace(direct_map=...))
+    check_alias_prediction(dict(zip(L03_QUESTIONS, [...])))   # each answer one of L03_OPTIONS
 
 Every verdict is computed on the kernel model: a check builds its own scenarios, runs the
-learner's answer on them and compares the bytes with what the process wrote. The machinery
-is in :mod:`mktme_lite.checks`.
+learner's answer on them and compares the bytes with what the process wrote. The set-up comes
+from the scenarios layer (:mod:`mktme_lite.scenarios.pages`, :mod:`mktme_lite.scenarios.aliasing`),
+never from a widget module, so these checks run without ipywidgets or matplotlib. The
+machinery, including the missing-``return`` rule, is in :mod:`mktme_lite.checks`.
 """
 
 from __future__ import annotations
 
 import re
 
-from .checks import Examples, NotAttempted, check, hint, is_placeholder, passed
-from .errors import AddressError
-from .kernel import PAGE_SIZE, PROT_READ, PROT_WRITE, Kernel, Policy, SyscallError
-from .machine import Machine
-from .dump import differing_blocks
-from .scenarios.aliasing import KERNEL_PATHS
-from .scenarios.pages import CPU_KEY, encrypted_page
+from . import Examples, NotAttempted, check, hint, is_placeholder, passed, returned
+from ..errors import AddressError
+from ..kernel import PAGE_SIZE, PROT_READ, PROT_WRITE, Kernel, Policy, SyscallError
+from ..machine import Machine
+from ..dump import differing_blocks
+from ..scenarios.aliasing import KERNEL_PATHS
+from ..scenarios.pages import CPU_KEY, encrypted_page
 
-RW = PROT_READ | PROT_WRITE
+__all__ = ["check_kernel_read", "check_wrong_paths", "check_gup_fix", "check_alias_prediction",
+           "L03_QUESTIONS", "L03_OPTIONS"]
+
+_RW = PROT_READ | PROT_WRITE
 
 # ----------------------------------------------------------------------------------------------
 # Exercise 1 — a kernel read of user memory through the right alias
 # ----------------------------------------------------------------------------------------------
-_L03_DATA = bytes((7 * i + 3) % 251 for i in range(PAGE_SIZE))  # every byte differs from its neighbours
+_PAGE_DATA = bytes((7 * i + 3) % 251 for i in range(PAGE_SIZE))  # every byte differs from its neighbours
 
 
-def _l03_kernel_read_ref(kernel, proc, vaddr, n):
+def _kernel_read_ref(kernel, proc, vaddr, n):
     (pa,) = kernel.get_user_pages(proc, vaddr)
     keyid = kernel.frame_info(pa)["keyid"]
     return kernel.machine.load(kernel.machine.hpa(pa + vaddr % PAGE_SIZE, keyid), n)
 
 
-def _l03_read_cases():
+def _read_cases():
     """(description, kernel, proc, vaddr, n, expected bytes) on as-proposed kernels (KeyID-0 direct map)."""
     m = Machine(packages=2, seed=303)
     k = Kernel(m, Policy.as_proposed())
@@ -39,71 +54,71 @@ def _l03_read_cases():
     keys = [alice.add_key("mktme", f"key-{i}", CPU_KEY) for i in range(2)]
     pages = []
     for proc, serial in ((alice, keys[0]), (bob, keys[1])):
-        va = proc.mmap(PAGE_SIZE, RW)
-        proc.encrypt_mprotect(va, PAGE_SIZE, RW, serial)
-        proc.write(va, _L03_DATA)
+        va = proc.mmap(PAGE_SIZE, _RW)
+        proc.encrypt_mprotect(va, PAGE_SIZE, _RW, serial)
+        proc.write(va, _PAGE_DATA)
         pages.append(va)
-    plain = alice.mmap(PAGE_SIZE, RW)
-    alice.write(plain, _L03_DATA)
-    untouched = bob.mmap(PAGE_SIZE, RW)
-    bob.encrypt_mprotect(untouched, PAGE_SIZE, RW, keys[1])
+    plain = alice.mmap(PAGE_SIZE, _RW)
+    alice.write(plain, _PAGE_DATA)
+    untouched = bob.mmap(PAGE_SIZE, _RW)
+    bob.encrypt_mprotect(untouched, PAGE_SIZE, _RW, keys[1])
     m.wbinvd()
     alice.write(pages[0] + 2048, b"still in the cache")  # dirty under alice's KeyID, not yet in DRAM
-    cached = _L03_DATA[:2048] + b"still in the cache" + _L03_DATA[2048 + 18:]
+    cached = _PAGE_DATA[:2048] + b"still in the cache" + _PAGE_DATA[2048 + 18:]
     return [
-        ("the first 64 bytes of alice's encrypted page", k, alice, pages[0], 64, _L03_DATA[:64]),
-        ("20 bytes at offset 100 of that page", k, alice, pages[0] + 100, 20, _L03_DATA[100:120]),
+        ("the first 64 bytes of alice's encrypted page", k, alice, pages[0], 64, _PAGE_DATA[:64]),
+        ("20 bytes at offset 100 of that page", k, alice, pages[0] + 100, 20, _PAGE_DATA[100:120]),
         ("bytes alice wrote a moment ago (still cached)", k, alice, pages[0] + 2048, 18, cached[2048:2066]),
-        ("bob's page, encrypted with a second key", k, bob, pages[1] + 512, 64, _L03_DATA[512:576]),
-        ("a page alice never encrypted (KeyID 0)", k, alice, plain + 64, 32, _L03_DATA[64:96]),
+        ("bob's page, encrypted with a second key", k, bob, pages[1] + 512, 64, _PAGE_DATA[512:576]),
+        ("a page alice never encrypted (KeyID 0)", k, alice, plain + 64, 32, _PAGE_DATA[64:96]),
         ("a page bob mapped and encrypted but never touched", k, bob, untouched + 256, 16, bytes(16)),
     ]
 
 
-def _l03_keyid0_read(kernel, proc, vaddr, n):
+def _keyid0_read(kernel, proc, vaddr, n):
     (pa,) = kernel.get_user_pages(proc, vaddr)
     return kernel.machine.load(kernel.machine.hpa(pa + vaddr % PAGE_SIZE, 0), n)
 
 
-def _l03_no_offset(kernel, proc, vaddr, n):
+def _no_offset(kernel, proc, vaddr, n):
     (pa,) = kernel.get_user_pages(proc, vaddr)
     return kernel.machine.load(kernel.machine.hpa(pa, kernel.frame_info(pa)["keyid"]), n)
 
 
-def _l03_keyid1(kernel, proc, vaddr, n):
+def _keyid1(kernel, proc, vaddr, n):
     (pa,) = kernel.get_user_pages(proc, vaddr)
     return kernel.machine.load(kernel.machine.hpa(pa + vaddr % PAGE_SIZE, 1), n)
 
 
-def _l03_pagemap_only(kernel, proc, vaddr, n):
+def _pagemap_only(kernel, proc, vaddr, n):
     info = proc.pagemap(vaddr)
     return kernel.machine.load(kernel.machine.hpa(info["pa"] + vaddr % PAGE_SIZE, info["keyid"]), n)
 
 
-def _l03_whole_list(kernel, proc, vaddr, n):
+def _whole_list(kernel, proc, vaddr, n):
     pa = kernel.get_user_pages(proc, vaddr)
     return kernel.machine.load(kernel.machine.hpa(pa + vaddr % PAGE_SIZE, 1), n)
 
 
-def _l03_virtual_address(kernel, proc, vaddr, n):
+def _virtual_address(kernel, proc, vaddr, n):
     (pa,) = kernel.get_user_pages(proc, vaddr)
     return kernel.machine.load(kernel.machine.hpa(vaddr, kernel.frame_info(pa)["keyid"]), n)
 
 
-def _l03_pa_plus_vaddr(kernel, proc, vaddr, n):
+def _pa_plus_vaddr(kernel, proc, vaddr, n):
     (pa,) = kernel.get_user_pages(proc, vaddr)
     return kernel.machine.load(kernel.machine.hpa(pa + vaddr, kernel.frame_info(pa)["keyid"]), n)
 
 
-def _l03_user_read(kernel, proc, vaddr, n):
+def _user_read(kernel, proc, vaddr, n):
     return proc.read(vaddr, n)
 
 
-def _l03_copy_from_user(kernel, proc, vaddr, n):
+def _copy_from_user(kernel, proc, vaddr, n):
     return kernel.copy_from_user(proc, vaddr, n)
 
 
-def _l03_walk_stamp(proc, vaddr):
+def _walk_stamp(proc, vaddr):
     """When the process's page tables last translated ``vaddr`` (None: no PTE yet).
 
     A user access (``proc.read()``, ``copy_from_user()``) and ``get_user_pages()`` both walk the
@@ -113,32 +128,32 @@ def _l03_walk_stamp(proc, vaddr):
     return None if pte is None else pte.last_access
 
 
-_L03_OUTSIDE_DRAM = re.compile(r"bytes (0x[0-9a-f]+)\.\.")
+_OUTSIDE_DRAM = re.compile(r"bytes (0x[0-9a-f]+)\.\.")
 
 
 @check("kernel_read", examples=Examples(
     placeholder=...,
     wrong=[(lambda k, p, va, n: k.process_vm_readv(p, va, n), "KeyID 0"),
-           (_l03_keyid0_read, "KeyID 0"),
-           (_l03_no_offset, "offset"),
-           (_l03_keyid1, "KeyID 1"),
-           (_l03_pagemap_only, "get_user_pages"),
-           (_l03_whole_list, "first element"),
-           (_l03_virtual_address, "virtual address"),
-           (_l03_pa_plus_vaddr, "outside DRAM"),
-           (_l03_user_read, "own page tables"),
-           (_l03_copy_from_user, "own page tables"),
+           (_keyid0_read, "KeyID 0"),
+           (_no_offset, "offset"),
+           (_keyid1, "KeyID 1"),
+           (_pagemap_only, "get_user_pages"),
+           (_whole_list, "first element"),
+           (_virtual_address, "virtual address"),
+           (_pa_plus_vaddr, "outside DRAM"),
+           (_user_read, "own page tables"),
+           (_copy_from_user, "own page tables"),
            (lambda k, p, va, n: None, "missing `return`"),
-           (lambda k, p, va, n: list(_l03_kernel_read_ref(k, p, va, n)), "bytes")],
-    correct=lambda: _l03_kernel_read_ref,
+           (lambda k, p, va, n: list(_kernel_read_ref(k, p, va, n)), "bytes")],
+    correct=lambda: _kernel_read_ref,
 ))
 def check_kernel_read(answer):
     """``answer(kernel, proc, vaddr, n)`` must return the ``n`` bytes ``proc`` sees at ``vaddr``."""
     if not callable(answer):
         return hint("pass the function itself: check_kernel_read(kernel_read), without calling it.")
-    cases = _l03_read_cases()
+    cases = _read_cases()
     for i, (what, k, proc, va, n, want) in enumerate(cases):
-        stamp = _l03_walk_stamp(proc, va)
+        stamp = _walk_stamp(proc, va)
         try:
             with k.measure() as spent:
                 got = answer(k, proc, va, n)
@@ -151,7 +166,7 @@ def check_kernel_read(answer):
                             f"element, kernel.get_user_pages(proc, vaddr)[0]. (Python said: {exc})")
             raise
         except AddressError as exc:
-            found = _L03_OUTSIDE_DRAM.search(str(exc))
+            found = _OUTSIDE_DRAM.search(str(exc))
             if found is None:
                 raise
             address = int(found.group(1), 16)
@@ -164,16 +179,12 @@ def check_kernel_read(answer):
             return hint(f"for {what} you loaded from {address:#x}, which is outside DRAM. The physical address is "
                         "the frame's address from get_user_pages(proc, vaddr)[0] plus only the offset within the "
                         "page, vaddr % PAGE_SIZE, not the whole of vaddr.")
-        if got is Ellipsis:
-            raise NotAttempted  # the untouched stub returns its placeholder
-        if got is None:
-            return hint(f"kernel_read() returned None for {what}: missing `return`? It must end with "
-                        "`return data`, the n bytes it loaded.")
+        got = returned(got, "kernel_read", "`return data`, the n bytes it loaded", case=what)
         if not isinstance(got, (bytes, bytearray)):
             return hint(f"kernel_read() returned a {type(got).__name__}; return bytes, as machine.load() does.")
         got = bytes(got)
         if got == want and not spent.get("gup"):
-            if _l03_walk_stamp(proc, va) != stamp:
+            if _walk_stamp(proc, va) != stamp:
                 return hint(f"for {what} you got the right bytes through the process's own page tables "
                             "(proc.read() or kernel.copy_from_user()), never calling get_user_pages(). That is the "
                             "process reading its own memory, or the kernel acting inside it; the exercise is the "
@@ -210,23 +221,23 @@ def check_kernel_read(answer):
 # ----------------------------------------------------------------------------------------------
 # Exercise 2a — which kernel paths hand back wrong data
 # ----------------------------------------------------------------------------------------------
-_L03_LINE = b"exercise 2: the bytes alice's page holds, one cache line long.."
+_LINE = b"exercise 2: the bytes alice's page holds, one cache line long.."
 
 
-def _l03_wrong_paths_ref(policy):
+def _wrong_paths_ref(policy):
     wrong = []
     for name, (_, run) in KERNEL_PATHS.items():
-        page = encrypted_page(policy, _L03_LINE)
+        page = encrypted_page(policy, _LINE)
         try:
-            got = run(page, _L03_LINE)
+            got = run(page, _LINE)
         except SyscallError:
             continue  # refused: no data at all, which is not wrong data
-        if got != _L03_LINE:
+        if got != _LINE:
             wrong.append(name)
     return wrong
 
 
-def _l03_policies():
+def _policies():
     base = Policy.as_proposed()
     return [("the as-proposed kernel", base),
             ("per-KeyID direct maps", base.replace(direct_map="per_keyid")),
@@ -235,24 +246,24 @@ def _l03_policies():
             ("the fixed kernel", Policy.fixed())]
 
 
-def _l03_with_refused(policy):
+def _with_refused(policy):
     out = []
     for name, (_, run) in KERNEL_PATHS.items():
-        page = encrypted_page(policy, _L03_LINE)
+        page = encrypted_page(policy, _LINE)
         try:
-            if run(page, _L03_LINE) != _L03_LINE:
+            if run(page, _LINE) != _LINE:
                 out.append(name)
         except SyscallError:
             out.append(name)
     return out
 
 
-def _l03_one_page(policy):
-    page = encrypted_page(policy, _L03_LINE)
+def _one_page(policy):
+    page = encrypted_page(policy, _LINE)
     out = []
     for name, (_, run) in KERNEL_PATHS.items():
         try:
-            if run(page, _L03_LINE) != _L03_LINE:
+            if run(page, _LINE) != _LINE:
                 out.append(name)
         except SyscallError:
             pass
@@ -261,40 +272,35 @@ def _l03_one_page(policy):
 
 @check("wrong_paths", examples=Examples(
     placeholder=...,
-    wrong=[(_l03_with_refused, "EFAULT"),
+    wrong=[(_with_refused, "EFAULT"),
            (lambda policy: ["process_vm_readv", "write(O_DIRECT)", "process_vm_writev"], "swap"),
            (lambda policy: list(KERNEL_PATHS), "copy_from_user"),
-           (_l03_one_page, "fresh page"),
-           (lambda policy: ",".join(_l03_wrong_paths_ref(policy)), "list"),
+           (_one_page, "fresh page"),
+           (lambda policy: ",".join(_wrong_paths_ref(policy)), "list"),
            (lambda policy: None, "missing `return`")],
-    correct=lambda: _l03_wrong_paths_ref,
+    correct=lambda: _wrong_paths_ref,
 ))
 def check_wrong_paths(answer):
     """``answer(policy)`` must name the paths of KERNEL_PATHS that return other bytes than the page holds."""
     if not callable(answer):
         return hint("pass the function itself: check_wrong_paths(wrong_paths).")
-    for what, policy in _l03_policies():
-        got = answer(policy)
-        if got is Ellipsis:
-            raise NotAttempted  # the untouched stub returns its placeholder
-        if got is None:
-            return hint("wrong_paths() returned None: missing `return`? It must end with `return wrong`, the list "
-                        "of names.")
+    for what, policy in _policies():
+        got = returned(answer(policy), "wrong_paths", "`return wrong`, the list of names")
         if isinstance(got, str) or not isinstance(got, (list, tuple, set)):
             return hint(f"wrong_paths() returned a {type(got).__name__}; return a list of path names, "
                         "e.g. ['process_vm_readv'].")
         unknown = sorted(set(got) - set(KERNEL_PATHS))
         if unknown:
             return hint(f"{unknown} are not names of aliasing.KERNEL_PATHS; use its keys.")
-        want = _l03_wrong_paths_ref(policy)
+        want = _wrong_paths_ref(policy)
         if sorted(got) == sorted(want):
             continue
         extra, missing = sorted(set(got) - set(want)), sorted(set(want) - set(got))
-        refused = [n for n in extra if _l03_refuses(policy, n)]
+        refused = [n for n in extra if _refuses(policy, n)]
         if refused:
             return hint(f"under {what}, {refused} fail with EFAULT: the kernel refuses, and no bytes come back. "
                         "That is not wrong data; count only paths that return bytes other than the page holds.")
-        if extra and sorted(got) == sorted(_l03_one_page(policy)):
+        if extra and sorted(got) == sorted(_one_page(policy)):
             return hint(f"under {what} you list {extra}, which return the right bytes when run on a fresh page. "
                         "Run each path on a fresh page (aliasing.encrypted_page(policy, DATA) per path): an earlier "
                         "path's write corrupted the page they shared.")
@@ -311,10 +317,10 @@ def check_wrong_paths(answer):
                   "out the ones that refuse with EFAULT.")
 
 
-def _l03_refuses(policy, name):
-    page = encrypted_page(policy, _L03_LINE)
+def _refuses(policy, name):
+    page = encrypted_page(policy, _LINE)
     try:
-        KERNEL_PATHS[name][1](page, _L03_LINE)
+        KERNEL_PATHS[name][1](page, _LINE)
     except SyscallError:
         return True
     return False
@@ -323,7 +329,7 @@ def _l03_refuses(policy, name):
 # ----------------------------------------------------------------------------------------------
 # Exercise 2b — fix the get_user_pages() paths with one switch
 # ----------------------------------------------------------------------------------------------
-_L03_GUP_PATHS = ("process_vm_readv", "write(O_DIRECT)", "process_vm_writev")
+_GUP_PATHS = ("process_vm_readv", "write(O_DIRECT)", "process_vm_writev")
 
 
 @check("gup_fix", examples=Examples(
@@ -347,10 +353,10 @@ def check_gup_fix(answer):
         return hint(f"change only one switch; you changed {', '.join(sorted(changed))}. The point is to see which "
                     "single decision repairs these paths.")
     results = {}
-    for name in _L03_GUP_PATHS:
-        page = encrypted_page(answer, _L03_LINE)
+    for name in _GUP_PATHS:
+        page = encrypted_page(answer, _LINE)
         try:
-            results[name] = "right" if KERNEL_PATHS[name][1](page, _L03_LINE) == _L03_LINE else "GARBAGE"
+            results[name] = "right" if KERNEL_PATHS[name][1](page, _LINE) == _LINE else "GARBAGE"
         except SyscallError as exc:
             results[name] = exc.name
     (switch,) = changed
@@ -384,7 +390,7 @@ L03_QUESTIONS = (
 )
 L03_OPTIONS = ("A", "B", "garbage")
 
-_L03_WHY = {
+_WHY = {
     # (question index, truth, predicted) -> the explanation
     (0, "A", "B"): "gdb's B sits in a cache line tagged with KeyID 0. Alice loads through KeyID 1, which is a "
                    "different address to the cache: it misses and reads the old ciphertext from DRAM, A.",
@@ -408,7 +414,7 @@ _L03_WHY = {
 }
 
 
-def _l03_truth() -> dict:
+def _truth() -> dict:
     """Run the exercise's sequence on the engine; say what each alias showed."""
     a_line, b_line = b"A" * 64, b"B" * 64
     page = encrypted_page("as_proposed", a_line + a_line, seed=33)
@@ -454,11 +460,11 @@ def check_alias_prediction(answer):
         if not isinstance(value, str) or value.strip().lower() not in {o.lower() for o in L03_OPTIONS}:
             return hint(f"{q!r}: {value!r} is not an option; use one of {', '.join(L03_OPTIONS)}.")
         norm[q] = {"a": "A", "b": "B", "garbage": "garbage"}[value.strip().lower()]
-    truth = _l03_truth()
+    truth = _truth()
     wrong = [(i, q) for i, q in enumerate(L03_QUESTIONS) if norm[q] != truth[q]]
     if wrong:
         i, q = wrong[0]
-        why = _L03_WHY.get((i, truth[q], norm[q]), f"the engine shows {truth[q]} there.")
+        why = _WHY.get((i, truth[q], norm[q]), f"the engine shows {truth[q]} there.")
         more = f" ({len(wrong) - 1} more prediction(s) differ.)" if len(wrong) > 1 else ""
         return hint(f"{q!r}: you predicted {norm[q]}, the engine shows {truth[q]}. Why: {why}{more}")
     return passed("Every prediction matches the engine: two names of one frame disagree, and the kernel's own "

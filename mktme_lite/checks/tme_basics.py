@@ -1,67 +1,60 @@
-"""Checks for the exercises of lesson 01 (TME basics); the machinery is in :mod:`mktme_lite.checks`."""
+"""Checks for the exercises of lesson 01, TME basics (solutions/01_tme_basics.ipynb).
+
+An exercise hands over its function, not a value, and shows the result::
+
+    from mktme_lite.checks.tme_basics import check_changed_lines, check_line_tweaks, check_mul_alpha, check_replay
+
+    check_mul_alpha(mul_alpha)          # doubling a tweak in GF(2^128), against a reference
+    check_line_tweaks(line_tweaks)      # T0..T3 of a line, against the engine's XTS tweaks
+    check_changed_lines(changed_lines)  # which 64-byte lines differ between two DRAM dumps
+    check_replay(replay)                # an attacker rolls a line back to an old ciphertext
+
+The references are written here without the engine (the tests prove they agree with it), so
+a bug in :mod:`mktme_lite.xts` cannot make a wrong answer pass. The machinery, including the
+missing-``return`` rule, is in :mod:`mktme_lite.checks`.
+"""
 
 from __future__ import annotations
 
-from .checks import Examples, NotAttempted, check, hint, passed
+from . import Examples, NotAttempted, check, hint, passed, returned
 
-# ----------------------------------------------------------------------------------------------
-# Lesson 01 — TME basics
-# ----------------------------------------------------------------------------------------------
-_L01_MASK128 = (1 << 128) - 1
+__all__ = ["check_mul_alpha", "check_line_tweaks", "check_changed_lines", "check_replay"]
 
-
-def _l01_returned(got):
-    """What a learner's function returned, as the checks see it.
-
-    The generated stub keeps its final ``return name`` with ``name = ...``, so an untouched
-    exercise returns ``...``: that stops the check as "not attempted". ``None`` can then only
-    come from a body the learner edited and left without a ``return``.
-    """
-    if got is Ellipsis:
-        raise NotAttempted
-    return got
+_MASK128 = (1 << 128) - 1
 
 
-def _l01_no_return(fname: str):
-    return hint(f"your function returned None — missing `return`? {fname}() must end with a `return` of the "
-                "value it computed.")
-
-
-def _l01_mul_alpha(t: int) -> int:
+def _mul_alpha_ref(t: int) -> int:
     """Reference doubling in GF(2^128), written here independently of xts.gf128_mul_alpha."""
     t <<= 1
-    return (t & _L01_MASK128) ^ 0x87 if t >> 128 else t
+    return (t & _MASK128) ^ 0x87 if t >> 128 else t
 
 
-def _l01_samples() -> list[int]:
+def _tweak_samples() -> list[int]:
     import random
 
     rng = random.Random(1619)
-    fixed = [0, 1, 2, 0x87, 1 << 63, 1 << 64, 1 << 126, 1 << 127, (1 << 127) | 1, _L01_MASK128]
+    fixed = [0, 1, 2, 0x87, 1 << 63, 1 << 64, 1 << 126, 1 << 127, (1 << 127) | 1, _MASK128]
     return fixed + [rng.getrandbits(128) for _ in range(40)]
 
 
 @check("mul_alpha", examples=Examples(
     placeholder=...,
     wrong=[(lambda t: t << 1, "128 bits"),
-           (lambda t: (t << 1) & _L01_MASK128, "0x87"),
+           (lambda t: (t << 1) & _MASK128, "0x87"),
            (lambda t: t >> 1, "left"),
-           (lambda t: ((t << 1) & _L01_MASK128) ^ 0x87, "only when"),
+           (lambda t: ((t << 1) & _MASK128) ^ 0x87, "only when"),
            (lambda t: str(t), "int"),
            (lambda t: 0, "whatever t is"),
            (lambda t: None, "missing `return`")],
-    correct=lambda: _l01_mul_alpha,
+    correct=lambda: _mul_alpha_ref,
 ))
 def check_mul_alpha(answer):
     """``answer(t)`` must multiply the 128-bit tweak ``t`` by alpha, exactly like the engine."""
     if not callable(answer):
         return hint("pass the function itself: check_mul_alpha(mul_alpha), without calling it.")
-    _l01_returned(answer(1))
     results: dict[int, int] = {}
-    for t in _l01_samples():
-        got = _l01_returned(answer(t))
-        if got is None:
-            return _l01_no_return("mul_alpha")
+    for t in _tweak_samples():
+        got = returned(answer(t), "mul_alpha", "`return t`, the product t * alpha as an int")
         if not isinstance(got, int) or isinstance(got, bool):
             return hint(f"mul_alpha({t:#x}) returned a {type(got).__name__}; return an int.")
         results[t] = got
@@ -73,62 +66,62 @@ def check_mul_alpha(answer):
         return hint("that shifts right. Multiplying by alpha shifts the little-endian integer one bit "
                     "left, towards the most significant bit.")
     for t, got in results.items():
-        want = _l01_mul_alpha(t)
+        want = _mul_alpha_ref(t)
         if got == want:
             continue
         if got >> 128:
             return hint(f"mul_alpha({t:#x}) has {got.bit_length()} bits, more than 128 bits. When bit 127 "
                         "shifts out, drop it (mask with (1 << 128) - 1) and fold it back in by XOR-ing 0x87.")
-        if got == (t << 1) & _L01_MASK128:
+        if got == (t << 1) & _MASK128:
             return hint(f"for t = {t:#x} the top bit fell off and was lost. On carry-out, XOR 0x87 into the low "
                         "byte: x^128 = x^7 + x^2 + x + 1 in this field.")
-        if got == ((t << 1) & _L01_MASK128) ^ 0x87 and not t >> 127:
+        if got == ((t << 1) & _MASK128) ^ 0x87 and not t >> 127:
             return hint(f"for t = {t:#x} bit 127 was 0, so nothing falls off: XOR 0x87 only when the bit "
                         "shifted out was 1.")
         return hint(f"mul_alpha({t:#x}) should be {want:#x}, not {got:#x}. Shift left by one; if bit 128 is "
                     "then set, clear it and XOR 0x87.")
-    return passed(f"mul_alpha() agrees with the reference on {len(_l01_samples())} tweaks, including the "
+    return passed(f"mul_alpha() agrees with the reference on {len(_tweak_samples())} tweaks, including the "
                   "carry case 1 << 127.")
 
 
-def _l01_line_tweaks(tweak_key: bytes, pa: int) -> list[int]:
+def _line_tweaks_ref(tweak_key: bytes, pa: int) -> list[int]:
     from Crypto.Cipher import AES
 
     t = int.from_bytes(AES.new(tweak_key, AES.MODE_ECB).encrypt(pa.to_bytes(16, "little")), "little")
     out = []
     for _ in range(4):
         out.append(t)
-        t = _l01_mul_alpha(t)
+        t = _mul_alpha_ref(t)
     return out
 
 
-def _l01_tweak_cases() -> list[tuple[bytes, int]]:
+def _tweak_cases() -> list[tuple[bytes, int]]:
     return [(bytes(range(16)), 0x1040), (bytes(16), 0), (b"\x22" * 16, 0x3333333333 & ~0x3F),
             (bytes(range(100, 116)), 0x3FFC0)]
 
 
-def _l01_wrong_endian(tweak_key: bytes, pa: int) -> list[int]:
+def _wrong_endian(tweak_key: bytes, pa: int) -> list[int]:
     from Crypto.Cipher import AES
 
     t = int.from_bytes(AES.new(tweak_key, AES.MODE_ECB).encrypt(pa.to_bytes(16, "big")), "little")
-    return [t, _l01_mul_alpha(t), _l01_mul_alpha(_l01_mul_alpha(t)),
-            _l01_mul_alpha(_l01_mul_alpha(_l01_mul_alpha(t)))]
+    return [t, _mul_alpha_ref(t), _mul_alpha_ref(_mul_alpha_ref(t)),
+            _mul_alpha_ref(_mul_alpha_ref(_mul_alpha_ref(t)))]
 
 
-def _l01_t0_wrong(tweak_key: bytes, pa: int) -> list[int]:
+def _t0_wrong(tweak_key: bytes, pa: int) -> list[int]:
     """A wrong T0 (encrypted under another key), then correct doubling."""
-    return _l01_line_tweaks(bytes(b ^ 0xFF for b in tweak_key), pa)
+    return _line_tweaks_ref(bytes(b ^ 0xFF for b in tweak_key), pa)
 
 
 @check("line_tweaks", examples=Examples(
     placeholder=...,
-    wrong=[(_l01_wrong_endian, "little-endian"),
-           (lambda key, pa: [_l01_line_tweaks(key, pa)[0]] * 4, "alpha"),
+    wrong=[(_wrong_endian, "little-endian"),
+           (lambda key, pa: [_line_tweaks_ref(key, pa)[0]] * 4, "alpha"),
            (lambda key, pa: [pa, pa << 1, pa << 2, pa << 3], "AES"),
-           (lambda key, pa: _l01_line_tweaks(key, pa)[:3], "four"),
-           (_l01_t0_wrong, "T0 for pa="),
+           (lambda key, pa: _line_tweaks_ref(key, pa)[:3], "four"),
+           (_t0_wrong, "T0 for pa="),
            (lambda key, pa: None, "missing `return`")],
-    correct=lambda: _l01_line_tweaks,
+    correct=lambda: _line_tweaks_ref,
 ))
 def check_line_tweaks(answer):
     """``answer(tweak_key, pa)`` must return the four per-block tweaks T0..T3 of the line at ``pa``."""
@@ -136,12 +129,9 @@ def check_line_tweaks(answer):
 
     if not callable(answer):
         return hint("pass the function itself: check_line_tweaks(line_tweaks).")
-    _l01_returned(answer(*_l01_tweak_cases()[0]))
-    for key, pa in _l01_tweak_cases():
-        got = _l01_returned(answer(key, pa))
-        if got is None:
-            return _l01_no_return("line_tweaks")
-        want = _l01_line_tweaks(key, pa)
+    for key, pa in _tweak_cases():
+        got = returned(answer(key, pa), "line_tweaks", "`return tweaks`, the list [T0, T1, T2, T3]")
+        want = _line_tweaks_ref(key, pa)
         if not isinstance(got, (list, tuple)) or len(got) != 4 or not all(
                 isinstance(x, int) and not isinstance(x, bool) for x in got):
             return hint("return a list of four ints: T0, T1, T2, T3, one tweak per 16-byte block of the line.")
@@ -173,13 +163,13 @@ def check_line_tweaks(answer):
     return passed("line_tweaks() reproduces the engine's per-block tweaks T0..T3 for every line we tried.")
 
 
-def _l01_changed_lines_ref(before: bytes, after: bytes, base: int) -> list[int]:
+def _changed_lines_ref(before: bytes, after: bytes, base: int) -> list[int]:
     return [base + i for i in range(0, len(before), 64) if before[i:i + 64] != after[i:i + 64]]
 
 
-def _l01_dump_cases() -> list[tuple[bytes, bytes, int]]:
+def _dump_cases() -> list[tuple[bytes, bytes, int]]:
     """Pairs of DRAM dumps made by the engine: stores, same-value stores, one-byte stores."""
-    from .machine import Machine
+    from ..machine import Machine
 
     cases = []
     m = Machine(packages=1, seed=404)
@@ -204,25 +194,23 @@ def _l01_dump_cases() -> list[tuple[bytes, bytes, int]]:
     wrong=[(lambda b, a, base: [i for i in range(0, len(b), 64) if b[i:i + 64] != a[i:i + 64]], "base"),
            (lambda b, a, base: [i // 64 for i in range(0, len(b), 64) if b[i:i + 64] != a[i:i + 64]], "line numbers"),
            (lambda b, a, base: [base + i for i in range(0, len(b), 16) if b[i:i + 16] != a[i:i + 16]], "once"),
-           (lambda b, a, base: len(_l01_changed_lines_ref(b, a, base)), "list"),
-           (lambda b, a, base: [hex(x) for x in _l01_changed_lines_ref(b, a, base)], "as ints"),
-           (lambda b, a, base: _l01_changed_lines_ref(b, a, base)[::-1], "increasing order"),
-           (lambda b, a, base: set(_l01_changed_lines_ref(b, a, base)), "increasing order"),
-           (lambda b, a, base: _l01_changed_lines_ref(b, a, base) * 2, "once"),
+           (lambda b, a, base: len(_changed_lines_ref(b, a, base)), "list"),
+           (lambda b, a, base: [hex(x) for x in _changed_lines_ref(b, a, base)], "as ints"),
+           (lambda b, a, base: _changed_lines_ref(b, a, base)[::-1], "increasing order"),
+           (lambda b, a, base: set(_changed_lines_ref(b, a, base)), "increasing order"),
+           (lambda b, a, base: _changed_lines_ref(b, a, base) * 2, "once"),
            (lambda b, a, base: None, "missing `return`")],
-    correct=lambda: _l01_changed_lines_ref,
+    correct=lambda: _changed_lines_ref,
 ))
 def check_changed_lines(answer):
     """``answer(before, after, base)`` must list, in increasing order, the addresses of the lines that differ."""
     if not callable(answer):
         return hint("pass the function itself: check_changed_lines(changed_lines).")
-    cases = _l01_dump_cases()
-    _l01_returned(answer(*cases[0]))
+    cases = _dump_cases()
     for before, after, base in cases:
-        got = _l01_returned(answer(before, after, base))
-        if got is None:
-            return _l01_no_return("changed_lines")
-        want = _l01_changed_lines_ref(before, after, base)
+        got = returned(answer(before, after, base), "changed_lines",
+                       "`return changed`, the list of the changed lines' addresses")
+        want = _changed_lines_ref(before, after, base)
         if isinstance(got, (set, frozenset)):
             return hint("return a list, in increasing order: a set has no order (sorted(...) turns it into a "
                         "sorted list).")
@@ -257,18 +245,18 @@ def check_changed_lines(answer):
                   "writes, and correctly reports none when the dumps are equal.")
 
 
-_L01_OLD = b"balance: 100 EUR".ljust(64, b" ")
-_L01_NEW = b"balance:   0 EUR".ljust(64, b" ")
+_BALANCE_OLD = b"balance: 100 EUR".ljust(64, b" ")
+_BALANCE_NEW = b"balance:   0 EUR".ljust(64, b" ")
 
 
-def _l01_replay_ref(m, pa: int, old_ciphertext: bytes) -> None:
+def _replay_ref(m, pa: int, old_ciphertext: bytes) -> None:
     m.write_dram(pa, old_ciphertext)
 
 
-def _l01_replay_scenarios():
+def _replay_scenarios():
     """(machine, pa, hpa, snapshot, keyid) after a victim wrote 100 EUR, we snapshot, it wrote 0 EUR."""
-    from .keytable import PconfigCommand
-    from .machine import Machine
+    from ..keytable import PconfigCommand
+    from ..machine import Machine
 
     for keyid in (0, 1):
         m = Machine(packages=1, seed=77 + keyid)
@@ -276,10 +264,10 @@ def _l01_replay_scenarios():
             m.pconfig(0, keyid, PconfigCommand.KEYID_SET_KEY_RANDOM)
         pa = 0x3000
         hpa = m.hpa(pa, keyid)
-        m.store(hpa, _L01_OLD)
+        m.store(hpa, _BALANCE_OLD)
         m.clflush(hpa)
         snapshot = m.dram(pa)
-        m.store(hpa, _L01_NEW)
+        m.store(hpa, _BALANCE_NEW)
         m.clflush(hpa)
         yield m, pa, hpa, snapshot, keyid
 
@@ -290,15 +278,15 @@ def _l01_replay_scenarios():
            (lambda m, pa, old: m.write_dram(pa + 64, old), "same physical address"),
            (lambda m, pa, old: m.store(m.hpa(pa), old), "write_dram"),
            (lambda m, pa, old: m.write_dram(m.hpa(pa, 1), old), "KeyID")],
-    correct=lambda: _l01_replay_ref,
+    correct=lambda: _replay_ref,
 ))
 def check_replay(answer):
     """``answer(m, pa, old_ciphertext)`` must make the CPU read the old balance again."""
-    from .errors import AddressError
+    from ..errors import AddressError
 
     if not callable(answer):
         return hint("pass the function itself: check_replay(replay).")
-    for m, pa, hpa, snapshot, keyid in _l01_replay_scenarios():
+    for m, pa, hpa, snapshot, keyid in _replay_scenarios():
         dram_before = m.dram(pa)
         events_before = sum(m.counters.values())
         try:
@@ -318,10 +306,10 @@ def check_replay(answer):
             return hint("DRAM at pa still holds the new ciphertext. Write the old ciphertext back to the same "
                         "physical address it was read from: ciphertext only decrypts at its own address.")
         got = m.load(hpa)
-        if got == _L01_NEW:
+        if got == _BALANCE_NEW:
             return hint("the CPU still reads the new balance. Put the old ciphertext back into DRAM with "
                         "m.write_dram.")
-        if got != _L01_OLD:
+        if got != _BALANCE_OLD:
             return hint("the CPU now reads garbage, not the old balance: write exactly the snapshot, at "
                         "exactly the same physical address.")
     return passed("your replay rolled the balance back to 100 EUR under KeyID 0 (the TME key) and under "

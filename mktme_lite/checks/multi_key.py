@@ -1,4 +1,14 @@
-"""Checks for the exercises of lesson 02 (Multi-key); the machinery is in :mod:`mktme_lite.checks`.
+"""Checks for the exercises of lesson 02, Multi-key (solutions/02_multi_key.ipynb).
+
+Each exercise hands over its function and shows the result::
+
+    from mktme_lite.checks.multi_key import (check_contents_after, check_hpa_of, check_keyid_ctrl,
+                                             check_program_every_package, check_split_hpa)
+
+    check_hpa_of(hpa_of)
+    check_program_every_package(program_every_package)
+
+What each check runs the learner's function on:
 
 1. ``hpa_of`` / ``split_hpa``: put a KeyID into a physical address and take it out again, for any
    machine (compared with the engine's :class:`~mktme_lite.address.AddressLayout`).
@@ -10,63 +20,30 @@
    on machines with injected failures).
 4. ``keyid_ctrl``: parse and validate an ``add_key("mktme", ...)`` payload and build PCONFIG's
    KEYID_CTRL from it (compared with the kernel model's parser, then programmed for real).
+
+The machinery, including the missing-``return`` rule, is in :mod:`mktme_lite.checks`.
 """
 
 from __future__ import annotations
 
 import random
 
-from .address import ALG_AES_XTS_128, AddressLayout
-from .checks import Examples, NotAttempted, check, hint, passed
-from .errors import MKTMEError
-from .keytable import KeyMode, PconfigCommand, PconfigStatus
+from ..address import ALG_AES_XTS_128, AddressLayout
+from . import Examples, check, hint, passed, returned
+from ..errors import MKTMEError
+from ..keytable import KeyMode, PconfigCommand, PconfigStatus
 
-
-def _l02_returned(got):
-    """What a learner's function returned, as the checks see it.
-
-    The generated stub keeps the solution's final ``return name`` (or ``return a, b``) with
-    ``name = ...``, so an untouched exercise returns ``...`` (or a tuple of them): that stops the
-    check as "not attempted". ``None`` can then only come from a body the learner edited and left
-    without a ``return``; :class:`_L02NoReturn` turns it into that hint.
-    """
-    if got is Ellipsis or (isinstance(got, tuple) and got and all(x is Ellipsis for x in got)):
-        raise NotAttempted
-    if got is None:
-        raise _L02NoReturn
-    return got
-
-
-class _L02NoReturn(Exception):
-    """The learner's function returned None: an edited body that lost its ``return``."""
-
-
-def _l02_no_return(fname: str):
-    return hint(f"your function returned None — missing `return`? {fname}() must end with a `return` of the "
-                "value it computed.")
-
-
-def _l02_returns(fname: str):
-    """Decorator for a check body: a None returned by the learner's function becomes the missing-return hint."""
-    def wrap(body):
-        def checked(answer):
-            try:
-                return body(answer)
-            except _L02NoReturn:
-                return _l02_no_return(fname)
-        checked.__name__, checked.__qualname__, checked.__doc__ = body.__name__, body.__qualname__, body.__doc__
-        return checked
-    return wrap
-
+__all__ = ["check_hpa_of", "check_split_hpa", "check_contents_after", "check_program_every_package",
+           "check_keyid_ctrl"]
 
 # ----------------------------------------------------------------------------------------------
 # Exercise 1 — KeyIDs in physical addresses
 # ----------------------------------------------------------------------------------------------
 #: (phys_bits, keyid_bits) of the machines the checks try, the lesson's own first.
-_L02_LAYOUTS = [(46, 6), (52, 6), (39, 4), (46, 8), (46, 0), (52, 15)]
+_LAYOUTS = [(46, 6), (52, 6), (39, 4), (46, 8), (46, 0), (52, 15)]
 
 
-def _l02_hpa_of(pa: int, keyid: int, phys_bits: int = 46, keyid_bits: int = 6) -> int:
+def _hpa_of_ref(pa: int, keyid: int, phys_bits: int = 46, keyid_bits: int = 6) -> int:
     """Reference, written without the engine: KeyID in the top bits, refused when it does not fit."""
     shift = phys_bits - keyid_bits
     if not 0 <= keyid < 1 << keyid_bits:
@@ -76,15 +53,15 @@ def _l02_hpa_of(pa: int, keyid: int, phys_bits: int = 46, keyid_bits: int = 6) -
     return keyid << shift | pa
 
 
-def _l02_split_hpa(hpa: int, phys_bits: int = 46, keyid_bits: int = 6) -> tuple[int, int]:
+def _split_hpa_ref(hpa: int, phys_bits: int = 46, keyid_bits: int = 6) -> tuple[int, int]:
     shift = phys_bits - keyid_bits
     return hpa & ((1 << shift) - 1), hpa >> shift
 
 
-def _l02_address_cases() -> list[tuple[int, int, int, int]]:
+def _address_cases() -> list[tuple[int, int, int, int]]:
     """(pa, keyid, phys_bits, keyid_bits) that every layout can hold."""
     cases = []
-    for phys, kb in _L02_LAYOUTS:
+    for phys, kb in _LAYOUTS:
         layout = AddressLayout(phys, kb)
         top_pa = layout.addressable_bytes - 64
         for keyid in sorted({0, min(1, layout.nr_keyids), min(5, layout.nr_keyids), layout.nr_keyids}):
@@ -93,7 +70,7 @@ def _l02_address_cases() -> list[tuple[int, int, int, int]]:
     return cases
 
 
-def _l02_refused(fn, *args) -> bool | None:
+def _refused(fn, *args) -> bool | None:
     """True if ``fn(*args)`` raised ValueError (or an engine error), False if it returned, None if it
     raised something else."""
     try:
@@ -113,16 +90,14 @@ def _l02_refused(fn, *args) -> bool | None:
            (lambda pa, keyid, phys_bits=46, keyid_bits=6: keyid << 40 | pa, "arguments"),
            (lambda pa, keyid, phys_bits=46, keyid_bits=6: keyid << (phys_bits - keyid_bits) | pa, "ValueError"),
            (lambda pa, keyid, phys_bits=46, keyid_bits=6: None, "missing `return`")],
-    correct=lambda: _l02_hpa_of,
+    correct=lambda: _hpa_of_ref,
 ))
-@_l02_returns("hpa_of")
 def check_hpa_of(answer):
     """``answer(pa, keyid, phys_bits, keyid_bits)`` must build the full address and refuse what does not fit."""
     if not callable(answer):
         return hint("pass the function itself: check_hpa_of(hpa_of), without calling it.")
-    _l02_returned(answer(0x1040, 5, 46, 6))
-    for pa, keyid, phys, kb in _l02_address_cases():
-        got = _l02_returned(answer(pa, keyid, phys, kb))
+    for pa, keyid, phys, kb in _address_cases():
+        got = returned(answer(pa, keyid, phys, kb), "hpa_of", "`return hpa`, the full physical address as an int")
         want = AddressLayout(phys, kb).hpa(pa, keyid)
         shift = phys - kb
         where = f"hpa_of({pa:#x}, {keyid}, phys_bits={phys}, keyid_bits={kb})"
@@ -143,43 +118,41 @@ def check_hpa_of(answer):
             return hint(f"{where} put the KeyID above the address width. The KeyID takes the top keyid_bits "
                         f"bits INSIDE the {phys}-bit address: shift by phys_bits - keyid_bits.")
         return hint(f"{where} should be {want:#x}, not {got:#x}: keyid << (phys_bits - keyid_bits) | pa.")
-    too_big_keyid = _l02_refused(answer, 0x1040, 64, 46, 6)
+    too_big_keyid = _refused(answer, 0x1040, 64, 46, 6)
     if too_big_keyid is not True:
         return hint("hpa_of(0x1040, 64) must raise ValueError: KeyID 64 needs 7 bits and this machine activated "
                     "6, so it would spill into bit 46, outside the address."
                     + (" It raised a different exception; raise ValueError." if too_big_keyid is None else ""))
-    if _l02_refused(answer, 0x1040, 1, 46, 0) is not True:
+    if _refused(answer, 0x1040, 1, 46, 0) is not True:
         return hint("hpa_of(0x1040, 1, phys_bits=46, keyid_bits=0) must raise ValueError: with no KeyID bits "
                     "only KeyID 0 exists.")
-    if _l02_refused(answer, 1 << 40, 1, 46, 6) is not True:
+    if _refused(answer, 1 << 40, 1, 46, 6) is not True:
         return hint("hpa_of(1 << 40, 1) must raise ValueError: pa 1 << 40 needs bit 40, which carries the "
                     "KeyID on this machine. Every KeyID bit halves the memory a KeyID can address.")
-    if _l02_refused(answer, 0x1040, -1, 46, 6) is not True:
+    if _refused(answer, 0x1040, -1, 46, 6) is not True:
         return hint("hpa_of(0x1040, -1) must raise ValueError: KeyIDs are 0 .. 2**keyid_bits - 1.")
-    return passed(f"hpa_of() matches the engine on {len(_l02_address_cases())} addresses of "
-                  f"{len(_L02_LAYOUTS)} machines and refuses KeyIDs and addresses that do not fit.")
+    return passed(f"hpa_of() matches the engine on {len(_address_cases())} addresses of "
+                  f"{len(_LAYOUTS)} machines and refuses KeyIDs and addresses that do not fit.")
 
 
 @check("split_hpa", examples=Examples(
     placeholder=...,
-    wrong=[(lambda hpa, phys_bits=46, keyid_bits=6: _l02_split_hpa(hpa, phys_bits, keyid_bits)[::-1], "order"),
+    wrong=[(lambda hpa, phys_bits=46, keyid_bits=6: _split_hpa_ref(hpa, phys_bits, keyid_bits)[::-1], "order"),
            (lambda hpa, phys_bits=46, keyid_bits=6: (hpa, hpa >> (phys_bits - keyid_bits)), "mask"),
            (lambda hpa, phys_bits=46, keyid_bits=6: (hpa & ((1 << 40) - 1), hpa >> 40), "arguments"),
            (lambda hpa, phys_bits=46, keyid_bits=6: (hpa & ((1 << (phys_bits - keyid_bits)) - 1),
                                                      hpa >> (phys_bits - keyid_bits + 1)), "shift"),
            (lambda hpa, phys_bits=46, keyid_bits=6: None, "missing `return`")],
-    correct=lambda: _l02_split_hpa,
+    correct=lambda: _split_hpa_ref,
 ))
-@_l02_returns("split_hpa")
 def check_split_hpa(answer):
     """``answer(hpa, phys_bits, keyid_bits)`` must return ``(pa, keyid)``."""
     if not callable(answer):
         return hint("pass the function itself: check_split_hpa(split_hpa), without calling it.")
-    _l02_returned(answer(0x50000001040, 46, 6))
-    for pa, keyid, phys, kb in _l02_address_cases():
+    for pa, keyid, phys, kb in _address_cases():
         layout = AddressLayout(phys, kb)
         hpa = layout.hpa(pa, keyid)
-        got = _l02_returned(answer(hpa, phys, kb))
+        got = returned(answer(hpa, phys, kb), "split_hpa", "`return (pa, keyid)`")
         where = f"split_hpa({hpa:#x}, phys_bits={phys}, keyid_bits={kb})"
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             return hint(f"{where} returned {got!r}; return a pair (pa, keyid).")
@@ -205,13 +178,13 @@ def check_split_hpa(answer):
 # ----------------------------------------------------------------------------------------------
 # Exercise 2 — encrypt_mprotect() against MADV_DONTNEED
 # ----------------------------------------------------------------------------------------------
-_L02_OPS = ("mprotect", "madvise", "encrypt_mprotect")
+_OPS = ("mprotect", "madvise", "encrypt_mprotect")
 
 
-def _l02_contents_after(op: str, data: bytes, seed: int, *, encrypt_first: bool = False) -> bytes:
+def _contents_after_ref(op: str, data: bytes, seed: int, *, encrypt_first: bool = False) -> bytes:
     """Reference: map, fill with ``data``, apply ``op``, read everything back (kernel model, as proposed)."""
-    from .kernel import MADV_DONTNEED, PROT_READ, PROT_WRITE, Kernel, Policy
-    from .machine import Machine
+    from ..kernel import MADV_DONTNEED, PROT_READ, PROT_WRITE, Kernel, Policy
+    from ..machine import Machine
 
     kernel = Kernel(Machine(packages=2, seed=seed), Policy.as_proposed())
     proc = kernel.spawn("app")
@@ -228,11 +201,11 @@ def _l02_contents_after(op: str, data: bytes, seed: int, *, encrypt_first: bool 
     elif op == "encrypt_mprotect":
         proc.encrypt_mprotect(buf, size, PROT_READ | PROT_WRITE, key)
     else:
-        raise ValueError(f"op must be one of {_L02_OPS}; got {op!r}")
+        raise ValueError(f"op must be one of {_OPS}; got {op!r}")
     return proc.read(buf, len(data))
 
 
-def _l02_buffers() -> list[tuple[bytes, int]]:
+def _buffers() -> list[tuple[bytes, int]]:
     return [(random.Random(seed).randbytes(2 * 4096), seed) for seed in (201, 202)]
 
 
@@ -240,22 +213,20 @@ def _l02_buffers() -> list[tuple[bytes, int]]:
     placeholder=...,
     wrong=[(lambda op, data, seed: data, "MADV_DONTNEED"),
            (lambda op, data, seed: bytes(len(data)), "write"),
-           (lambda op, data, seed: _l02_contents_after(op, data, seed, encrypt_first=True), "before"),
-           (lambda op, data, seed: _l02_contents_after(op, data, seed)[:4096], "bytes"),
+           (lambda op, data, seed: _contents_after_ref(op, data, seed, encrypt_first=True), "before"),
+           (lambda op, data, seed: _contents_after_ref(op, data, seed)[:4096], "bytes"),
            (lambda op, data, seed: None, "missing `return`")],
-    correct=lambda: _l02_contents_after,
+    correct=lambda: _contents_after_ref,
 ))
-@_l02_returns("contents_after")
 def check_contents_after(answer):
     """``answer(op, data, seed)``: what the process reads back after ``op`` on a buffer holding ``data``."""
     if not callable(answer):
         return hint("pass the function itself: check_contents_after(contents_after).")
-    buffers = _l02_buffers()
-    _l02_returned(answer("mprotect", *buffers[0]))
+    buffers = _buffers()
     for data, seed in buffers:
         zeros = bytes(len(data))
-        for op in _L02_OPS:
-            got = _l02_returned(answer(op, data, seed))
+        for op in _OPS:
+            got = returned(answer(op, data, seed), "contents_after", "`return after`, the bytes the process reads back")
             where = f"contents_after({op!r}, <{len(data)} random bytes>, seed={seed})"
             if not isinstance(got, (bytes, bytearray)):
                 return hint(f"{where} returned a {type(got).__name__}; return the bytes the process reads back, "
@@ -292,14 +263,14 @@ def check_contents_after(answer):
 # ----------------------------------------------------------------------------------------------
 # Exercise 3 — PCONFIG on every package, with retries
 # ----------------------------------------------------------------------------------------------
-_L02_MAX_ATTEMPTS = 10
-_L02_KEY = (bytes(range(16)), bytes(range(16, 32)))
+_MAX_ATTEMPTS = 10
+_DIRECT_KEYS = (bytes(range(16)), bytes(range(16, 32)))
 
 
-def _l02_program_every_package(m, keyid, command, data_key=None, tweak_key=None):
+def _program_every_package_ref(m, keyid, command, data_key=None, tweak_key=None):
     """Reference: each package in turn, up to 10 attempts in all while the status is transient."""
     for package in range(m.packages):
-        for _ in range(_L02_MAX_ATTEMPTS):
+        for _ in range(_MAX_ATTEMPTS):
             status = m.pconfig(package, keyid, command, data_key, tweak_key)
             if not status.retryable:
                 break
@@ -308,17 +279,17 @@ def _l02_program_every_package(m, keyid, command, data_key=None, tweak_key=None)
     return PconfigStatus.PROG_SUCCESS
 
 
-def _l02_only_package_0(m, keyid, command, data_key=None, tweak_key=None):
+def _only_package_0(m, keyid, command, data_key=None, tweak_key=None):
     return m.pconfig(0, keyid, command, data_key, tweak_key)
 
 
-def _l02_no_retry(m, keyid, command, data_key=None, tweak_key=None):
+def _no_retry(m, keyid, command, data_key=None, tweak_key=None):
     statuses = [m.pconfig(p, keyid, command, data_key, tweak_key) for p in range(m.packages)]
     bad = [s for s in statuses if s is not PconfigStatus.PROG_SUCCESS]
     return bad[0] if bad else PconfigStatus.PROG_SUCCESS
 
 
-def _l02_retry_forever(m, keyid, command, data_key=None, tweak_key=None):
+def _retry_forever(m, keyid, command, data_key=None, tweak_key=None):
     for p in range(m.packages):
         status = m.pconfig(p, keyid, command, data_key, tweak_key)
         while status.retryable:
@@ -328,11 +299,11 @@ def _l02_retry_forever(m, keyid, command, data_key=None, tweak_key=None):
     return PconfigStatus.PROG_SUCCESS
 
 
-def _l02_eleven_attempts(m, keyid, command, data_key=None, tweak_key=None):
+def _eleven_attempts(m, keyid, command, data_key=None, tweak_key=None):
     """The first try, then 10 retries: 11 attempts, one more than the kas tree's loop makes."""
     for p in range(m.packages):
         status = m.pconfig(p, keyid, command, data_key, tweak_key)
-        for _ in range(_L02_MAX_ATTEMPTS):
+        for _ in range(_MAX_ATTEMPTS):
             if not status.retryable:
                 break
             status = m.pconfig(p, keyid, command, data_key, tweak_key)
@@ -341,11 +312,11 @@ def _l02_eleven_attempts(m, keyid, command, data_key=None, tweak_key=None):
     return PconfigStatus.PROG_SUCCESS
 
 
-def _l02_carry_on(m, keyid, command, data_key=None, tweak_key=None):
+def _carry_on(m, keyid, command, data_key=None, tweak_key=None):
     """Never retries a fatal code, but goes on to the next package after one (and retries there)."""
     result = PconfigStatus.PROG_SUCCESS
     for p in range(m.packages):
-        for _ in range(_L02_MAX_ATTEMPTS):
+        for _ in range(_MAX_ATTEMPTS):
             status = m.pconfig(p, keyid, command, data_key, tweak_key)
             if not status.retryable:
                 break
@@ -354,9 +325,9 @@ def _l02_carry_on(m, keyid, command, data_key=None, tweak_key=None):
     return result
 
 
-def _l02_retry_everything(m, keyid, command, data_key=None, tweak_key=None):
+def _retry_everything(m, keyid, command, data_key=None, tweak_key=None):
     for p in range(m.packages):
-        for _ in range(_L02_MAX_ATTEMPTS):
+        for _ in range(_MAX_ATTEMPTS):
             status = m.pconfig(p, keyid, command, data_key, tweak_key)
             if status is PconfigStatus.PROG_SUCCESS:
                 break
@@ -365,9 +336,9 @@ def _l02_retry_everything(m, keyid, command, data_key=None, tweak_key=None):
     return PconfigStatus.PROG_SUCCESS
 
 
-def _l02_pconfig_scenarios():
+def _pconfig_scenarios():
     """(name, machine, args, expected status, must every package hold the KeyID afterwards?)."""
-    from .machine import Machine
+    from ..machine import Machine
 
     random_cmd, direct = PconfigCommand.KEYID_SET_KEY_RANDOM, PconfigCommand.KEYID_SET_KEY_DIRECT
     m = Machine(packages=2, seed=21)
@@ -378,7 +349,7 @@ def _l02_pconfig_scenarios():
     yield ("four packages, package 2 DEVICE_BUSY three times, package 0 ENTROPY_ERROR once", m,
            (5, random_cmd), PconfigStatus.PROG_SUCCESS, True)
     m = Machine(packages=3, seed=23)
-    yield "three packages, KEYID_SET_KEY_DIRECT with one key", m, (7, direct, *_L02_KEY), \
+    yield "three packages, KEYID_SET_KEY_DIRECT with one key", m, (7, direct, *_DIRECT_KEYS), \
         PconfigStatus.PROG_SUCCESS, True
     m = Machine(packages=2, seed=24)
     m.inject_pconfig_status(1, PconfigStatus.DEVICE_BUSY, 25)
@@ -392,30 +363,30 @@ def _l02_pconfig_scenarios():
            PconfigStatus.INVALID_KEYID, False)
 
 
-def _l02_is_direct(args) -> bool:
+def _is_direct(args) -> bool:
     return len(args) > 1 and args[1] == PconfigCommand.KEYID_SET_KEY_DIRECT
 
 
-def _l02_pconfig_events(m) -> list[tuple[int, str]]:
+def _pconfig_events(m) -> list[tuple[int, str]]:
     """(package, status name) of every PCONFIG the machine ran, in order."""
     return [(e.package, e.detail.rpartition("-> ")[2]) for e in m.trace if e.kind == "pconfig"]
 
 
-def _l02_attempts(m) -> dict[int, int]:
+def _attempts(m) -> dict[int, int]:
     out = {p: 0 for p in range(m.packages)}
-    for package, _ in _l02_pconfig_events(m):
+    for package, _ in _pconfig_events(m):
         out[package] += 1
     return out
 
 
-def _l02_after_fatal(m) -> tuple[int, str, dict[int, int]] | None:
+def _after_fatal(m) -> tuple[int, str, dict[int, int]] | None:
     """(package, status, {package: PCONFIGs run after it}) for the first fatal code, or None.
 
     A sequential loop that stops at once runs nothing after the fatal code. A kernel that
     programs whole rounds (the kas tree's lead CPUs all at once) may finish the round it is in,
     one PCONFIG on each other package, but retries nothing.
     """
-    events = _l02_pconfig_events(m)
+    events = _pconfig_events(m)
     transient = {s.name for s in PconfigStatus if s.retryable} | {PconfigStatus.PROG_SUCCESS.name}
     for i, (package, status) in enumerate(events):
         if status not in transient:
@@ -428,33 +399,32 @@ def _l02_after_fatal(m) -> tuple[int, str, dict[int, int]] | None:
 
 @check("program_every_package", examples=Examples(
     placeholder=...,
-    wrong=[(_l02_only_package_0, "package 1"),
-           (_l02_no_retry, "retry"),
-           (_l02_retry_forever, "10"),
-           (_l02_eleven_attempts, "the first one included"),
-           (_l02_retry_everything, "fatal"),
-           (_l02_carry_on, "went on"),
+    wrong=[(_only_package_0, "package 1"),
+           (_no_retry, "retry"),
+           (_retry_forever, "10"),
+           (_eleven_attempts, "the first one included"),
+           (_retry_everything, "fatal"),
+           (_carry_on, "went on"),
            (lambda m, keyid, command, data_key=None, tweak_key=None: None, "missing `return`")],
-    correct=lambda: _l02_program_every_package,
+    correct=lambda: _program_every_package_ref,
 ))
-@_l02_returns("program_every_package")
 def check_program_every_package(answer):
     """``answer(m, keyid, command, data_key=None, tweak_key=None)`` must program every package or say why not."""
     if not callable(answer):
         return hint("pass the function itself: check_program_every_package(program_every_package).")
-    for name, m, args, want, everywhere in _l02_pconfig_scenarios():
+    for name, m, args, want, everywhere in _pconfig_scenarios():
         keyid = args[0]
-        got = _l02_returned(answer(m, *args))
-        attempts = _l02_attempts(m)
+        got = returned(answer(m, *args), "program_every_package", "`return result`, the PconfigStatus of the whole operation")
+        attempts = _attempts(m)
         if not isinstance(got, int) or isinstance(got, bool):
             return hint(f"{name}: return the PconfigStatus of the whole operation, not a {type(got).__name__}.")
-        too_many = [p for p, n in attempts.items() if n > _L02_MAX_ATTEMPTS]
+        too_many = [p for p, n in attempts.items() if n > _MAX_ATTEMPTS]
         if too_many:
             return hint(f"{name}: package {too_many[0]} got {attempts[too_many[0]]} PCONFIGs. Retry a transient "
-                        f"failure, but make at most {_L02_MAX_ATTEMPTS} attempts in all, the first one included "
+                        f"failure, but make at most {_MAX_ATTEMPTS} attempts in all, the first one included "
                         "(the RFC's key service in the kas tree: int retries = 10; while (retries--)), and then "
                         "return the last status: a lock that stays busy must not hang the kernel.")
-        fatal = _l02_after_fatal(m)
+        fatal = _after_fatal(m)
         if fatal is not None:
             where, code, later = fatal
             if later.get(where):
@@ -477,8 +447,8 @@ def check_program_every_package(answer):
                                 "over range(m.packages).")
                 return hint(f"{name}: package {p} answered with a transient failure and was not programmed. "
                             "ENTROPY_ERROR and DEVICE_BUSY mean 'nothing happened, try again': retry while "
-                            f"status.retryable, up to {_L02_MAX_ATTEMPTS} attempts in all.")
-            if _l02_is_direct(args):
+                            f"status.retryable, up to {_MAX_ATTEMPTS} attempts in all.")
+            if _is_direct(args):
                 prints = {m.tables[p].entry(keyid).fingerprint for p in range(m.packages)}
                 if len(prints) != 1:
                     return hint(f"{name}: the packages hold different keys; pass data_key and tweak_key through "
@@ -487,7 +457,7 @@ def check_program_every_package(answer):
             return hint(f"{name}: you returned {PconfigStatus(got).name if got in range(6) else got!r}, but the "
                         f"right answer is {want.name}: report PROG_SUCCESS only when every package succeeded, "
                         "otherwise the status that made you stop.")
-    return passed(f"Every package is programmed, a transient failure gets at most {_L02_MAX_ATTEMPTS} attempts in "
+    return passed(f"Every package is programmed, a transient failure gets at most {_MAX_ATTEMPTS} attempts in "
                   "all, and a fatal code (INVALID_KEYID) ends the operation: it is not retried, and nothing is "
                   "retried after it.")
 
@@ -495,35 +465,35 @@ def check_program_every_package(answer):
 # ----------------------------------------------------------------------------------------------
 # Exercise 4 — from a key payload to KEYID_CTRL
 # ----------------------------------------------------------------------------------------------
-_L02_K = "00112233445566778899aabbccddeeff"
-_L02_T = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
-_L02_VALID = [
+_DATA_KEY_HEX = "00112233445566778899aabbccddeeff"
+_TWEAK_KEY_HEX = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+_VALID_PAYLOADS = [
     "type=cpu algorithm=aes-xts-128",
-    f"type=user algorithm=aes-xts-128 key={_L02_K} tweak={_L02_T}",
+    f"type=user algorithm=aes-xts-128 key={_DATA_KEY_HEX} tweak={_TWEAK_KEY_HEX}",
     "type=clear",
     "type=no-encrypt",
-    f"type=cpu algorithm=aes-xts-128 key={_L02_K}",
+    f"type=cpu algorithm=aes-xts-128 key={_DATA_KEY_HEX}",
     "algorithm=aes-xts-128 type=cpu",
 ]
-_L02_INVALID = [
+_INVALID_PAYLOADS = [
     "type=cpu",
-    f"type=user algorithm=aes-xts-128 key={_L02_K}",
-    f"type=user algorithm=aes-xts-128 key={_L02_K[:30]} tweak={_L02_T}",
-    f"type=clear key={_L02_K}",
+    f"type=user algorithm=aes-xts-128 key={_DATA_KEY_HEX}",
+    f"type=user algorithm=aes-xts-128 key={_DATA_KEY_HEX[:30]} tweak={_TWEAK_KEY_HEX}",
+    f"type=clear key={_DATA_KEY_HEX}",
     "type=gold algorithm=aes-xts-128",
     "algorithm=aes-xts-128",
     "type=cpu algorithm=aes-xts-256",
     "type=cpu type=user algorithm=aes-xts-128",
     "type=user type=cpu algorithm=aes-xts-128",
     "type=cpu algorithm=aes-xts-128 algorithm=aes-xts-128",
-    f"type=user algorithm=aes-xts-128 key={'zz' * 16} tweak={_L02_T}",
+    f"type=user algorithm=aes-xts-128 key={'zz' * 16} tweak={_TWEAK_KEY_HEX}",
     "",
 ]
 
 
-def _l02_engine_reason(payload: str) -> str | None:
+def _engine_reason(payload: str) -> str | None:
     """Why the kernel model's parser refuses ``payload`` (None if it accepts it)."""
-    from .kernel import SyscallError, parse_mktme_payload
+    from ..kernel import SyscallError, parse_mktme_payload
 
     try:
         parse_mktme_payload(payload)
@@ -532,9 +502,9 @@ def _l02_engine_reason(payload: str) -> str | None:
     return None
 
 
-def _l02_keyid_ctrl_ref(payload: str) -> int:
+def _keyid_ctrl_ref(payload: str) -> int:
     """Reference on top of the kernel model's parser: COMMAND in bits 7:0, ENC_ALG in bits 23:8 for EVERY command."""
-    from .kernel import SyscallError, parse_mktme_payload
+    from ..kernel import SyscallError, parse_mktme_payload
 
     try:
         parsed = parse_mktme_payload(payload)
@@ -543,33 +513,33 @@ def _l02_keyid_ctrl_ref(payload: str) -> int:
     return int(parsed.command) | ALG_AES_XTS_128 << 8
 
 
-def _l02_keyid_ctrl_rfc(payload: str) -> int:
+def _keyid_ctrl_rfc(payload: str) -> int:
     """The RFC v2 behaviour: clear and no-encrypt carried no ENC_ALG."""
-    ctrl = _l02_keyid_ctrl_ref(payload)
+    ctrl = _keyid_ctrl_ref(payload)
     return ctrl & 0xFF if ctrl & 0xFF in (2, 3) else ctrl
 
 
-def _l02_keyid_ctrl_unshifted(payload: str) -> int:
-    return (_l02_keyid_ctrl_ref(payload) & 0xFF) | ALG_AES_XTS_128
+def _keyid_ctrl_unshifted(payload: str) -> int:
+    return (_keyid_ctrl_ref(payload) & 0xFF) | ALG_AES_XTS_128
 
 
-def _l02_keyid_ctrl_last_wins(payload: str) -> int:
+def _keyid_ctrl_last_wins(payload: str) -> int:
     """Right in every rule but one: a repeated option quietly replaces the earlier one, as in a dict."""
     options: dict[str, str] = {}
     for token in payload.split():
         name, _, value = token.partition("=")
         options[name] = value
-    return _l02_keyid_ctrl_ref(" ".join(f"{name}={value}" for name, value in options.items()))
+    return _keyid_ctrl_ref(" ".join(f"{name}={value}" for name, value in options.items()))
 
 
-def _l02_keyid_ctrl_needs_entropy(payload: str) -> int:
+def _keyid_ctrl_needs_entropy(payload: str) -> int:
     """Refuses a valid payload with a bare ValueError (type=cpu without key=)."""
     if "type=cpu" in payload and "key=" not in payload:
         raise ValueError()
-    return _l02_keyid_ctrl_ref(payload)
+    return _keyid_ctrl_ref(payload)
 
 
-def _l02_repeated(payload: str) -> str | None:
+def _repeated_option(payload: str) -> str | None:
     """The first option name a payload gives more than once, or None."""
     seen: set[str] = set()
     for token in payload.split():
@@ -580,12 +550,12 @@ def _l02_repeated(payload: str) -> str | None:
     return None
 
 
-def _l02_value(got) -> str:
+def _shown_ctrl(got) -> str:
     """What a learner's function returned, as a hint shows it: KEYID_CTRL in hex."""
     return f"{got:#x}" if isinstance(got, int) and not isinstance(got, bool) else repr(got)
 
 
-def _l02_keyid_ctrl_lenient(payload: str) -> int:
+def _keyid_ctrl_lenient(payload: str) -> int:
     commands = {"user": 0, "cpu": 1, "clear": 2, "no-encrypt": 3}
     options = dict(token.partition("=")[::2] for token in payload.split())
     return commands[options.get("type", "cpu")] | ALG_AES_XTS_128 << 8
@@ -593,27 +563,26 @@ def _l02_keyid_ctrl_lenient(payload: str) -> int:
 
 @check("keyid_ctrl", examples=Examples(
     placeholder=...,
-    wrong=[(_l02_keyid_ctrl_rfc, "INVALID_ENC_ALG"),
-           (_l02_keyid_ctrl_unshifted, "bits 23:8"),
+    wrong=[(_keyid_ctrl_rfc, "INVALID_ENC_ALG"),
+           (_keyid_ctrl_unshifted, "bits 23:8"),
            (lambda payload: 0x101, "KEYID_SET_KEY_DIRECT"),
-           (_l02_keyid_ctrl_lenient, "refuses"),
-           (_l02_keyid_ctrl_lenient, "returned 0x101"),
-           (_l02_keyid_ctrl_last_wins, "twice"),
-           (_l02_keyid_ctrl_needs_entropy, "keyid_ctrl('type=cpu algorithm=aes-xts-128') raised ValueError, but"),
+           (_keyid_ctrl_lenient, "refuses"),
+           (_keyid_ctrl_lenient, "returned 0x101"),
+           (_keyid_ctrl_last_wins, "twice"),
+           (_keyid_ctrl_needs_entropy, "keyid_ctrl('type=cpu algorithm=aes-xts-128') raised ValueError, but"),
            (lambda payload: None, "missing `return`")],
-    correct=lambda: _l02_keyid_ctrl_ref,
+    correct=lambda: _keyid_ctrl_ref,
 ))
-@_l02_returns("keyid_ctrl")
 def check_keyid_ctrl(answer):
     """``answer(payload)`` must return KEYID_CTRL for a valid payload and raise ValueError for an invalid one."""
-    from .machine import Machine
+    from ..machine import Machine
 
     if not callable(answer):
         return hint("pass the function itself: check_keyid_ctrl(keyid_ctrl).")
     names = {0: "KEYID_SET_KEY_DIRECT", 1: "KEYID_SET_KEY_RANDOM", 2: "KEYID_CLEAR_KEY", 3: "KEYID_NO_ENCRYPT"}
     m = Machine(packages=1, seed=26)
-    for keyid, payload in enumerate(_L02_VALID, start=1):
-        want = _l02_keyid_ctrl_ref(payload)
+    for keyid, payload in enumerate(_VALID_PAYLOADS, start=1):
+        want = _keyid_ctrl_ref(payload)
         where = f"keyid_ctrl({payload!r})"
         try:
             got = answer(payload)
@@ -621,12 +590,12 @@ def check_keyid_ctrl(answer):
             said = f" ({exc})" if str(exc) else ""
             return hint(f"{where} raised {type(exc).__name__}{said}, but that payload is valid: the kernel "
                         f"accepts it, and KEYID_CTRL should be {want:#x}. Check which rule refused it.")
-        got = _l02_returned(got)
+        got = returned(got, "keyid_ctrl", "`return ctrl`, KEYID_CTRL as an int")
         if not isinstance(got, int) or isinstance(got, bool):
             return hint(f"{where} returned a {type(got).__name__}; return KEYID_CTRL as an int.")
         if got == want:
             cmd, alg = got & 0xFF, got >> 8 & 0xFFFF
-            key = (bytes.fromhex(_L02_K), bytes.fromhex(_L02_T)) if cmd == 0 else (None, None)
+            key = (bytes.fromhex(_DATA_KEY_HEX), bytes.fromhex(_TWEAK_KEY_HEX)) if cmd == 0 else (None, None)
             status = m.pconfig(0, keyid, cmd, *key, enc_alg=alg)
             assert status is PconfigStatus.PROG_SUCCESS, status  # the reference itself must program
             continue
@@ -649,8 +618,8 @@ def check_keyid_ctrl(answer):
             return hint(f"{where} is {got:#x}: ENC_ALG landed in the COMMAND byte. ENC_ALG sits in bits 23:8 of "
                         "KEYID_CTRL: shift it left by 8.")
         return hint(f"{where} should be {want:#x}, not {got:#x}: COMMAND in bits 7:0, ENC_ALG in bits 23:8.")
-    for payload in _L02_INVALID:
-        reason = _l02_engine_reason(payload)
+    for payload in _INVALID_PAYLOADS:
+        reason = _engine_reason(payload)
         try:
             got = answer(payload)
         except ValueError:
@@ -658,13 +627,13 @@ def check_keyid_ctrl(answer):
         except Exception as exc:
             return hint(f"keyid_ctrl({payload!r}) raised {type(exc).__name__}; the kernel refuses this payload, "
                         f"but say so with ValueError ({reason}).")
-        repeated = _l02_repeated(payload)
+        repeated = _repeated_option(payload)
         if repeated:
-            return hint(f"keyid_ctrl({payload!r}) returned {_l02_value(got)}, but the payload gives {repeated}= "
+            return hint(f"keyid_ctrl({payload!r}) returned {_shown_ctrl(got)}, but the payload gives {repeated}= "
                         f"twice, and each option may appear at most once: the kernel refuses it with EINVAL "
                         f"({reason}). A dict quietly keeps one of the two values; check `if name in options` "
                         "before you store an option, and raise ValueError.")
-        return hint(f"keyid_ctrl({payload!r}) returned {_l02_value(got)}, but the kernel refuses that payload with "
+        return hint(f"keyid_ctrl({payload!r}) returned {_shown_ctrl(got)}, but the kernel refuses that payload with "
                     f"EINVAL: {reason}. Raise ValueError for it.")
-    return passed(f"keyid_ctrl() agrees with the kernel model's parser on {len(_L02_VALID)} valid and "
-                  f"{len(_L02_INVALID)} invalid payloads, and every value it built programmed a KeyID.")
+    return passed(f"keyid_ctrl() agrees with the kernel model's parser on {len(_VALID_PAYLOADS)} valid and "
+                  f"{len(_INVALID_PAYLOADS)} invalid payloads, and every value it built programmed a KeyID.")

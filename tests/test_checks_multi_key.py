@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mktme_lite.checks_l02 as l02
+import mktme_lite.checks.multi_key as l02
 from mktme_lite import Machine, checks
 from mktme_lite.address import ALG_AES_XTS_128, AddressLayout
 from mktme_lite.keytable import PconfigCommand, PconfigStatus
@@ -30,7 +30,7 @@ def test_all_lesson_02_checks_are_registered():
 # ------------------------------------------------------------------------ references = engine
 
 @settings(max_examples=80, deadline=None)
-@given(st.sampled_from(l02._L02_LAYOUTS), st.data())
+@given(st.sampled_from(l02._LAYOUTS), st.data())
 def test_address_references_are_the_engines(layout_bits, data):
     layout = AddressLayout(*layout_bits)
     pa = data.draw(st.integers(0, layout.addressable_bytes - 1))
@@ -63,7 +63,7 @@ def test_split_hpa_may_return_a_list():
 
 def test_contents_after_reference_is_the_same_under_the_fixed_policy():
     """The claim does not depend on the RFC's missing flushes: the fixed kernel zaps too."""
-    data, seed = l02._l02_buffers()[0]
+    data, seed = l02._buffers()[0]
 
     def fixed(op, data, seed):
         from mktme_lite.kernel import MADV_DONTNEED, PROT_READ, PROT_WRITE
@@ -104,12 +104,12 @@ def test_ten_attempts_in_all_like_the_kernel_model():
     """The check's limit is the kernel model's: 10 rounds in all (the kas tree's int retries = 10; while (retries--))."""
     from mktme_lite.kernel.keys import PCONFIG_ROUNDS
 
-    assert l02._L02_MAX_ATTEMPTS == PCONFIG_ROUNDS == 10
+    assert l02._MAX_ATTEMPTS == PCONFIG_ROUNDS == 10
     for busy, want in ((9, PconfigStatus.PROG_SUCCESS), (10, PconfigStatus.DEVICE_BUSY)):
         m = Machine(packages=2, seed=5)
         m.inject_pconfig_status(1, PconfigStatus.DEVICE_BUSY, busy)
         assert reference("program_every_package")(m, 3, PconfigCommand.KEYID_SET_KEY_RANDOM) is want
-        assert l02._l02_attempts(m)[1] == 10
+        assert l02._attempts(m)[1] == 10
 
 
 def test_a_fatal_code_ends_the_operation():
@@ -118,8 +118,8 @@ def test_a_fatal_code_ends_the_operation():
     m.inject_pconfig_status(1, PconfigStatus.DEVICE_BUSY, 3)
     assert reference("program_every_package")(m, 0, PconfigCommand.KEYID_SET_KEY_RANDOM) is \
         PconfigStatus.INVALID_KEYID
-    assert l02._l02_attempts(m) == {0: 1, 1: 0, 2: 0}
-    result = run("program_every_package", l02._l02_carry_on)
+    assert l02._attempts(m) == {0: 1, 1: 0, 2: 0}
+    result = run("program_every_package", l02._carry_on)
     assert result.status == "hint" and "went on" in result.message and "package 1" in result.message
 
 
@@ -134,16 +134,16 @@ def test_pconfig_reference_matches_the_kernel_key_service():
         assert [b.key_mode(p, 4) for p in range(3)] == [a.key_mode(p, 4) for p in range(3)]
 
 
-@pytest.mark.parametrize("payload", l02._L02_VALID)
+@pytest.mark.parametrize("payload", l02._VALID_PAYLOADS)
 def test_keyid_ctrl_reference_follows_the_kernel_parser(payload):
     parsed = parse_mktme_payload(payload)
     want = int(COMMAND_OF_TYPE[parsed.type]) | ALG_AES_XTS_128 << 8
     assert reference("keyid_ctrl")(payload) == want
 
 
-@pytest.mark.parametrize("payload", l02._L02_INVALID)
+@pytest.mark.parametrize("payload", l02._INVALID_PAYLOADS)
 def test_every_invalid_payload_is_refused_by_the_kernel_too(payload):
-    assert l02._l02_engine_reason(payload)
+    assert l02._engine_reason(payload)
     with pytest.raises(ValueError):
         reference("keyid_ctrl")(payload)
 
@@ -167,7 +167,7 @@ def test_keyid_ctrl_any_exception_on_a_valid_payload_names_the_payload():
     result = run("keyid_ctrl", key_error)
     assert result.status == "hint"
     assert "keyid_ctrl('type=clear') raised KeyError ('algorithm'), but that payload is valid" in result.message
-    bare = run("keyid_ctrl", l02._l02_keyid_ctrl_needs_entropy)
+    bare = run("keyid_ctrl", l02._keyid_ctrl_needs_entropy)
     assert "raised ValueError, but" in bare.message and "ValueError: " not in bare.message
 
 
@@ -180,7 +180,7 @@ def test_keyid_ctrl_hints_show_keyid_ctrl_in_hex():
 @pytest.mark.parametrize("payload", ["type=user type=cpu algorithm=aes-xts-128",
                                      "type=cpu algorithm=aes-xts-128 algorithm=aes-xts-128"])
 def test_keyid_ctrl_refuses_a_repeated_option(payload):
-    assert payload in l02._L02_INVALID and "duplicate" in l02._l02_engine_reason(payload)
+    assert payload in l02._INVALID_PAYLOADS and "duplicate" in l02._engine_reason(payload)
     result = run("keyid_ctrl", lambda p: 0x101 if p == payload else reference("keyid_ctrl")(p))
     assert result.status == "hint" and "twice" in result.message and "at most once" in result.message
 
@@ -215,6 +215,7 @@ def test_a_lost_return_gets_its_own_hint():
     for name in L02:
         result = run(name, lambda *args, **kwargs: None)
         assert result.status == "hint" and "missing `return`" in result.message, (name, result)
+        assert f"{name}() returned None: missing `return`? It must end with `return " in result.message, result
 
 
 @settings(max_examples=40, deadline=None)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mktme_lite.checks_l01  # noqa: F401  (registers the lesson 01 checks)
+import mktme_lite.checks.tme_basics  # noqa: F401  (registers the lesson 01 checks)
 from mktme_lite import Machine, checks, xts
 
 L01 = ["mul_alpha", "line_tweaks", "changed_lines", "replay"]
@@ -78,6 +78,7 @@ def test_an_untouched_stub_is_not_attempted_but_a_missing_return_gets_a_hint():
         assert run(name, stub).status == "not_attempted", name
         lost = run(name, lambda *args: None)
         assert lost.status == "hint" and "returned None" in lost.message and "`return`" in lost.message, name
+        assert f"{name}() returned None: missing `return`? It must end with `return " in lost.message, lost
 
 
 def test_a_constant_mul_alpha_is_not_told_it_shifts_right():

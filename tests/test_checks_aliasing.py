@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mktme_lite.checks_l03 as l03
+import mktme_lite.checks.aliasing as l03
 from mktme_lite import checks
 from mktme_lite.kernel import Policy
 from mktme_lite.scenarios import aliasing, pages
@@ -34,8 +34,8 @@ def test_kernel_read_reference_is_what_per_keyid_gup_returns():
 
 def test_kernel_read_cases_are_hard_enough():
     """Reading through KeyID 0 fails in every encrypted case, and every case has its own reason to exist."""
-    cases = l03._l03_read_cases()
-    keyid0 = l03._l03_keyid0_read
+    cases = l03._read_cases()
+    keyid0 = l03._keyid0_read
     wrong = [what for what, k, p, va, n, want in cases if keyid0(k, p, va, n) != want]
     assert len(wrong) == len(cases) - 1  # all but the KeyID-0 page
     keyids = {k.frame_info(k.get_user_pages(p, va)[0])["keyid"] for _, k, p, va, _, _ in cases}
@@ -65,15 +65,15 @@ def test_a_user_read_after_gup_is_still_a_kernel_read():
 
 
 def test_a_lookup_without_pinning_is_told_to_pin():
-    result = run("kernel_read", l03._l03_pagemap_only)
+    result = run("kernel_read", l03._pagemap_only)
     assert "never called kernel.get_user_pages()" in result.message and "own page tables" not in result.message
 
 
 def test_a_virtual_address_given_to_machine_load_is_named_as_such():
-    result = run("kernel_read", l03._l03_virtual_address)
+    result = run("kernel_read", l03._virtual_address)
     assert "which is vaddr itself: a virtual address" in result.message
     assert "0x10000000" in result.message and "vaddr % PAGE_SIZE" in result.message
-    other = run("kernel_read", l03._l03_pa_plus_vaddr)
+    other = run("kernel_read", l03._pa_plus_vaddr)
     assert "virtual address" not in other.message and "not the whole of vaddr" in other.message
 
 
@@ -109,21 +109,21 @@ def test_gup_fix_names_the_price_of_the_design():
 # ------------------------------------------------------------------ exercise 3: alias_prediction
 
 def test_prediction_truth_is_computed_and_matches_the_solution():
-    truth = l03._l03_truth()
+    truth = l03._truth()
     assert list(truth) == list(l03.L03_QUESTIONS)
     assert truth == checks.REGISTRY["alias_prediction"].examples.correct()
 
 
 def test_every_wrong_prediction_gets_an_explanation():
-    truth = l03._l03_truth()
+    truth = l03._truth()
     for i, q in enumerate(l03.L03_QUESTIONS):
         for other in l03.L03_OPTIONS:
             if other != truth[q]:
-                assert (i, truth[q], other) in l03._L03_WHY, (q, other)
+                assert (i, truth[q], other) in l03._WHY, (q, other)
 
 
 def test_prediction_accepts_any_case_and_spaces():
-    answer = {q: f"  {v.upper()} " for q, v in l03._l03_truth().items()}
+    answer = {q: f"  {v.upper()} " for q, v in l03._truth().items()}
     assert run("alias_prediction", answer).passed
 
 
@@ -143,7 +143,7 @@ def test_prediction_check_never_crashes(answer):
 
 
 def test_every_combination_of_options_gets_a_verdict():
-    truth = l03._l03_truth()
+    truth = l03._truth()
     for combo in itertools.islice(itertools.product(l03.L03_OPTIONS, repeat=len(l03.L03_QUESTIONS)), 0, None, 7):
         answer = dict(zip(l03.L03_QUESTIONS, combo))
         result = run("alias_prediction", answer)
@@ -156,3 +156,8 @@ def test_untouched_stubs_are_not_attempted_and_a_lost_return_is_a_hint():
     for name, stub in (("kernel_read", lambda k, p, va, n: None), ("wrong_paths", lambda policy: None)):
         result = run(name, stub)
         assert result.status == "hint" and "missing `return`" in result.message
+        assert f"{name}() returned None" in result.message and "It must end with `return " in result.message
+    # the specifics say more than the course-wide sentence: keep them
+    assert "`return wrong`, the list of names" in run("wrong_paths", lambda policy: None).message
+    lost = run("kernel_read", lambda k, p, va, n: None).message
+    assert "`return data`, the n bytes it loaded" in lost and "for the first 64 bytes of alice's" in lost
