@@ -13,8 +13,13 @@ Only whole 16-byte blocks are supported (no ciphertext stealing): the memory enc
 engine always works on 64-byte cache lines, and a data unit that is not a multiple of 16
 bytes is refused with a clear error.
 
+A data unit is at most 2**20 blocks (16 MiB), the limit NIST SP 800-38E puts on XTS-AES; a
+longer one is refused (``MAX_UNIT_BLOCKS``).
+
 Two paths:
-* ``xts_encrypt`` / ``xts_decrypt``: one data unit (any multiple of 16 bytes).
+* ``xts_encrypt`` / ``xts_decrypt``: one data unit (any multiple of 16 bytes). The tweak stream
+  costs time linear in the length: a short unit (a cache line) doubles a Python integer block
+  by block; a long one is built with numpy, 64 tweaks per row (see ``_tweak_array``).
 * ``XTSCipher.encrypt_lines`` / ``decrypt_lines``: many 64-byte lines with *different*
   tweaks in one call (numpy), for DRAM dumps and page-sized work. Three ECB calls in total,
   whatever the number of lines.
@@ -28,12 +33,19 @@ import numpy as np
 from Crypto.Cipher import AES
 
 from .errors import DataError, KeyMaterialError
+from .params import byteslike, whole
 
 BLOCK = 16
 LINE = 64
 _MASK128 = (1 << 128) - 1
 _GF128_FEEDBACK = 0x87
 _U64 = [np.uint64(i) for i in range(65)]
+_MASK64 = (1 << 64) - 1
+#: NIST SP 800-38E: "the length of the data unit ... shall not exceed 2**20 AES blocks".
+MAX_UNIT_BLOCKS = 1 << 20
+#: Up to this many blocks the tweak stream is one Python integer built by shifts (fastest for a
+#: 64-byte line); above it, numpy rows (the shifts would cost time quadratic in the length).
+_SMALL_UNIT_BLOCKS = 32
 
 
 def _clmul_feedback(c: int) -> int:
@@ -53,6 +65,7 @@ __all__ = [
     "xts_decrypt",
     "gf128_mul_alpha",
     "tweak_sequence",
+    "MAX_UNIT_BLOCKS",
 ]
 
 
@@ -83,21 +96,61 @@ def _check_keys(key1: bytes, key2: bytes) -> None:
         )
 
 
-def _check_tweak(tweak: int) -> None:
-    if not isinstance(tweak, int) or isinstance(tweak, bool):
-        raise DataError(f"tweak must be an int (the data-unit number); got {type(tweak).__name__}")
-    if not 0 <= tweak <= _MASK128:
-        raise DataError(f"tweak must be between 0 and 2**128 - 1; got {tweak}")
+def _check_tweak(tweak) -> int:
+    """The data-unit number as an ``int`` (numpy integers welcome), 0 .. 2**128 - 1."""
+    if type(tweak) is int and 0 <= tweak <= _MASK128:  # the engine's own calls: skip the general check
+        return tweak
+    return whole(tweak, "tweak (the data-unit number)", 0, _MASK128, hex_=True)
 
 
-def _check_data(data, unit: int = BLOCK) -> None:
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise DataError(f"data must be bytes; got {type(data).__name__}")
+def _check_data(data, unit: int = BLOCK, most: int | None = None) -> bytes:
+    """``data`` as bytes: a non-empty multiple of ``unit`` bytes, at most ``most``."""
+    if type(data) is not bytes or (most is not None and len(data) > most):  # bytes: the engine's own calls
+        data = byteslike(data, "data", 0, most)
     if len(data) == 0 or len(data) % unit:
         raise DataError(
             f"data is {len(data)} bytes; XTS here needs a non-empty multiple of {unit} bytes "
             "(no ciphertext stealing: the memory engine works on whole 16-byte blocks)"
         )
+    return data
+
+
+def _mul_alpha_pow(lo: np.ndarray, hi: np.ndarray, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every 128-bit tweak ``hi:lo`` times alpha**j, for 0 < j < 64, as numpy uint64 halves.
+
+    A j-bit left shift; the j bits ``c`` shifted out of the top come back as the carry-less
+    product c * 0x87 = c ^ c<<1 ^ c<<2 ^ c<<7, whose bits above 63 (only when j > 57) land in
+    the high half. That product has at most 70 bits, so no second reduction is needed.
+    """
+    c = hi >> _U64[64 - j]
+    fold_lo = c ^ (c << _U64[1]) ^ (c << _U64[2]) ^ (c << _U64[7])
+    fold_hi = (c >> _U64[63]) ^ (c >> _U64[62]) ^ (c >> _U64[57])
+    new_hi = ((hi << _U64[j]) | (lo >> _U64[64 - j])) ^ fold_hi
+    new_lo = (lo << _U64[j]) ^ fold_lo
+    return new_lo, new_hi
+
+
+def _tweak_array(t0: int, nblocks: int) -> np.ndarray:
+    """T_0 .. T_{n-1} as an (n, 2) little-endian uint64 array (low half first), in linear time.
+
+    Row r holds T_{64r} .. T_{64r+63}. The row heads T_{64r} come from a Python loop (one
+    multiplication by alpha**64 per row: the high half drops out and is folded back, times
+    0x87); the other 63 columns are the heads times alpha**j, computed for all rows at once.
+    """
+    rows = -(-nblocks // 64)
+    heads = []
+    t = t0
+    for _ in range(rows):
+        heads.append(t.to_bytes(16, "little"))
+        top = t >> 64
+        t = ((t & _MASK64) << 64) ^ top ^ (top << 1) ^ (top << 2) ^ (top << 7)
+    head = np.frombuffer(b"".join(heads), dtype="<u8").reshape(rows, 2)
+    out = np.empty((rows, 64, 2), dtype="<u8")
+    out[:, 0, :] = head
+    lo, hi = head[:, 0], head[:, 1]
+    for j in range(1, 64):
+        out[:, j, 0], out[:, j, 1] = _mul_alpha_pow(lo, hi, j)
+    return out.reshape(rows * 64, 2)[:nblocks]
 
 
 class XTSCipher:
@@ -117,7 +170,9 @@ class XTSCipher:
 
     # -- one data unit --------------------------------------------------------------------
     def _tweak_stream(self, tweak: int, nblocks: int) -> int:
-        """T_0 .. T_{n-1} laid side by side as one little-endian integer of 16*n bytes."""
+        """T_0 .. T_{n-1} laid side by side as one little-endian integer of 16*n bytes.
+
+        Only for short units (``_SMALL_UNIT_BLOCKS``): each ``|=`` copies the whole integer."""
         t = int.from_bytes(self._tweak.encrypt(tweak.to_bytes(16, "little")), "little")
         stream = 0
         for j in range(nblocks):
@@ -127,25 +182,27 @@ class XTSCipher:
                 t = (t & _MASK128) ^ _GF128_FEEDBACK
         return stream
 
+    def _unit(self, tweak, data, encrypt: bool) -> bytes:
+        tweak = _check_tweak(tweak)
+        data = _check_data(data, BLOCK, MAX_UNIT_BLOCKS * BLOCK)
+        n = len(data)
+        op = self._data.encrypt if encrypt else self._data.decrypt
+        if n <= _SMALL_UNIT_BLOCKS * BLOCK:
+            stream = self._tweak_stream(tweak, n // BLOCK)
+            y = op((int.from_bytes(data, "little") ^ stream).to_bytes(n, "little"))
+            return (int.from_bytes(y, "little") ^ stream).to_bytes(n, "little")
+        t0 = int.from_bytes(self._tweak.encrypt(tweak.to_bytes(16, "little")), "little")
+        stream = _tweak_array(t0, n // BLOCK).reshape(-1)
+        y = np.frombuffer(op((np.frombuffer(data, dtype="<u8") ^ stream).tobytes()), dtype="<u8")
+        return (y ^ stream).tobytes()
+
     def encrypt(self, tweak: int, data: bytes) -> bytes:
         """Encrypt one data unit (a multiple of 16 bytes) under data-unit number ``tweak``."""
-        _check_tweak(tweak)
-        _check_data(data)
-        n = len(data)
-        stream = self._tweak_stream(tweak, n // BLOCK)
-        x = (int.from_bytes(data, "little") ^ stream).to_bytes(n, "little")
-        y = self._data.encrypt(x)
-        return (int.from_bytes(y, "little") ^ stream).to_bytes(n, "little")
+        return self._unit(tweak, data, True)
 
     def decrypt(self, tweak: int, data: bytes) -> bytes:
         """Decrypt one data unit (a multiple of 16 bytes) under data-unit number ``tweak``."""
-        _check_tweak(tweak)
-        _check_data(data)
-        n = len(data)
-        stream = self._tweak_stream(tweak, n // BLOCK)
-        x = (int.from_bytes(data, "little") ^ stream).to_bytes(n, "little")
-        y = self._data.decrypt(x)
-        return (int.from_bytes(y, "little") ^ stream).to_bytes(n, "little")
+        return self._unit(tweak, data, False)
 
     # -- many 64-byte lines, one tweak each -------------------------------------------------
     def _line_tweaks(self, tw: np.ndarray) -> np.ndarray:
@@ -168,7 +225,7 @@ class XTSCipher:
         return out.view(np.uint8).reshape(n, LINE)
 
     def _lines(self, tweaks, data, encrypt: bool) -> bytes:
-        _check_data(data, LINE)
+        data = _check_data(data, LINE)
         n = len(data) // LINE
         try:
             tw = np.asarray(tweaks, dtype=np.uint64)
@@ -212,10 +269,13 @@ def xts_decrypt(key1: bytes, key2: bytes, tweak: int, data: bytes) -> bytes:
 def tweak_sequence(key2: bytes, tweak: int, nblocks: int = 4) -> list[int]:
     """The per-block tweak values T_0..T_{n-1} (as little-endian ints) XTS uses for one data unit.
 
-    Lessons use this to compare a learner's GF(2^128) doubling against the engine.
+    Lessons use this to compare a learner's GF(2^128) doubling against the engine. ``nblocks``
+    is 1 .. ``MAX_UNIT_BLOCKS`` (2**20, the longest data unit SP 800-38E allows): no unit has
+    more tweaks than that, and the list stays under about 60 MB and a second to build.
     """
     _check_keys(key2, key2)
-    _check_tweak(tweak)
+    tweak = _check_tweak(tweak)
+    nblocks = whole(nblocks, "nblocks (how many 16-byte blocks)", 1, MAX_UNIT_BLOCKS)
     t = int.from_bytes(AES.new(bytes(key2), AES.MODE_ECB).encrypt(tweak.to_bytes(16, "little")), "little")
     out = []
     for _ in range(nblocks):
