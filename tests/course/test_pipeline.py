@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 RUN_PYTEST = ROOT / "tools" / "run_pytest.py"
 NB_ENV = {"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "MKTME_STATIC": "1"}

@@ -26,7 +26,7 @@ from mktme_lite.widgets import (  # noqa: E402
 )
 from mktme_lite.scenarios import tme_basics as tb  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WIDGET_BUILDERS = {"dram_probe": tme_basics.dram_probe, "claim_map": start_here.claim_map}
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-PKG = Path(__file__).resolve().parents[1] / "mktme_lite"
+PKG = Path(__file__).resolve().parents[2] / "mktme_lite"
 
 LAYERS = {
     "base": 0,

@@ -17,7 +17,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONDA_ONLY = {"python", "pip"}
 CONDA_TO_PYPI = {"matplotlib-base": "matplotlib", "pytables": "tables"}
 INSTALLS_THIS_REPO = {"-e .", ".", "-e .[lab,test]", ".[lab,test]"}

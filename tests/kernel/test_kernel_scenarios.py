@@ -27,6 +27,8 @@ from mktme_lite.kernel import (
     SyscallError,
 )
 
+from mktme_lite.scenarios.pages import encrypt_pages as encrypted_page  # the RFC demo flow, shared
+
 RW = PROT_READ | PROT_WRITE
 AS_PROPOSED = Policy.as_proposed()
 FIXED = Policy.fixed()
@@ -38,15 +40,6 @@ def boot(policy, **machine_kw):
     machine_kw.setdefault("seed", 7)
     m = Machine(**machine_kw)
     return m, Kernel(m, policy)
-
-
-def encrypted_page(k, proc, data, serial=None, pages=1):
-    """mmap + encrypt_mprotect + write: the RFC's demo flow."""
-    serial = serial if serial is not None else k.add_key("mktme", f"key-{proc.pid}", CPU_KEY)
-    va = proc.mmap(pages * PAGE_SIZE, RW)
-    proc.encrypt_mprotect(va, pages * PAGE_SIZE, RW, serial)
-    proc.write(va, data)
-    return va, serial
 
 
 SECRET = (b"attack at dawn! " * 256)[:PAGE_SIZE]

@@ -10,7 +10,7 @@ import pytest
 
 import sync_lessons as sl
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIRST = "00_start_here"
 
 

@@ -16,7 +16,7 @@ import pytest
 
 import sync_lessons as sl
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIRS = ("notebooks", "solutions", "exercises")
 ALLOWED_IMPORTS = {"mktme_lite", "matplotlib", "numpy", "ipywidgets", "IPython"}
 IMPORT_RE = re.compile(r"^\s*(?:from\s+(\S+)\s+import\b|import\s+(.+))")

@@ -10,7 +10,7 @@ import pytest
 
 from mktme_lite import quiz
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUIZ_FILES = sorted((ROOT / "quizzes").glob("*.json"))
 ASK = re.compile(r"""quiz\.ask\(\s*["']([^"']+)["']\s*,\s*["']([^"']+)["']\s*\)""")
 

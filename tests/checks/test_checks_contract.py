@@ -32,7 +32,7 @@ from mktme_lite import checks
 from mktme_lite.checks import passed
 from mktme_lite.errors import ParameterError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 
 sys.path.insert(0, str(FIXTURES))
