@@ -13,7 +13,12 @@ This is the facade every lesson drives. It is deliberately small and explicit:
   so nothing keeps *them* coherent. That is the hardware rule the 2018 thread was about.
 * ``clflush`` (every package), ``wbinvd`` (one package), ``evict`` and ``speculative_fill``
   let a lesson step through time by hand.
-* Every operation appends an :class:`Event` to ``trace`` and bumps ``counters``.
+* Every operation bumps ``counters`` (one count per event kind, kept for the machine's whole
+  life) and appends an :class:`Event` to ``trace``, a ring buffer that keeps the most recent
+  ``trace_cap`` events (``DEFAULT_TRACE_CAP``, 50 000: under 10 MB; ``trace_cap=None`` keeps
+  every event, ``trace=False`` none). The cap keeps a long session's memory, its run time (the
+  garbage collector walks every live event) and ``clone()`` bounded; the counters never drop
+  anything, so costs measured over a long session stay exact.
 * All randomness (the TME key, random PCONFIG keys, DRAM's power-on noise) comes from one
   generator seeded by ``seed``: the same seed gives the same run.
 * ``clone()`` copies the whole state cheaply so a scenario can be replayed many times.
@@ -48,9 +53,16 @@ from .keytable import (
     make_key_entry,
 )
 from .memory import DRAM, LINE, EncryptionEngine
+from .params import flag, whole
 from .xts import XTSCipher
 
-__all__ = ["Machine", "Event", "LINE", "PconfigCommand", "PconfigStatus", "KeyMode"]
+__all__ = ["Machine", "Event", "Trace", "DEFAULT_TRACE_CAP", "LINE", "PconfigCommand", "PconfigStatus",
+           "KeyMode"]
+
+#: Events a trace keeps by default. An event costs 130-200 bytes, so 50 000 of them hold under
+#: 10 MB, and copying them for ``clone()`` takes about a millisecond. Every lesson's trace
+#: is a few hundred events, far below it.
+DEFAULT_TRACE_CAP = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +83,37 @@ class Event:
         return f"#{self.seq:<4} {where}{self.kind:<16} {addr}{self.detail}".rstrip()
 
 
+class Trace(deque):
+    """The machine's event trace: a ``collections.deque`` with a ``maxlen`` (the cap), so the
+    oldest events fall off the front once it is full.
+
+    It also answers like the list it used to be: ``trace[-5:]`` gives a list of the last five
+    events and ``trace == []`` compares the events in order.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return list(self)[index]
+        return super().__getitem__(index)
+
+    def __eq__(self, other):
+        if isinstance(other, list):
+            return list(self) == other
+        return super().__eq__(other)
+
+    __hash__ = None
+
+
 class Machine:
     """A TME/MKTME machine: ``packages`` sockets sharing one DRAM.
 
     Parameters mirror what the BIOS and the hardware fix: ``phys_bits`` (MAXPHYADDR),
     ``keyid_bits`` (activated in IA32_TME_ACTIVATE), ``dram_bytes`` (installed memory),
     cache geometry, ``tme_bypass`` (KeyID 0 unencrypted) and ``crypto_algs`` (algorithms
-    allowed for KeyIDs >= 1; the 2018 parts offered AES-XTS-128 only).
+    allowed for KeyIDs >= 1; the 2018 parts offered AES-XTS-128 only). ``trace`` turns the
+    event trace on or off; ``trace_cap`` is how many recent events it keeps (None: all).
     """
 
     def __init__(
@@ -93,6 +129,7 @@ class Machine:
         crypto_algs: int = ALG_AES_XTS_128,
         max_keyid_bits: int | None = None,
         trace: bool = True,
+        trace_cap: int | None = DEFAULT_TRACE_CAP,
     ):
         if not isinstance(packages, int) or not 1 <= packages <= 8:
             raise ConfigError(f"packages must be an int between 1 and 8; got {packages!r}")
@@ -127,10 +164,14 @@ class Machine:
         self.tables = [KeyTable(p, self.layout.nr_keyids) for p in range(packages)]
         self.engines = [EncryptionEngine(t, self._tme_cipher, tme_bypass) for t in self.tables]
         self.caches = [Cache(p, cache_sets, cache_ways) for p in range(packages)]
-        self.trace: list[Event] = []
+        trace = flag(trace, "trace")
+        if trace_cap is not None:
+            trace_cap = whole(trace_cap, "trace_cap (how many recent events the trace keeps; None keeps all)", 1)
+        self.trace: Trace = Trace(maxlen=trace_cap)
         self.counters: Counter[str] = Counter()
         self.trace_enabled = trace
         self._seq = 0
+        self._traced = 0  # events appended to the trace since the last reset_trace()
         self._injected: list[deque[PconfigStatus]] = [deque() for _ in range(packages)]
 
     # -- basic facts ---------------------------------------------------------------------------
@@ -177,18 +218,36 @@ class Machine:
         )
 
     # -- trace -------------------------------------------------------------------------------------
+    @property
+    def trace_cap(self) -> int | None:
+        """How many recent events the trace keeps (None: every event)."""
+        return self.trace.maxlen
+
+    @property
+    def trace_dropped(self) -> int:
+        """Events recorded since the last :meth:`reset_trace` that fell off the front of the trace."""
+        return self._traced - len(self.trace)
+
     def emit(self, kind: str, package: int | None = None, pa: int | None = None,
              keyid: int | None = None, detail: str = "", engine: int | None = None) -> None:
-        """Record an event (the kernel model uses this for TLB shootdowns, faults, ...)."""
+        """Record an event (the kernel model uses this for TLB shootdowns, faults, ...).
+
+        The counter is bumped for every event, traced or not, so ``counters`` (and the kernel's
+        ``costs()``/``measure()`` built on it) never depend on the trace or its cap."""
         self.counters[kind] += 1
         if self.trace_enabled:
             self.trace.append(Event(self._seq, kind, package, pa, keyid, detail, engine))
+            self._traced += 1
         self._seq += 1
 
     def reset_trace(self) -> None:
-        """Forget the trace and the counters (the machine state is untouched)."""
+        """Forget the recorded events, so the trace starts afresh (event numbers keep counting).
+
+        The counters are left alone: they are the machine's running totals, and a
+        ``kernel.measure()`` around a block that resets the trace must still see every event.
+        Zero them explicitly with ``m.counters.clear()``."""
         self.trace.clear()
-        self.counters.clear()
+        self._traced = 0
 
     # -- argument checks ------------------------------------------------------------------------------
     def _check_package(self, package) -> int:
@@ -497,7 +556,10 @@ class Machine:
 
     # -- cloning --------------------------------------------------------------------------------------------
     def clone(self) -> "Machine":
-        """A deep copy of the whole machine state (DRAM, caches, key tables, RNG, trace)."""
+        """A deep copy of the whole machine state (DRAM, caches, key tables, RNG, trace, counters).
+
+        The clone's trace and counters are its own: events either machine records later never
+        show up in the other."""
         m = Machine.__new__(Machine)
         m.seed = self.seed
         m.layout = self.layout
@@ -510,10 +572,13 @@ class Machine:
         m.tables = [t.copy() for t in self.tables]
         m.engines = [EncryptionEngine(t, self._tme_cipher, self.tme_bypass) for t in m.tables]
         m.caches = [c.copy() for c in self.caches]
-        m.trace = list(self.trace)
+        # Events are frozen, so the copy shares them; its length is bounded by the cap, not by
+        # how long this machine has run.
+        m.trace = Trace(self.trace, maxlen=self.trace.maxlen)
         m.counters = Counter(self.counters)
         m.trace_enabled = self.trace_enabled
         m._seq = self._seq
+        m._traced = self._traced
         m._injected = [deque(d) for d in self._injected]
         return m
 
