@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
 """Write everything that is derived from lessons.toml and the lessons' metadata.
 
-For every lesson in lessons.toml, in order:
-- notebooks/<stem>.ipynb: the metadata field ``next`` (the following lesson's stem, or
-  null for the last one), the first cell (markdown, tag ``lesson-header``: title,
-  objectives, prerequisites, minutes, claims with their text from lessons.toml, exercise
-  pointer) and the last cell (markdown, tag ``lesson-footer``: key points and the link to
-  the next lesson, or for the last lesson written so far a pointer to the README's lesson plan).
-  Missing cells are inserted, existing ones replaced.
+lessons.toml is the only list of the course (read through ``mktme_lite.course``): every lesson,
+written or planned, with its title and claims, and the claims table. For every *written* lesson,
+in order:
+- notebooks/<stem>.ipynb: the generated metadata fields ``lesson``, ``title``, ``claims`` (copied
+  from lessons.toml) and ``next`` (the following written lesson's stem, or null for the last one);
+  the first cell (markdown, tag ``lesson-header``: title, objectives, prerequisites, minutes,
+  claims with their text from lessons.toml, exercise pointer) and the last cell (markdown, tag
+  ``lesson-footer``: key points and the link to the next lesson, or for the last lesson written
+  so far a pointer to the README's lesson plan). Missing cells are inserted, existing ones replaced.
+  The other metadata fields (objectives, prerequisites, minutes, keypoints) are the author's.
 - solutions/<stem>.ipynb, when it exists: the same metadata and a header cell that differs only in
   its last line, which links to the lesson and the worked solutions (make_exercises copies this
   header into exercises/<stem>.ipynb, so it must not link to the exercise notebook itself).
-- README.md: the lesson map between ``<!-- lesson-map:start -->`` and
-  ``<!-- lesson-map:end -->``.
+- README.md: between ``<!-- lesson-map:start -->`` and ``<!-- lesson-map:end -->``, the map of the
+  written lessons and the sentence naming the planned ones.
+
+A planned lesson must have no notebook yet; writing one means setting its status in lessons.toml.
 
     python tools/sync_lessons.py            # rewrite what drifted
     python tools/sync_lessons.py --check    # change nothing; exit 1 naming drifted files
@@ -26,18 +31,17 @@ import argparse
 import copy
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 import nbformat
+
+from mktme_lite import course as course_data
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER_TAG = "lesson-header"
 FOOTER_TAG = "lesson-footer"
 MAP_START = "<!-- lesson-map:start -->"
 MAP_END = "<!-- lesson-map:end -->"
-STEM_RE = re.compile(r"^(\d\d)_[a-z0-9_]+$")
-CLAIM_RE = re.compile(r"^C\d+$")
 
 # field -> (type, may the list be empty?)
 FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
@@ -51,43 +55,42 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "keypoints": (list, False),
     "next": ((str, type(None)), False),
 }
+#: The metadata fields `make sync` writes from lessons.toml (never edit them in the notebook);
+#: every other field of FIELDS is written by the lesson's author.
+GENERATED = ("lesson", "title", "claims", "next")
+
+#: lessons.toml, a notebook's metadata or the README is incomplete or inconsistent (one error
+#: family with mktme_lite.course, whose reading of lessons.toml raises it too).
+LessonError = course_data.CourseError
 
 
-class LessonError(ValueError):
-    """lessons.toml or a lesson's metadata is incomplete or inconsistent."""
+def load_course(root: Path = ROOT) -> course_data.Course:
+    """The course in root/lessons.toml, checked by mktme_lite.course (raises LessonError)."""
+    return course_data.load(root / "lessons.toml")
 
 
-def load_manifest(root: Path = ROOT) -> dict:
-    with open(root / "lessons.toml", "rb") as fh:
-        manifest = tomllib.load(fh)
-    lessons = manifest.get("lesson", [])
-    claims = manifest.get("claims", {})
-    problems = []
-    seen = set()
-    for i, entry in enumerate(lessons):
-        stem = entry.get("stem")
-        if not isinstance(stem, str) or not STEM_RE.match(stem):
-            problems.append(f"lessons.toml lesson #{i + 1}: stem {stem!r} is not like '01_tme_basics'")
-        elif stem in seen:
-            problems.append(f"lessons.toml: {stem} is listed twice")
-        seen.add(stem)
-        if not isinstance(entry.get("exercises"), bool):
-            problems.append(f"lessons.toml {stem}: exercises must be true or false")
-        extra = set(entry) - {"stem", "exercises"}
-        if extra:
-            problems.append(f"lessons.toml {stem}: unknown keys {sorted(extra)}")
-    for cid, text in claims.items():
-        if not CLAIM_RE.match(cid) or not isinstance(text, str) or not text.strip():
-            problems.append(f"lessons.toml [claims]: {cid} needs an id like C3 and one line of text")
-    if not lessons:
-        problems.append("lessons.toml lists no [[lesson]]")
-    if problems:
-        raise LessonError("\n".join(problems))
-    return {"lessons": lessons, "claims": claims}
+def generated_fields(course: course_data.Course, lesson: course_data.Lesson) -> dict:
+    """The metadata fields lessons.toml decides for one written lesson."""
+    written = [entry.stem for entry in course.written()]
+    i = written.index(lesson.stem)
+    return {"lesson": lesson.number, "title": lesson.title, "claims": list(lesson.claims),
+            "next": written[i + 1] if i + 1 < len(written) else None}
 
 
-def validate_metadata(meta: object, stem: str, claims: dict[str, str]) -> list[str]:
-    """Problems with one lesson's metadata["mktme"] (empty list: complete and typed)."""
+def disagreements(meta: object, course: course_data.Course, lesson: course_data.Lesson) -> list[str]:
+    """Where a notebook's metadata["mktme"] contradicts lessons.toml (empty list: it agrees)."""
+    if not isinstance(meta, dict):
+        return []
+    where = f"notebooks/{lesson.stem}.ipynb metadata.mktme"
+    return [f"{where}: {field} is {meta.get(field)!r} but lessons.toml says {value!r} "
+            "(lessons.toml is the source; run `make sync`)"
+            for field, value in generated_fields(course, lesson).items() if meta.get(field) != value]
+
+
+def validate_metadata(meta: object, stem: str, claims) -> list[str]:
+    """Problems with one lesson's metadata["mktme"] (empty list: complete and typed).
+
+    ``claims`` is the collection of claim ids lessons.toml knows."""
     where = f"notebooks/{stem}.ipynb metadata.mktme"
     if not isinstance(meta, dict):
         return [f"{where} is missing"]
@@ -211,6 +214,15 @@ def lesson_map(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def planned_sentence(course: course_data.Course) -> str:
+    """The README's sentence about the lessons not written yet, from lessons.toml."""
+    planned = [f"{entry.number} {entry.title} ({', '.join(entry.claims)})" for entry in course.planned()]
+    if not planned:
+        return "Every lesson of the plan is written; each header says what it covers."
+    return (f"Planned: {', '.join(planned)}. The map lists the lessons written so far; each header says "
+            "what it covers, and lesson 00's claim map marks the planned ones.")
+
+
 def replace_map(readme: str, table: str) -> str:
     start, end = readme.find(MAP_START), readme.find(MAP_END)
     if start < 0 or end < start:
@@ -220,54 +232,55 @@ def replace_map(readme: str, table: str) -> str:
 
 def plan(root: Path = ROOT) -> dict[Path, str]:
     """{path: the text it should have} for every file this tool writes."""
-    manifest = load_manifest(root)
-    lessons, claims = manifest["lessons"], manifest["claims"]
+    course = load_course(root)
+    claims = {c.id: c.text for c in course.claims}
     problems: list[str] = []
     notebooks = {}
-    for entry in lessons:
-        path = root / "notebooks" / f"{entry['stem']}.ipynb"
+    for entry in course.lessons:
+        path = root / "notebooks" / f"{entry.stem}.ipynb"
+        solution = root / "solutions" / f"{entry.stem}.ipynb"
+        if entry.is_planned:
+            for there in (path, solution):
+                if there.exists():
+                    problems.append(f"{there.relative_to(root)} exists but lessons.toml says "
+                                    f'{entry.stem} is planned; set status = "written"')
+            continue
         if not path.exists():
-            problems.append(f"lessons.toml lists {entry['stem']} but {path.relative_to(root)} "
+            problems.append(f"lessons.toml lists {entry.stem} but {path.relative_to(root)} "
                             "does not exist")
             continue
-        notebooks[entry["stem"]] = nbformat.read(path, as_version=4)
+        notebooks[entry.stem] = nbformat.read(path, as_version=4)
+        if entry.exercises and not solution.exists():
+            problems.append(f"lessons.toml {entry.stem}: exercises = true but "
+                            f"solutions/{entry.stem}.ipynb does not exist")
+        if not entry.exercises and solution.exists():
+            problems.append(f"lessons.toml {entry.stem}: solutions/{entry.stem}.ipynb exists; "
+                            "set exercises = true")
     if problems:
         raise LessonError("\n".join(problems))
 
-    stems = [e["stem"] for e in lessons]
     metas: dict[str, dict] = {}
-    for i, entry in enumerate(lessons):
-        stem = entry["stem"]
-        raw = notebooks[stem].metadata.get("mktme")
+    for entry in course.written():
+        raw = notebooks[entry.stem].metadata.get("mktme")
         if not isinstance(raw, dict):
-            problems += validate_metadata(raw, stem, claims)
+            problems += validate_metadata(raw, entry.stem, claims)
             continue
         meta = copy.deepcopy(dict(raw))
-        meta["next"] = stems[i + 1] if i + 1 < len(stems) else None  # derived from the order
-        problems += validate_metadata(meta, stem, claims)
-        if i and stem[:2] <= stems[i - 1][:2]:
-            problems.append(f"lessons.toml: {stem} comes after {stems[i - 1]}; "
-                            "list lessons in increasing order")
-        solution = root / "solutions" / f"{stem}.ipynb"
-        if entry["exercises"] and not solution.exists():
-            problems.append(f"lessons.toml {stem}: exercises = true but "
-                            f"solutions/{stem}.ipynb does not exist")
-        if not entry["exercises"] and solution.exists():
-            problems.append(f"lessons.toml {stem}: solutions/{stem}.ipynb exists; "
-                            "set exercises = true")
-        metas[stem] = meta
+        meta.update(generated_fields(course, entry))  # lessons.toml decides these
+        problems += validate_metadata(meta, entry.stem, claims)
+        metas[entry.stem] = meta
     if problems:
         raise LessonError("\n".join(problems))
 
     out: dict[Path, str] = {}
-    for i, entry in enumerate(lessons):
-        stem = entry["stem"]
+    for entry in course.written():
+        stem = entry.stem
         meta = metas[stem]
         next_title = None
         if meta["next"] is not None:
-            nxt = metas[meta["next"]]
-            next_title = f"Lesson {nxt['lesson']} — {nxt['title']}"
-        header = header_source(meta, stem, entry["exercises"], claims)
+            nxt = course.lesson(meta["next"])
+            next_title = f"Lesson {nxt.number} — {nxt.title}"
+        header = header_source(meta, stem, entry.exercises, claims)
         nb = notebooks[stem]
         nb.metadata["mktme"] = meta
         out[root / "notebooks" / f"{stem}.ipynb"] = render(
@@ -276,12 +289,13 @@ def plan(root: Path = ROOT) -> dict[Path, str]:
         if solution.exists():
             snb = nbformat.read(solution, as_version=4)
             snb.metadata["mktme"] = copy.deepcopy(meta)
-            copy_header = header_source(meta, stem, entry["exercises"], claims, exercise_copy=True)
+            copy_header = header_source(meta, stem, entry.exercises, claims, exercise_copy=True)
             out[solution] = render(with_generated_cells(snb, copy_header, None))
 
     readme = root / "README.md"
-    rows = [dict(metas[e["stem"]], stem=e["stem"]) for e in lessons]
-    out[readme] = replace_map(readme.read_text(encoding="utf-8"), lesson_map(rows))
+    rows = [dict(metas[e.stem], stem=e.stem) for e in course.written()]
+    region = lesson_map(rows) + "\n\n" + planned_sentence(course)
+    out[readme] = replace_map(readme.read_text(encoding="utf-8"), region)
     return out
 
 

@@ -48,7 +48,9 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 def lesson_stems() -> list[str]:
     with open(ROOT / "lessons.toml", "rb") as fh:
-        return [entry["stem"] for entry in tomllib.load(fh).get("lesson", [])]
+        # Only written lessons have a notebook; planned ones are listed too (docs/CONVENTIONS.md).
+        return [entry["stem"] for entry in tomllib.load(fh).get("lesson", [])
+                if entry.get("status") == "written"]
 
 
 # --------------------------------------------------------------------------- server, browser

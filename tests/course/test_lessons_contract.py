@@ -48,36 +48,37 @@ def imported_modules(source: str) -> list[str]:
 
 def contract_problems(root: Path) -> list[str]:
     try:
-        manifest = sl.load_manifest(root)
+        course = sl.load_course(root)
     except sl.LessonError as exc:
         return str(exc).splitlines()
-    lessons, claims = manifest["lessons"], manifest["claims"]
-    stems = [entry["stem"] for entry in lessons]
+    claims = [c.id for c in course.claims]
+    stems = [entry.stem for entry in course.written()]
+    planned = [entry.stem for entry in course.planned()]
     problems: list[str] = []
 
     on_disk = sorted(p.stem for p in (root / "notebooks").glob("*.ipynb"))
-    problems += [f"notebooks/{s}.ipynb is not in lessons.toml" for s in on_disk if s not in stems]
+    problems += [f"notebooks/{s}.ipynb exists but lessons.toml says {s} is planned"
+                 for s in on_disk if s in planned]
+    problems += [f"notebooks/{s}.ipynb is not in lessons.toml" for s in on_disk
+                 if s not in stems and s not in planned]
     problems += [f"lessons.toml lists {s} but notebooks/{s}.ipynb does not exist"
                  for s in stems if s not in on_disk]
     solutions = sorted(p.stem for p in (root / "solutions").glob("*.ipynb"))
-    problems += [f"solutions/{s}.ipynb is not a lesson in lessons.toml"
+    problems += [f"solutions/{s}.ipynb is not a written lesson in lessons.toml"
                  for s in solutions if s not in stems]
 
-    numbers = []
-    for i, stem in enumerate(stems):
+    for entry in course.written():
+        stem = entry.stem
         path = root / "notebooks" / f"{stem}.ipynb"
         if not path.exists():
             continue
         nb = nbformat.read(path, as_version=4)
         meta = nb.metadata.get("mktme")
         problems += sl.validate_metadata(meta, stem, claims)
+        # lessons.toml is the source of lesson, title, claims and next: the copy must agree.
+        problems += sl.disagreements(meta, course, entry)
         if not isinstance(meta, dict):
             continue
-        numbers.append(meta.get("lesson"))
-        expected_next = stems[i + 1] if i + 1 < len(stems) else None
-        if meta.get("next") != expected_next:
-            problems.append(f"notebooks/{stem}.ipynb: next is {meta.get('next')!r}, "
-                            f"lessons.toml says {expected_next!r}")
         cells = nb.cells
         if not cells or cells[0].cell_type != "markdown" or sl.HEADER_TAG not in _tags(cells[0]):
             problems.append(f"notebooks/{stem}.ipynb: first cell is not the {sl.HEADER_TAG} cell")
@@ -92,9 +93,6 @@ def contract_problems(root: Path) -> list[str]:
             elif not QUOTE_RE.search(c.source):
                 problems.append(f"notebooks/{stem}.ipynb: a sanity-check cell does not quote "
                                 "the sentence it pins in a comment")
-    if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
-        problems.append(f"lesson numbers {numbers} are not in increasing order in lessons.toml")
-
     try:
         problems += [f"{p.relative_to(root)} is out of date (run `make sync`)"
                      for p in sl.drifted(root)]
@@ -132,11 +130,11 @@ def test_the_course_keeps_the_lesson_contract():
 
 
 def test_lessons_toml_lists_at_least_the_start_lesson():
-    assert sl.load_manifest(ROOT)["lessons"][0]["stem"] == "00_start_here"
+    assert sl.load_course(ROOT).lessons[0].stem == "00_start_here"
 
 
 def test_the_claims_table_lists_c1_to_c11():
-    assert list(sl.load_manifest(ROOT)["claims"]) == [f"C{i}" for i in range(1, 12)]
+    assert [c.id for c in sl.load_course(ROOT).claims] == [f"C{i}" for i in range(1, 12)]
 
 
 @pytest.mark.parametrize("source, modules", [
@@ -173,15 +171,20 @@ def append(path: Path, text: str) -> None:
 
 
 def first(root: Path) -> Path:
-    return root / "notebooks" / f"{sl.load_manifest(root)['lessons'][0]['stem']}.ipynb"
+    return root / "notebooks" / f"{sl.load_course(root).lessons[0].stem}.ipynb"
+
+
+LESSON_99 = '\n[[lesson]]\nstem = "99_extra"\nstatus = "written"\ntitle = "Extra"\nclaims = ["C5"]\nexercises = false\n'
 
 
 def add_lesson_99(root: Path, sanity: bool = True) -> None:
-    """Append a complete lesson 99 and sync, as an author would."""
-    append(root / "lessons.toml", '\n[[lesson]]\nstem = "99_extra"\nexercises = false\n')
+    """Append a complete lesson 99 and sync, as an author would: one lessons.toml entry and a
+    notebook whose metadata holds only the author's fields (sync writes the rest)."""
+    append(root / "lessons.toml", LESSON_99)
     nb = nbformat.read(first(root), as_version=4)
-    nb.metadata["mktme"].update(lesson="99", title="Extra", prerequisites=["00"],
-                                claims=["C5"])
+    nb.metadata["mktme"].update(prerequisites=["00"])
+    for field in sl.GENERATED:
+        nb.metadata["mktme"].pop(field)
     nb.cells = [c for c in nb.cells if "sanity-check" not in _tags(c)]
     if sanity:
         cell = nbformat.v4.new_code_cell('# "One is one."\nassert 1 == 1')
@@ -200,8 +203,21 @@ BREAKAGES = {
         lambda r: shutil.copy(first(r), r / "notebooks" / "98_unlisted.ipynb"),
         "98_unlisted.ipynb is not in lessons.toml"),
     "lessons.toml entry without notebook": (
-        lambda r: append(r / "lessons.toml", '\n[[lesson]]\nstem = "98_gone"\nexercises = false\n'),
+        lambda r: append(r / "lessons.toml", LESSON_99.replace("99_extra", "98_gone")),
         "98_gone.ipynb does not exist"),
+    "notebook of a planned lesson": (
+        lambda r: shutil.copy(first(r), r / "notebooks" / f"{sl.load_course(r).planned()[0].stem}.ipynb"),
+        "exists but lessons.toml says 04_cache_incoherence is planned"),
+    "title in the metadata differs from lessons.toml": (
+        lambda r: edit(first(r), _set("title", "A title kept by hand")),
+        "title is 'A title kept by hand' but lessons.toml says 'Start here'"),
+    "claims in the metadata differ from lessons.toml": (
+        lambda r: edit(first(r), _set("claims", ["C5"])),
+        "claims is ['C5'] but lessons.toml says []"),
+    "title changed in lessons.toml only": (
+        lambda r: (r / "lessons.toml").write_text(
+            (r / "lessons.toml").read_text().replace('title = "Start here"', 'title = "Begin"')),
+        "title is 'Start here' but lessons.toml says 'Begin'"),
     "missing field": (
         lambda r: edit(first(r), lambda nb: nb.metadata["mktme"].pop("keypoints")),
         "'keypoints' is missing"),
@@ -210,7 +226,7 @@ BREAKAGES = {
     "empty objectives": (lambda r: edit(first(r), _set("objectives", [])),
                          "'objectives' must not be empty"),
     "wrong next": (lambda r: edit(first(r), _set("next", "01_nowhere")),
-                   "next is '01_nowhere'"),
+                   "next is '01_nowhere' but lessons.toml says '01_tme_basics'"),
     "header removed": (lambda r: edit(first(r), lambda nb: nb.cells.pop(0)),
                        "first cell is not the lesson-header cell"),
     "footer edited by hand": (
@@ -242,6 +258,10 @@ BREAKAGES = {
             (r / "lessons.toml").read_text().replace('"00_start_here"', '"SWAP"')
             .replace('"99_extra"', '"00_start_here"').replace('"SWAP"', '"99_extra"'))),
         "not in increasing order"),
+    "unknown claim in lessons.toml": (
+        lambda r: (r / "lessons.toml").write_text(
+            (r / "lessons.toml").read_text().replace('claims = ["C4"]', 'claims = ["C42"]')),
+        "claim 'C42' is not in lessons.toml [claims]"),
     "lesson number does not match the file": (
         lambda r: (add_lesson_99(r), edit(r / "notebooks" / "99_extra.ipynb",
                                           _set("lesson", "00"))),

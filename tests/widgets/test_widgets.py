@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from mktme_lite import viz  # noqa: E402
+from mktme_lite import course, viz  # noqa: E402
 from mktme_lite.widgets import (  # noqa: E402
     LessonWidget,
     Telling,
@@ -218,33 +218,33 @@ def test_text_control_redraws_on_enter_only():
 
 
 # ------------------------------------------------------------------------ claim map (lesson 00)
+# The map reads mktme_lite.course (lessons.toml); tests/test_course.py proves it follows a changed file.
 
 def test_claims_match_lessons_toml():
-    manifest = ROOT / "lessons.toml"
-    if not manifest.exists():
-        pytest.skip("lessons.toml not written yet")
-    claims = tomllib.loads(manifest.read_text())["claims"]
-    assert {cid: c.text for cid, c in start_here.CLAIMS.items()} == claims
+    claims = tomllib.loads((ROOT / "lessons.toml").read_text())["claims"]
+    shown = start_here.claim_table().text
+    for cid, entry in claims.items():
+        assert f"{cid} [" in shown and entry["text"] in shown and entry["experiment"] in shown
+        assert course.claim(cid).short == entry["short"]
 
 
 def test_claim_map_agrees_with_every_written_lesson():
-    """A lesson that exists covers exactly the claims the map gives it (its metadata is the truth)."""
+    """A lesson that exists covers exactly the claims the map gives it, and its metadata copy agrees."""
     import json
-    for number in start_here.AVAILABLE_LESSONS:
-        if number == "00":
-            continue
-        (path,) = (ROOT / "notebooks").glob(f"{number}_*.ipynb")
-        declared = set(json.loads(path.read_text())["metadata"]["mktme"]["claims"])
-        mapped = {cid for cid, c in start_here.CLAIMS.items() if number in c.lessons}
-        assert declared == mapped, f"lesson {number}: metadata claims {sorted(declared)}, claim map {sorted(mapped)}"
+    for entry in course.written():
+        declared = json.loads((ROOT / "notebooks" / f"{entry.stem}.ipynb").read_text())["metadata"]["mktme"]["claims"]
+        mapped = {c.id for c in course.claims() if entry.number in c.lessons}
+        assert declared == list(entry.claims) and set(declared) == mapped, entry.stem
 
 
 def test_claims_follow_the_design_table():
-    lessons = {cid: c.lessons for cid, c in start_here.CLAIMS.items()}
+    lessons = {c.id: c.lessons for c in course.claims()}
     assert lessons["C3"] == ("01", "02", "03", "08") and lessons["C8"] == ("03", "07")
-    assert list(start_here.CLAIMS) == [f"C{i}" for i in range(1, 12)]
-    for c in start_here.CLAIMS.values():
-        assert all(n in start_here.LESSONS for n in c.lessons)
+    assert list(lessons) == [f"C{i}" for i in range(1, 12)]
+    numbers = [entry.number for entry in course.lessons()]
+    assert numbers == [f"{i:02d}" for i in range(9)]
+    for c in course.claims():
+        assert all(n in numbers for n in c.lessons)
         assert c.experiment.endswith(".") and len(c.short) <= 40
 
 
@@ -259,26 +259,26 @@ def test_claim_card_and_table():
     assert "Claim C5 is highlighted" in fig.mktme_alt
 
 
-def test_available_lessons_match_lessons_toml():
-    """The claim map marks every other lesson "planned"; so this list must follow lessons.toml."""
-    manifest = tomllib.loads((ROOT / "lessons.toml").read_text())
-    numbers = tuple(entry["stem"][:2] for entry in manifest["lesson"])
-    assert start_here.AVAILABLE_LESSONS == numbers, (
-        f"lessons.toml lists lessons {numbers}; set AVAILABLE_LESSONS in mktme_lite/widgets/start_here.py "
-        "to the same numbers, so the claim map stops calling them planned")
-    for n in numbers:
-        assert list((ROOT / "notebooks").glob(f"{n}_*.ipynb")), n
+def test_written_lessons_have_notebooks_and_planned_ones_do_not():
+    """The claim map calls a lesson planned exactly when lessons.toml does, and that matches the disk."""
+    for entry in course.lessons():
+        exists = (ROOT / "notebooks" / f"{entry.stem}.ipynb").exists()
+        assert exists == entry.is_written, entry.stem
+        assert course.lesson(entry.number).is_planned == (not exists)
 
 
 def test_lessons_not_written_yet_are_marked_planned():
-    planned = [n for n in start_here.LESSONS if n not in start_here.AVAILABLE_LESSONS]
-    for n in start_here.LESSONS:
-        assert start_here.is_planned(n) == (n in planned)
-        assert start_here.lesson_label(n).endswith("(planned)") == (n in planned)
-    for cid, c in start_here.CLAIMS.items():
-        card = start_here.render_claim_card(cid).text
+    planned = [entry.number for entry in course.planned()]
+    assert planned, "the course has planned lessons; this test must see one"
+    for entry in course.lessons():
+        n = entry.number
+        assert course.lesson(n).is_planned == (n in planned)
+        assert course.lesson(n).label.endswith("(planned)") == (n in planned)
+        assert course.lesson(n).label.startswith(f"{n} — {entry.title}")
+    for c in course.claims():
+        card = start_here.render_claim_card(c.id).text
         for n in c.lessons:
-            assert start_here.lesson_label(n) in card
+            assert course.lesson(n).label in card
         assert ("not written yet" in card) == any(n in planned for n in c.lessons)
     table = start_here.claim_table().text
     assert "not written yet" in table or not planned
