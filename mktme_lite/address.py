@@ -16,6 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import AddressError, ConfigError, KeyIDError
+from .params import whole
+
+__all__ = [
+    "AddressLayout", "TMECapability", "TMEActivate", "IA32_TME_CAPABILITY", "IA32_TME_ACTIVATE",
+    "IA32_TME_EXCLUDE_MASK", "IA32_TME_EXCLUDE_BASE", "ALG_AES_XTS_128", "ALG_AES_XTS_256", "ALG_NAMES",
+    "ALG_KEY_BYTES",
+]
 
 IA32_TME_CAPABILITY = 0x981
 IA32_TME_ACTIVATE = 0x982
@@ -42,12 +49,10 @@ class AddressLayout:
     keyid_bits: int = 6
 
     def __post_init__(self):
-        if not isinstance(self.phys_bits, int) or not 32 <= self.phys_bits <= 52:
-            raise ConfigError(f"phys_bits must be an int between 32 and 52 (x86-64 MAXPHYADDR); got {self.phys_bits!r}")
-        if not isinstance(self.keyid_bits, int) or not 0 <= self.keyid_bits <= 15:
-            raise ConfigError(
-                f"keyid_bits must be an int between 0 and 15 (IA32_TME_ACTIVATE[35:32] is 4 bits); got {self.keyid_bits!r}"
-            )
+        # Normalised through the shared checks: True is no bit count, a numpy integer is one.
+        object.__setattr__(self, "phys_bits", whole(self.phys_bits, "phys_bits (x86-64 MAXPHYADDR)", 32, 52))
+        object.__setattr__(self, "keyid_bits", whole(
+            self.keyid_bits, "keyid_bits (IA32_TME_ACTIVATE[35:32] is 4 bits)", 0, 15))
         if self.phys_bits - self.keyid_bits < 24:
             raise ConfigError(
                 f"{self.keyid_bits} KeyID bits leave only {self.phys_bits - self.keyid_bits} address bits; keep at least 24"
@@ -79,8 +84,9 @@ class AddressLayout:
         return (1 << self.phys_bits) - self.addressable_bytes
 
     def check_keyid(self, keyid: int) -> int:
-        if not isinstance(keyid, int) or isinstance(keyid, bool):
-            raise KeyIDError(f"keyid must be an int; got {type(keyid).__name__}")
+        """``keyid`` as an int when this machine has it; a KeyIDError naming the range if not."""
+        if type(keyid) is not int:
+            keyid = whole(keyid, "keyid")
         if not 0 <= keyid <= self.nr_keyids:
             need = max(1, int(keyid).bit_length()) if keyid >= 0 else None
             extra = f"; keyid {keyid} needs {need} KeyID bits" if need else ""
@@ -91,8 +97,9 @@ class AddressLayout:
         return keyid
 
     def check_pa(self, pa: int) -> int:
-        if not isinstance(pa, int) or isinstance(pa, bool):
-            raise AddressError(f"a physical address must be an int; got {type(pa).__name__}")
+        """``pa`` as an int when it fits below the KeyID bits; an AddressError saying why not."""
+        if type(pa) is not int:
+            pa = whole(pa, "physical address")
         if pa < 0:
             raise AddressError(f"physical address {pa} is negative; addresses are 0..{hex(self.addressable_bytes - 1)}")
         if pa >= self.addressable_bytes:
@@ -105,14 +112,16 @@ class AddressLayout:
 
     def hpa(self, pa: int, keyid: int = 0) -> int:
         """The full physical address the CPU uses: KeyID in the top bits, ``pa`` below."""
-        self.check_pa(pa)
-        self.check_keyid(keyid)
+        pa = self.check_pa(pa)
+        keyid = self.check_keyid(keyid)
         return (keyid << self.keyid_shift) | pa
 
     def split(self, hpa: int) -> tuple[int, int]:
         """Inverse of :meth:`hpa`: ``(pa, keyid)``."""
-        if not isinstance(hpa, int) or isinstance(hpa, bool) or hpa < 0:
-            raise AddressError(f"an hpa must be a non-negative int; got {hpa!r}")
+        if type(hpa) is not int:
+            hpa = whole(hpa, "hpa (a full physical address)")
+        if hpa < 0:
+            raise AddressError(f"an hpa must be a non-negative int; got {hpa:#x}")
         if hpa >> self.phys_bits:
             raise AddressError(
                 f"hpa {hpa:#x} has bits above bit {self.phys_bits - 1}; this machine has {self.phys_bits} physical address bits"
@@ -147,6 +156,7 @@ class TMECapability:
 
     @classmethod
     def decode(cls, value: int) -> "TMECapability":
+        value = whole(value, "IA32_TME_CAPABILITY value (a 64-bit MSR)", 0, (1 << 64) - 1, hex_=True)
         return cls(
             aes_xts_128=bool(_bits(value, 0, 0)),
             aes_xts_128_integrity=bool(_bits(value, 1, 1)),
@@ -186,6 +196,7 @@ class TMEActivate:
 
     @classmethod
     def decode(cls, value: int) -> "TMEActivate":
+        value = whole(value, "IA32_TME_ACTIVATE value (a 64-bit MSR)", 0, (1 << 64) - 1, hex_=True)
         return cls(
             lock=bool(_bits(value, 0, 0)),
             enable=bool(_bits(value, 1, 1)),

@@ -7,6 +7,11 @@ bytes. Nothing keeps them coherent; software has to flush.
 
 The set index comes from the low address bits (KeyID bits are far above them), so two
 aliases of one frame compete for the same set, as they would on real hardware.
+
+Only sets that hold a line are stored (a dict from set index to its lines), so an empty cache
+costs nothing whatever its geometry, and copying one costs time in the lines it holds.
+``cache_sets`` is a power of two up to ``MAX_CACHE_SETS`` (2**16: 4 MiB per way, more sets
+than any last-level cache slice; a bigger number would only be a typo).
 """
 
 from __future__ import annotations
@@ -15,7 +20,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from .errors import ConfigError
+from .params import whole
 from .xts import LINE
+
+__all__ = ["Cache", "CacheLine", "MAX_CACHE_SETS", "MAX_CACHE_WAYS"]
+
+MAX_CACHE_SETS = 1 << 16
+MAX_CACHE_WAYS = 64
 
 
 @dataclass(slots=True)
@@ -37,24 +48,26 @@ class Cache:
     __slots__ = ("package", "sets", "ways", "_sets")
 
     def __init__(self, package: int, sets: int = 64, ways: int = 8):
-        if not isinstance(sets, int) or sets < 1 or sets & (sets - 1):
+        sets = whole(sets, "cache_sets", 1, MAX_CACHE_SETS)
+        if sets & (sets - 1):
             raise ConfigError(f"cache_sets must be a power of two >= 1; got {sets!r}")
-        if not isinstance(ways, int) or not 1 <= ways <= 64:
-            raise ConfigError(f"cache_ways must be an int between 1 and 64; got {ways!r}")
+        ways = whole(ways, "cache_ways", 1, MAX_CACHE_WAYS)
         self.package = package
         self.sets = sets
         self.ways = ways
-        self._sets: list[OrderedDict[int, CacheLine]] = [OrderedDict() for _ in range(sets)]
+        self._sets: dict[int, OrderedDict[int, CacheLine]] = {}  # only the sets that hold a line
 
     @property
     def size_bytes(self) -> int:
         return self.sets * self.ways * LINE
 
-    def _set(self, line_hpa: int) -> OrderedDict:
-        return self._sets[(line_hpa // LINE) & (self.sets - 1)]
+    def _index(self, line_hpa: int) -> int:
+        return (line_hpa // LINE) & (self.sets - 1)
 
     def lookup(self, line_hpa: int, touch: bool = True) -> CacheLine | None:
-        s = self._set(line_hpa)
+        s = self._sets.get(self._index(line_hpa))
+        if s is None:
+            return None
         line = s.get(line_hpa)
         if line is not None and touch:
             s.move_to_end(line_hpa)
@@ -62,24 +75,31 @@ class Cache:
 
     def victim(self, line_hpa: int) -> CacheLine | None:
         """The line that must leave before ``line_hpa`` can be inserted (None if there is room)."""
-        s = self._set(line_hpa)
-        if len(s) < self.ways:
+        s = self._sets.get(self._index(line_hpa))
+        if s is None or len(s) < self.ways:
             return None
         return next(iter(s.values()))
 
     def insert(self, line: CacheLine) -> None:
-        s = self._set(line.hpa)
+        s = self._sets.setdefault(self._index(line.hpa), OrderedDict())
         assert len(s) < self.ways and line.hpa not in s
         s[line.hpa] = line
 
     def remove(self, line_hpa: int) -> CacheLine | None:
-        return self._set(line_hpa).pop(line_hpa, None)
+        index = self._index(line_hpa)
+        s = self._sets.get(index)
+        if s is None:
+            return None
+        line = s.pop(line_hpa, None)
+        if not s:
+            del self._sets[index]
+        return line
 
     def lines(self) -> list[CacheLine]:
-        """Every valid line, set by set, least recently used first."""
-        return [line for s in self._sets for line in s.values()]
+        """Every valid line, set by set (in set order), least recently used first."""
+        return [line for index in sorted(self._sets) for line in self._sets[index].values()]
 
     def copy(self) -> "Cache":
         c = Cache(self.package, self.sets, self.ways)
-        c._sets = [OrderedDict((k, v.copy()) for k, v in s.items()) for s in self._sets]
+        c._sets = {i: OrderedDict((k, v.copy()) for k, v in s.items()) for i, s in self._sets.items()}
         return c

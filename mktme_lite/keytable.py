@@ -27,6 +27,9 @@ from .address import ALG_KEY_BYTES, ALG_NAMES
 from .errors import KeyMaterialError
 from .xts import XTSCipher
 
+__all__ = ["PconfigCommand", "PconfigStatus", "KeyMode", "KeyEntry", "KeyTable", "key_fingerprint",
+           "make_key_entry"]
+
 
 class PconfigCommand(IntEnum):
     """KEYID_CTRL[7:0] of MKTME_KEY_PROGRAM_STRUCT."""

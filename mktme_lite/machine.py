@@ -43,7 +43,7 @@ from .address import (
     TMECapability,
 )
 from .cache import Cache, CacheLine
-from .errors import AddressError, ConfigError, DataError, KeyMaterialError, MKTMEError, PackageError
+from .errors import AddressError, ConfigError, KeyMaterialError, MKTMEError, PackageError, ParameterError
 from .keytable import (
     KeyEntry,
     KeyMode,
@@ -53,16 +53,22 @@ from .keytable import (
     make_key_entry,
 )
 from .memory import DRAM, LINE, EncryptionEngine
-from .params import flag, whole
+from .params import byteslike, flag, whole
 from .xts import XTSCipher
 
-__all__ = ["Machine", "Event", "Trace", "DEFAULT_TRACE_CAP", "LINE", "PconfigCommand", "PconfigStatus",
+__all__ = ["Machine", "Event", "Trace", "DEFAULT_TRACE_CAP", "MAX_DRAM_BYTES", "MAX_INJECTED", "LINE", "PconfigCommand", "PconfigStatus",
            "KeyMode"]
 
 #: Events a trace keeps by default. An event costs 130-200 bytes, so 50 000 of them hold under
 #: 10 MB, and copying them for ``clone()`` takes about a millisecond. Every lesson's trace
 #: is a few hundred events, far below it.
 DEFAULT_TRACE_CAP = 50_000
+#: Most DRAM a Machine models: building it draws that many noise bytes (twice in memory for a
+#: moment), so 32 MiB takes about 0.15 s and 70 MB; the lessons use 256 KiB.
+MAX_DRAM_BYTES = 32 * 1024 * 1024
+#: Most transient PCONFIG failures one ``inject_pconfig_status`` call queues. Linux's key service
+#: gives up after 10 rounds; a queue of millions would only fill memory.
+MAX_INJECTED = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,27 +137,28 @@ class Machine:
         trace: bool = True,
         trace_cap: int | None = DEFAULT_TRACE_CAP,
     ):
-        if not isinstance(packages, int) or not 1 <= packages <= 8:
-            raise ConfigError(f"packages must be an int between 1 and 8; got {packages!r}")
+        # Every argument through the shared checks (mktme_lite.params): a string is never a flag,
+        # True never a number, and every size has a ceiling that keeps construction under a second.
+        packages = whole(packages, "packages", 1, 8)
+        tme_bypass = flag(tme_bypass, "tme_bypass")
         self.layout = AddressLayout(phys_bits, keyid_bits)
+        keyid_bits, phys_bits = self.layout.keyid_bits, self.layout.phys_bits
         if max_keyid_bits is None:
             max_keyid_bits = max(keyid_bits, 6)
-        if not isinstance(max_keyid_bits, int) or not keyid_bits <= max_keyid_bits <= 15:
-            raise ConfigError(
-                f"max_keyid_bits (IA32_TME_CAPABILITY[35:32]) must be between keyid_bits={keyid_bits} and 15; "
-                f"got {max_keyid_bits!r}"
-            )
-        if not isinstance(dram_bytes, int) or dram_bytes < 4096 or dram_bytes % 4096:
+        max_keyid_bits = whole(max_keyid_bits, f"max_keyid_bits (IA32_TME_CAPABILITY[35:32]; keyid_bits={keyid_bits})",
+                               keyid_bits, 15)
+        dram_bytes = whole(dram_bytes, "dram_bytes", 1, MAX_DRAM_BYTES)
+        if dram_bytes % 4096:
             raise ConfigError(f"dram_bytes must be a positive multiple of 4096 (whole pages); got {dram_bytes!r}")
-        if dram_bytes > min(self.layout.addressable_bytes, 64 * 1024 * 1024):
+        if dram_bytes > self.layout.addressable_bytes:
             raise ConfigError(
-                f"dram_bytes={dram_bytes:#x} is more than the simulator holds (64 MiB) or than "
-                f"{phys_bits - keyid_bits} address bits can reach"
+                f"dram_bytes={dram_bytes:#x} is more than {phys_bits - keyid_bits} address bits can reach"
             )
+        crypto_algs = whole(crypto_algs, "crypto_algs", 0, 0xFFFF, hex_=True)
         if crypto_algs not in (ALG_AES_XTS_128, ALG_AES_XTS_256, ALG_AES_XTS_128 | ALG_AES_XTS_256):
             raise ConfigError("crypto_algs must be ALG_AES_XTS_128, ALG_AES_XTS_256 or both (bitwise or)")
-        if not isinstance(seed, int):
-            raise ConfigError(f"seed must be an int; got {type(seed).__name__}")
+        # numpy seeds its generators with non-negative integers only; 64 bits is plenty of seed.
+        seed = whole(seed, "seed", 0, (1 << 64) - 1)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.capability = TMECapability(
@@ -209,6 +216,7 @@ class Machine:
 
     def rdmsr(self, msr: int) -> int:
         """Read a modelled MSR: IA32_TME_CAPABILITY (0x981) or IA32_TME_ACTIVATE (0x982)."""
+        msr = whole(msr, "msr (an MSR number, an int such as 0x981)", 0, 0xFFFFFFFF, hex_=True)
         if msr == IA32_TME_CAPABILITY:
             return self.capability.value
         if msr == IA32_TME_ACTIVATE:
@@ -251,19 +259,22 @@ class Machine:
 
     # -- argument checks ------------------------------------------------------------------------------
     def _check_package(self, package) -> int:
-        if not isinstance(package, int) or isinstance(package, bool) or not 0 <= package < self.packages:
+        if type(package) is not int:
+            package = whole(package, "package")
+        if not 0 <= package < self.packages:
             raise PackageError(
                 f"package {package!r} does not exist; this machine has {self.packages} "
                 f"package(s), numbered 0..{self.packages - 1}"
             )
         return package
 
-    def _check_range(self, hpa: int, n: int) -> tuple[int, int]:
+    def _check_range(self, hpa: int, n: int) -> tuple[int, int, int, int]:
+        """``(hpa, pa, keyid, n)`` as ints, once ``n`` bytes from ``hpa`` are known to be in DRAM."""
+        if type(hpa) is not int:
+            hpa = whole(hpa, "hpa (a full physical address)")
         pa, keyid = self.split(hpa)
-        if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-            raise DataError(f"length must be a positive int; got {n!r}")
-        self.memory.check(pa, n)
-        return pa, keyid
+        pa, n = self.memory.check(pa, n)
+        return hpa, pa, keyid, n
 
     # -- the cache/engine core -------------------------------------------------------------------------
     def home_package(self, pa: int) -> int:
@@ -275,6 +286,8 @@ class Machine:
         relied on it: it ran KEYID_SET_KEY_RANDOM once per package, which gives every package
         a *different* random key for the same KeyID.
         """
+        pa = self._check_dram_pa(pa, "home_package")
+        pa, _ = self.memory.check(pa, 1)
         return pa * self.packages // self.memory.size
 
     def _engine(self, pa: int) -> tuple[int, EncryptionEngine]:
@@ -327,8 +340,8 @@ class Machine:
     # -- loads and stores -------------------------------------------------------------------------------
     def load(self, hpa: int, n: int = LINE, package: int = 0) -> bytes:
         """Read ``n`` bytes at ``hpa`` as the CPU sees them (through ``package``'s cache)."""
-        self._check_package(package)
-        pa, keyid = self._check_range(hpa, n)
+        package = self._check_package(package)
+        hpa, pa, keyid, n = self._check_range(hpa, n)
         self.emit("load", package, pa, keyid, f"{n} B")
         cache = self.caches[package]
         out = bytearray()
@@ -348,13 +361,9 @@ class Machine:
 
     def store(self, hpa: int, data: bytes, package: int = 0) -> None:
         """Write ``data`` at ``hpa`` through ``package``'s cache (write-allocate, write-back)."""
-        self._check_package(package)
-        if isinstance(data, str):
-            raise DataError("store() takes bytes; encode text first, e.g. 'secret'.encode()")
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise DataError(f"store() takes bytes; got {type(data).__name__}")
-        data = bytes(data)
-        pa, keyid = self._check_range(hpa, len(data))
+        package = self._check_package(package)
+        data = byteslike(data, "data (what store() writes)")
+        hpa, pa, keyid, _ = self._check_range(hpa, len(data))
         self.emit("store", package, pa, keyid, f"{len(data)} B")
         cache = self.caches[package]
         first = hpa - hpa % LINE
@@ -378,7 +387,7 @@ class Machine:
     # -- cache maintenance --------------------------------------------------------------------------------
     def clflush(self, hpa: int) -> None:
         """CLFLUSH: write back (if dirty) and invalidate the line holding ``hpa`` in every package."""
-        pa, keyid = self._check_range(hpa, 1)
+        hpa, pa, keyid, _ = self._check_range(hpa, 1)
         line_hpa = hpa - hpa % LINE
         self.emit("clflush", None, pa - pa % LINE, keyid)
         for p, cache in enumerate(self.caches):
@@ -391,7 +400,7 @@ class Machine:
 
     def flush_range(self, hpa: int, n: int) -> int:
         """clflush every line of ``[hpa, hpa+n)`` (Linux's ``clflush_cache_range``); returns the line count."""
-        self._check_range(hpa, n)
+        hpa, _, _, n = self._check_range(hpa, n)
         first = hpa - hpa % LINE
         count = 0
         for line_hpa in range(first, hpa + n, LINE):
@@ -410,7 +419,7 @@ class Machine:
     def evict(self, hpa: int, package: int | None = None) -> bool:
         """Let time pass for one line: push it out of ``package``'s cache (every package if None),
         writing it back if dirty. Returns whether any copy was there."""
-        self._check_range(hpa, 1)
+        hpa, _, _, _ = self._check_range(hpa, 1)
         line_hpa = hpa - hpa % LINE
         targets = range(self.packages) if package is None else [self._check_package(package)]
         found = False
@@ -424,8 +433,8 @@ class Machine:
     def speculative_fill(self, hpa: int, package: int = 0) -> bool:
         """A load the program never asked for (prefetch, speculation) brings the line in, clean.
         Returns False when the line was already cached."""
-        self._check_package(package)
-        pa, keyid = self._check_range(hpa, 1)
+        package = self._check_package(package)
+        hpa, pa, keyid, _ = self._check_range(hpa, 1)
         line_hpa = hpa - hpa % LINE
         self.emit("speculative_fill", package, pa - pa % LINE, keyid)
         if self.caches[package].lookup(line_hpa, touch=False) is not None:
@@ -434,41 +443,45 @@ class Machine:
         return True
 
     # -- raw DRAM: what a physical attacker sees and does ------------------------------------------------
-    def _check_dram_pa(self, pa, n: int, what: str) -> None:
-        """DRAM is indexed without KeyID bits; catch the common slip of passing an hpa."""
-        if isinstance(pa, int) and not isinstance(pa, bool) and pa >= self.layout.addressable_bytes:
+    def _check_dram_pa(self, pa, what: str) -> int:
+        """``pa`` as an int. DRAM is indexed without KeyID bits; catch the common slip of passing an hpa."""
+        pa = whole(pa, "physical address")
+        if pa >= self.layout.addressable_bytes:
             try:
                 plain, keyid = self.split(pa)
             except MKTMEError:
-                return
+                return pa
             raise AddressError(
                 f"{what}({pa:#x}) got an address with KeyID bits (KeyID {keyid}); DRAM never sees a KeyID, "
                 f"so pass the physical address without them: {plain:#x} (m.split(hpa)[0])"
             )
+        return pa
 
     def dram(self, pa: int, n: int = LINE) -> bytes:
         """The bytes physically stored at ``pa`` (no KeyID: the DIMM never sees one).
 
         This is what a cold-boot attacker or a bus probe reads."""
-        self._check_dram_pa(pa, n, "dram")
+        pa = self._check_dram_pa(pa, "dram")
         return self.memory.read(pa, n)
 
     def write_dram(self, pa: int, data: bytes) -> None:
         """Overwrite DRAM directly, as a bus interposer or a DIMM swap would (no cache, no engine)."""
-        if not isinstance(data, (bytes, bytearray)):
-            raise DataError(f"write_dram() takes bytes; got {type(data).__name__}")
-        self._check_dram_pa(pa, len(data), "write_dram")
+        data = byteslike(data, "data (what write_dram() writes)")
+        pa = self._check_dram_pa(pa, "write_dram")
+        self.memory.check(pa, len(data))
         self.emit("dram_write", None, pa, None, f"{len(data)} B raw")
-        self.memory.write(pa, bytes(data))
+        self.memory.write(pa, data)
 
     # -- PCONFIG -------------------------------------------------------------------------------------------
     def inject_pconfig_status(self, package: int, status: PconfigStatus, times: int = 1) -> None:
         """Make the next ``times`` PCONFIGs on ``package`` fail with ``status`` (DEVICE_BUSY when another
         logical processor holds the key-table lock, ENTROPY_ERROR when the RNG runs dry)."""
-        self._check_package(package)
-        status = PconfigStatus(status)
+        package = self._check_package(package)
+        status = PconfigStatus(whole(status, "status (a PconfigStatus)", min(PconfigStatus), max(PconfigStatus)))
         if status not in (PconfigStatus.DEVICE_BUSY, PconfigStatus.ENTROPY_ERROR):
-            raise MKTMEError("only DEVICE_BUSY and ENTROPY_ERROR are transient failures that can be injected")
+            raise ParameterError(f"only DEVICE_BUSY and ENTROPY_ERROR are transient failures that can be injected; "
+                                 f"got {status.name}")
+        times = whole(times, "times", 0, MAX_INJECTED)
         self._injected[package].extend([status] * times)
 
     def pconfig(self, package: int, keyid: int, command: int, data_key: bytes | None = None,
@@ -477,9 +490,12 @@ class Machine:
 
         Touches only ``package``'s key table; never caches, never TLBs.
         """
-        self._check_package(package)
-        if not isinstance(keyid, int) or isinstance(keyid, bool):
-            raise DataError(f"keyid must be an int; got {type(keyid).__name__}")
+        package = self._check_package(package)
+        # Numbers, as the fields of MKTME_KEY_PROGRAM_STRUCT are; values the hardware does not know
+        # come back as status codes (INVALID_KEYID, INVALID_PROG_CMD, INVALID_ENC_ALG), as on the 2018 parts.
+        keyid = whole(keyid, "keyid")
+        command = whole(command, "command (KEYID_CTRL[7:0], a PconfigCommand)", 0, 0xFF)
+        enc_alg = whole(enc_alg, "enc_alg (KEYID_CTRL[23:8], an ALG_* bit)", 0, 0xFFFF, hex_=True)
         status, entry = self._pconfig_decide(package, keyid, command, data_key, tweak_key, enc_alg)
         if status is PconfigStatus.PROG_SUCCESS:
             self.tables[package].program(keyid, entry)
@@ -528,19 +544,19 @@ class Machine:
 
     def key_table_view(self, package: int) -> dict[int, str]:
         """Simulator-only view of one package's programmed entries (software cannot read keys)."""
-        self._check_package(package)
+        package = self._check_package(package)
         return self.tables[package].view()
 
     def key_mode(self, package: int, keyid: int) -> KeyMode:
         """Which of the three modes ``keyid`` is in on ``package``."""
-        self._check_package(package)
-        self.layout.check_keyid(keyid)
+        package = self._check_package(package)
+        keyid = self.layout.check_keyid(keyid)
         return self.tables[package].entry(keyid).mode
 
     # -- views for the lessons -----------------------------------------------------------------------------
     def cache_view(self, package: int) -> list[dict]:
         """Every line in ``package``'s cache: address, KeyID, state and plaintext."""
-        self._check_package(package)
+        package = self._check_package(package)
         out = []
         for line in self.caches[package].lines():
             pa, keyid = self.split(line.hpa)
@@ -550,6 +566,7 @@ class Machine:
 
     def cached(self, hpa: int, package: int | None = None) -> bool:
         """Whether the line holding ``hpa`` is in ``package``'s cache (any package if None)."""
+        hpa, _, _, _ = self._check_range(hpa, 1)
         line_hpa = hpa - hpa % LINE
         caches = self.caches if package is None else [self.caches[self._check_package(package)]]
         return any(c.lookup(line_hpa, touch=False) is not None for c in caches)

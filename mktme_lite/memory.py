@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import AddressError
+from .params import whole
 from .keytable import KeyMode, KeyTable
 from .xts import LINE, XTSCipher
 
@@ -50,14 +51,19 @@ class DRAM:
         else:
             self.cells = bytearray(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
 
-    def check(self, pa: int, n: int = LINE) -> None:
-        if not isinstance(pa, int) or isinstance(pa, bool):
-            raise AddressError(f"a physical address must be an int; got {type(pa).__name__}")
+    def check(self, pa: int, n: int = LINE) -> tuple[int, int]:
+        """``(pa, n)`` as ints when bytes ``pa .. pa+n-1`` are all in DRAM; ``n`` is at least 1
+        (a read of no bytes, or of -5, is a mistake, not an empty answer)."""
+        if type(pa) is not int:
+            pa = whole(pa, "physical address")
+        if type(n) is not int or n < 1:
+            n = whole(n, "length (a positive byte count)", 1)
         if pa < 0 or pa + n > self.size:
             raise AddressError(
                 f"bytes {pa:#x}..{pa + n - 1:#x} are outside DRAM; this machine has {self.size:#x} "
                 f"bytes ({self.size // 1024} KiB), addresses 0..{self.size - 1:#x}"
             )
+        return pa, n
 
     def read_line(self, pa: int) -> bytes:
         return bytes(self.cells[pa : pa + LINE])
@@ -66,11 +72,11 @@ class DRAM:
         self.cells[pa : pa + LINE] = data
 
     def read(self, pa: int, n: int) -> bytes:
-        self.check(pa, n)
+        pa, n = self.check(pa, n)
         return bytes(self.cells[pa : pa + n])
 
     def write(self, pa: int, data: bytes) -> None:
-        self.check(pa, len(data))
+        pa, _ = self.check(pa, len(data))
         self.cells[pa : pa + len(data)] = data
 
     def copy(self) -> "DRAM":

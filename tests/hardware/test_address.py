@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from mktme_lite import Machine, TMEActivate, TMECapability
 from mktme_lite.address import ALG_AES_XTS_128, ALG_AES_XTS_256, AddressLayout
-from mktme_lite.errors import AddressError, ConfigError, KeyIDError
+from mktme_lite.errors import AddressError, ConfigError, KeyIDError, ParameterError
 
 
 def test_linux_example_52_bits_6_keyid_bits():
@@ -43,8 +43,10 @@ def test_errors_name_the_limit():
         lay.hpa(-64, 0)
     with pytest.raises(AddressError, match="above bit 45"):
         lay.split(1 << 46)
-    with pytest.raises(ConfigError, match="between 0 and 15"):
+    with pytest.raises(ParameterError, match="keyid_bits .* 0 to 15"):
         AddressLayout(46, 16)
+    with pytest.raises(ConfigError, match="keep at least 24"):
+        AddressLayout(32, 15)
 
 
 def test_msr_fields_round_trip_and_match_bit_positions():

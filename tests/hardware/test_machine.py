@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mktme_lite import LINE, KeyMode, Machine, PconfigCommand
-from mktme_lite.errors import AddressError, ConfigError, DataError, PackageError
+from mktme_lite.errors import AddressError, ConfigError, PackageError, ParameterError
 
 DRAM = 8 * 4096
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -257,8 +257,8 @@ def test_trace_records_the_story():
     "call, error, words",
     [
         (lambda m: m.load(m.hpa(DRAM - 4, 0), 8), AddressError, "outside DRAM"),
-        (lambda m: m.store(m.hpa(0, 0), "text"), DataError, "encode"),
-        (lambda m: m.load(0, 0), DataError, "positive"),
+        (lambda m: m.store(m.hpa(0, 0), "text"), ParameterError, "encode"),
+        (lambda m: m.load(0, 0), ParameterError, "positive"),
         (lambda m: m.load(0, 4, package=2), PackageError, "numbered 0..1"),
         (lambda m: m.hpa(0, 8), Exception, "KeyIDs are 0..7"),
         (lambda m: m.wbinvd(5), PackageError, "2 package"),
@@ -276,5 +276,5 @@ def test_bad_configuration():
         Machine(cache_sets=3, dram_bytes=4096)
     with pytest.raises(ConfigError, match="multiple of 4096"):
         Machine(dram_bytes=1000)
-    with pytest.raises(ConfigError, match="packages"):
+    with pytest.raises(ParameterError, match="packages"):
         Machine(packages=0, dram_bytes=4096)
