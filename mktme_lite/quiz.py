@@ -12,7 +12,12 @@ for example ``quizzes/01_tme_basics.json``::
        "explanation": "One or two sentences that tie the answer back to the lesson."}]}
 
 Every option carries a ``why``: the feedback a learner gets for picking it. Exactly one
-option is correct. ``tests/test_quiz.py`` validates every file.
+option is correct. ``tests/course/test_quiz.py`` validates every file.
+
+A quiz is found by one rule, :func:`quiz_path`: the lesson is looked up in ``lessons.toml``
+(:mod:`mktme_lite.course`, by number or stem) and must be written; its questions are in
+``quizzes/<stem>.json`` beside that ``lessons.toml``. Tests that need another course point
+``$MKTME_LESSONS_TOML`` at a temporary one; :func:`read` parses any file by path.
 
 In a notebook, ``quiz.ask("01_tme_basics", "where-plaintext")`` as the last line of a cell
 shows:
@@ -30,19 +35,22 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from . import course
+from .errors import MKTMEError, ParameterError
+from .params import shown
 from .viz import HTMLCard, is_static
 
-__all__ = ["Option", "Question", "QuizError", "quiz_dir", "load", "question", "feedback", "render_static", "ask"]
+__all__ = ["Option", "Question", "QuizError", "quiz_path", "read", "load", "question", "feedback",
+           "render_static", "ask"]
 
 LETTERS = "ABCDEFGH"
 
 
-class QuizError(ValueError):
+class QuizError(MKTMEError, ValueError):
     """A quiz file is missing, malformed, or does not have the question asked for."""
 
 
@@ -67,17 +75,19 @@ class Question:
         return next(i for i, o in enumerate(self.options) if o.correct)
 
 
-def quiz_dir() -> Path:
-    """Where the quiz files are: $MKTME_QUIZ_DIR, else ``quizzes/`` next to the package or above the cwd."""
-    env = os.environ.get("MKTME_QUIZ_DIR")
-    candidates = [Path(env)] if env else []
-    candidates += [Path(__file__).resolve().parent.parent / "quizzes", Path.cwd() / "quizzes",
-                   Path.cwd().parent / "quizzes"]
-    for c in candidates:
-        if c.is_dir():
-            return c
-    raise QuizError("cannot find the quizzes/ folder; run the notebook from the course repository "
-                    "or set MKTME_QUIZ_DIR")
+def quiz_path(key) -> Path:
+    """The quiz file of lesson ``key`` (a number like "01" or a stem like "01_tme_basics").
+
+    One rule: the lesson as ``lessons.toml`` lists it, written (a planned lesson has no quiz
+    yet), and its file ``quizzes/<stem>.json`` next to that ``lessons.toml``."""
+    try:
+        entry = course.lesson(key)
+    except ParameterError as exc:
+        raise QuizError(f"no quiz for {shown(key)}: {exc}") from None
+    if not entry.is_written:
+        raise QuizError(f"lesson {entry.label} is not written yet, so it has no quiz; quizzes exist for "
+                        f"{', '.join(w.stem for w in course.written())}")
+    return course.load().root / "quizzes" / f"{entry.stem}.json"
 
 
 def _parse(data: dict, source: str) -> dict[str, Question]:
@@ -116,23 +126,30 @@ def _parse(data: dict, source: str) -> dict[str, Question]:
 def _load_file(path: str, mtime: float) -> dict[str, Question]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise QuizError(f"{path}: not valid JSON ({exc})") from None
     return _parse(data, Path(path).name)
 
 
-def load(stem: str) -> dict[str, Question]:
-    """Every question of one lesson, e.g. ``load("01_tme_basics")``, keyed by id."""
-    path = quiz_dir() / f"{stem}.json"
+def read(path) -> dict[str, Question]:
+    """Every question in the quiz file at ``path``, checked (any file: tests use this)."""
+    path = Path(path)
     if not path.is_file():
         raise QuizError(f"no quiz file {path.name} in {path.parent}")
     return _load_file(str(path), path.stat().st_mtime)
 
 
-def question(stem: str, qid: str) -> Question:
-    questions = load(stem)
-    if qid not in questions:
-        raise QuizError(f"{stem} has no question {qid!r}; it has {', '.join(questions)}")
+def load(key) -> dict[str, Question]:
+    """Every question of one lesson, e.g. ``load("01_tme_basics")`` or ``load("01")``, keyed by id."""
+    return read(quiz_path(key))
+
+
+def question(key, qid) -> Question:
+    """One question of lesson ``key`` by its id."""
+    questions = load(key)
+    if not isinstance(qid, str) or qid not in questions:
+        raise QuizError(f"{course.lesson(key).stem} has no question {shown(qid)}; its question ids are "
+                        f"{', '.join(questions)}")
     return questions[qid]
 
 
@@ -204,6 +221,6 @@ class Ask:
         return data
 
 
-def ask(stem: str, qid: str) -> Ask:
+def ask(stem, qid) -> Ask:
     """A self-check question for a notebook cell, e.g. ``quiz.ask("01_tme_basics", "where-plaintext")``."""
     return Ask(question(stem, qid))

@@ -8,7 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mktme_lite import quiz
+from mktme_lite import course, quiz
+from mktme_lite.errors import MKTMEError
 
 ROOT = Path(__file__).resolve().parents[2]
 QUIZ_FILES = sorted((ROOT / "quizzes").glob("*.json"))
@@ -27,6 +28,7 @@ def test_quiz_file_is_valid(path):
 def test_every_lesson_with_a_quiz_file_has_a_notebook():
     for path in QUIZ_FILES:
         assert (ROOT / "notebooks" / f"{path.stem}.ipynb").exists(), path.name
+        assert course.lesson(path.stem).is_written, path.name
 
 
 def _asked():
@@ -102,16 +104,50 @@ def _write(tmp_path, data) -> None:
                                      "options": [{"text": "x", "correct": True, "why": ""},
                                                  {"text": "y", "correct": False, "why": "w"}]}]}, "'why'"),
 ])
-def test_malformed_quiz_files_are_refused(tmp_path, monkeypatch, data, message):
-    monkeypatch.setenv("MKTME_QUIZ_DIR", str(tmp_path))
+def test_malformed_quiz_files_are_refused(tmp_path, data, message):
     _write(tmp_path, data)
     with pytest.raises(quiz.QuizError, match=message):
-        quiz.load("99_bad")
+        quiz.read(tmp_path / "99_bad.json")
 
 
-def test_missing_file_and_question(tmp_path, monkeypatch):
+def test_missing_file_and_question(tmp_path):
     with pytest.raises(quiz.QuizError, match="no question"):
         quiz.question("01_tme_basics", "nope")
-    monkeypatch.setenv("MKTME_QUIZ_DIR", str(tmp_path))
     with pytest.raises(quiz.QuizError, match="no quiz file"):
-        quiz.load("42_nothing")
+        quiz.read(tmp_path / "42_nothing.json")
+    (tmp_path / "bad.json").write_bytes(b"\xff\xfe not text")
+    with pytest.raises(quiz.QuizError, match="not valid JSON"):
+        quiz.read(tmp_path / "bad.json")
+
+
+def test_a_quiz_is_found_by_one_rule():
+    """By number or stem, through lessons.toml, for written lessons only."""
+    assert quiz.quiz_path("01") == quiz.quiz_path("01_tme_basics") == ROOT / "quizzes" / "01_tme_basics.json"
+    assert quiz.load("01") == quiz.load("01_tme_basics")
+    for entry in course.planned():
+        with pytest.raises(quiz.QuizError, match="not written yet"):
+            quiz.quiz_path(entry.number)
+    with pytest.raises(quiz.QuizError, match="the course has lessons"):
+        quiz.quiz_path("42_nothing")
+
+
+@pytest.mark.parametrize("key, qid", [("01", []), ("01", None), ([], "bit-flip"), (None, "x"), (1, "bit-flip"),
+                                      ("01", "\ud800"), ("\ud800", "x")])
+def test_odd_arguments_are_refused_inside_the_family(key, qid):
+    with pytest.raises(quiz.QuizError) as info:
+        quiz.ask(key, qid)
+    assert isinstance(info.value, MKTMEError)
+
+
+def test_another_course_brings_its_own_quizzes(tmp_path, monkeypatch):
+    """$MKTME_LESSONS_TOML moves the quizzes too: they sit beside the lessons.toml in use."""
+    (tmp_path / "lessons.toml").write_bytes((ROOT / "lessons.toml").read_bytes())
+    (tmp_path / "quizzes").mkdir()
+    data = json.loads((ROOT / "quizzes" / "01_tme_basics.json").read_text())
+    data["questions"] = data["questions"][:2]
+    (tmp_path / "quizzes" / "01_tme_basics.json").write_text(json.dumps(data))
+    monkeypatch.setenv(course.ENV, str(tmp_path / "lessons.toml"))
+    assert quiz.quiz_path("01").parent == tmp_path / "quizzes"
+    assert len(quiz.load("01")) == 2
+    with pytest.raises(quiz.QuizError, match="no quiz file"):
+        quiz.load("02")
