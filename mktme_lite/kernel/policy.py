@@ -34,9 +34,11 @@ from dataclasses import dataclass, field, fields
 from dataclasses import replace as _dc_replace
 
 from ..errors import ConfigError
+from ..params import choose
 
 DIRECT_MAP_DESIGNS = ("keyid0", "per_keyid", "rekey", "xpfo", "unmapped")
 SWAP_PATHS = ("direct_map_keyid0", "page_keyid")
+PRESETS = ("as_proposed", "fixed", "core_series")
 
 _SWITCH_DOCS = {
     "flush_old_alias": "clflush the frame through the KeyID it leaves (spec EvictPage step d)",
@@ -142,9 +144,7 @@ class Policy:
     def preset(cls, name: str) -> "Policy":
         """A preset by name: "as_proposed", "fixed" or "core_series"."""
         presets = {"as_proposed": cls.as_proposed, "fixed": cls.fixed, "core_series": cls.core_series}
-        if name not in presets:
-            raise ConfigError(f"no policy preset {name!r}; presets are {', '.join(presets)}")
-        return presets[name]()
+        return presets[choose(name, PRESETS, "policy preset")]()
 
     # -- one switch at a time ----------------------------------------------------------------------
     def replace(self, **changes) -> "Policy":
