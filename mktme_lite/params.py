@@ -26,7 +26,7 @@ from typing import Any, Iterable
 from .errors import ParameterError
 
 __all__ = ["shown", "is_whole", "choose", "flag", "whole", "address", "byteslike", "text_bytes", "text", "instance",
-           "ParameterError"]
+           "items", "ParameterError"]
 
 _SHOWN_MAX = 40
 
@@ -152,6 +152,18 @@ def instance(value: Any, kind: type | tuple[type, ...], what: str, example: str 
         raise ParameterError(f"{what} must be a {names} object; got the class {value.__name__} itself: "
                              f"call it to make one, {example or value.__name__ + '()'}")
     raise ParameterError(f"{what} must be a {names}{hint}; got {shown(value)}")
+
+
+def items(value: Any, what: str, least: int = 0, most: int | None = None) -> list:
+    """A list or tuple of ``least`` to ``most`` items, as a list (a str, a dict or a generator is refused:
+    each would be iterated as something else than the learner meant)."""
+    if not isinstance(value, (list, tuple)):
+        raise ParameterError(f"{what} must be a list; got {shown(value)}")
+    if len(value) < least:
+        raise ParameterError(f"{what} needs at least {least} item(s); got {len(value)}")
+    if most is not None and len(value) > most:
+        raise ParameterError(f"{what} has {len(value)} items; at most {most} are allowed")
+    return list(value)
 
 
 def _length(data: bytes, what: str, least: int, most: int | None) -> None:

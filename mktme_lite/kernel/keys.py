@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from ..address import ALG_AES_XTS_128
 from ..keytable import PconfigCommand, PconfigStatus
 from .constants import EACCES, EBUSY, EINVAL, EKEYREVOKED, ENODEV, ENOKEY, PAGE_SIZE
-from ..params import is_whole, shown, whole
+from ..params import instance, is_whole, shown, whole
 from .errors import SyscallError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,6 +84,7 @@ def parse_mktme_payload(payload, activated_algs: int = ALG_AES_XTS_128) -> MKTME
     ``activated_algs`` is IA32_TME_ACTIVATE[63:48]: an algorithm the BIOS did not activate is
     refused here, before any PCONFIG (as the 2019 ``mktme_get_options`` did).
     """
+    activated_algs = whole(activated_algs, "activated_algs (IA32_TME_ACTIVATE[63:48])", 0, 0xFFFF, hex_=True)
     if isinstance(payload, (bytes, bytearray)):
         try:
             payload = bytes(payload).decode("ascii")
@@ -232,6 +233,10 @@ class KeyService:
             raise SyscallError(ENODEV, "add_key", f"key type {shown(key_type)} is not registered; this kernel has 'mktme'")
         if not isinstance(description, str) or not description:
             raise SyscallError(EINVAL, "add_key", f"the description must be a non-empty string; got {shown(description)}")
+        if proc is not None:
+            from .mm import Process
+
+            instance(proc, Process, "proc (the calling process)")
         if proc is not None and not proc.privileged:
             raise SyscallError(
                 EACCES, "add_key", f"process {proc.name!r} lacks CAP_SYS_RESOURCE (needed to create mktme keys)"

@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def prot_str(prot: int) -> str:
     """``PROT_READ|PROT_WRITE`` as ``"rw-"`` (the /proc/pid/maps spelling)."""
+    prot = whole(prot, "prot (PROT_* bits)", 0, PROT_MASK)
     return "".join(c if prot & bit else "-" for c, bit in (("r", 1), ("w", 2), ("x", 4)))
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, fields
 from dataclasses import replace as _dc_replace
 
 from ..errors import ConfigError
-from ..params import choose
+from ..params import choose, instance
 
 DIRECT_MAP_DESIGNS = ("keyid0", "per_keyid", "rekey", "xpfo", "unmapped")
 SWAP_PATHS = ("direct_map_keyid0", "page_keyid")
@@ -170,6 +170,7 @@ class Policy:
 
     def differences(self, other: "Policy") -> dict[str, tuple]:
         """Switches on which ``self`` and ``other`` disagree: ``{name: (self value, other value)}``."""
+        other = instance(other, Policy, "other (the Policy to compare with)", "Policy.fixed()")
         return {
             k: (getattr(self, k), getattr(other, k))
             for k in _SWITCH_DOCS

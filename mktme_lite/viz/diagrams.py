@@ -19,7 +19,9 @@ from typing import Mapping, Sequence
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from .. import style
-from ..params import choose
+from ..errors import ParameterError
+from ..params import choose, items, shown
+from ..params import text as _text
 from .figure import LessonFigure, new_figure
 
 __all__ = ["claim_matrix", "tme_boundary"]
@@ -33,6 +35,17 @@ def claim_matrix(claims: Sequence[tuple[str, str]], lessons: Sequence[tuple[str,
     ``covers`` maps a claim id to the lesson numbers that run it. ``highlight`` frames one
     claim's row and writes "◀ selected" next to it.
     """
+    claims, lessons = items(claims, "claims", 1, 40), items(lessons, "lessons", 1, 40)
+    for what, rows in (("claims", claims), ("lessons", lessons)):
+        for row in rows:
+            if not isinstance(row, (list, tuple)) or len(row) != 2 or not all(isinstance(x, str) for x in row):
+                raise ParameterError(f"each of {what} is a pair of texts (id, short text); got {shown(row)}")
+    if not isinstance(covers, Mapping):
+        raise ParameterError(f"covers must be a dict {{claim id: [lesson numbers]}}; got {shown(covers)}")
+    for cid, numbers in covers.items():
+        for n in items(numbers, f"the lessons covering {cid!r}"):
+            _text(n, f"a lesson number covering {cid!r}")
+    title = None if title is None else _text(title, "title", 0, 500)
     ids = [c for c, _ in claims]
     if highlight is not None:
         choose(highlight, ids, "claim to highlight")
@@ -78,6 +91,7 @@ def claim_matrix(claims: Sequence[tuple[str, str]], lessons: Sequence[tuple[str,
 # ----------------------------------------------------------------------------------------------
 def tme_boundary(*, title: str | None = "Where TME encrypts") -> LessonFigure:
     """The SoC package (plaintext inside) and the memory bus and DIMMs (ciphertext outside)."""
+    title = None if title is None else _text(title, "title", 0, 500)
     fig = new_figure(9.0, 3.5)
     ax = fig.subplots()
     ok = style.OKABE_ITO

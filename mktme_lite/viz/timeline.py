@@ -15,10 +15,15 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from .. import style
-from ..params import whole
+from ..errors import ParameterError
+from ..params import items, shown, whole
+from ..params import text as _text
 from .figure import LessonFigure, new_figure
 
-__all__ = ["trace_timeline"]
+__all__ = ["trace_timeline", "MAX_EVENTS"]
+
+#: Most events one timeline draws (a marker and up to two labels each): 400 stay under a second.
+MAX_EVENTS = 400
 
 _KIND_ORDER = ["store", "load", "hit", "miss", "fill", "speculative_fill", "writeback", "evict", "invalidate",
                "clflush", "flush", "wbinvd", "dram_write", "pconfig"]
@@ -33,15 +38,28 @@ def trace_timeline(trace: Sequence, *, last: int | None = None, kinds: Iterable[
     enough events to read them. ``last`` keeps the last N events; ``kinds`` keeps only those
     kinds; ``hide`` drops some (e.g. ``hide=("hit", "miss")``).
     """
+    from ..machine import Event, Trace
+
+    if not isinstance(trace, (list, tuple, Trace)):
+        raise ParameterError(f"trace must be a machine's trace (m.trace) or a list of its events; got {shown(trace)}")
     events = list(trace)
+    for e in events:
+        if not isinstance(e, Event):
+            raise ParameterError(f"every event of the trace must be an Event (from m.trace); got {shown(e)}")
     if kinds is not None:
-        keep = set(kinds)
+        keep = {_text(k, "an event kind in kinds") for k in (items(kinds, "kinds (event kinds to keep)")
+                                                             if not isinstance(kinds, (set, frozenset)) else kinds)}
         events = [e for e in events if e.kind in keep]
-    hidden = set(hide)
+    hide = list(hide) if isinstance(hide, (set, frozenset)) else items(hide, "hide (event kinds to leave out)")
+    hidden = {_text(k, "an event kind in hide") for k in hide}
+    title = None if title is None else _text(title, "title", 0, 500)
     events = [e for e in events if e.kind not in hidden]
     if last is not None:
         last = whole(last, "last (number of events kept)", 0)
         events = events[-last:] if last > 0 else []
+    if len(events) > MAX_EVENTS:
+        raise ParameterError(f"trace_timeline draws at most {MAX_EVENTS} events; {len(events)} are left after "
+                             f"kinds/hide. Pass last={MAX_EVENTS} (the most recent ones) or fewer kinds")
     present = [k for k in _KIND_ORDER if any(e.kind == k for e in events)]
     present += sorted({e.kind for e in events} - set(present))
     lane = {k: i for i, k in enumerate(reversed(present))}
