@@ -223,8 +223,8 @@ VALID: dict[str, tuple[Callable[[World], Any], str]] = {
     "ruled": (W(False), "flag"), "css_class": (W("mktme-table"), "text"), "text": (W("columns"), "any"),
     # lesson helpers, quiz, course, checks
     "values": (W([0x2000, 0x2040]), "any"), "types": (W(MKTMEError), "any"),
-    "stem": (W("01_tme_basics"), "any"), "qid": (W("where-plaintext"), "any"), "choice": (W(0), "whole"),
-    "q": (lambda w: importlib.import_module("mktme_lite.quiz").question("01", "where-plaintext"), "any"),
+    "stem": (W("01_tme_basics"), "any"), "qid": (W("unflushed-secret"), "any"), "choice": (W(0), "whole"),
+    "q": (lambda w: importlib.import_module("mktme_lite.quiz").question("01", "unflushed-secret"), "any"),
     "path": (W(None), "any"), "cid": (W("C3"), "any"), "answer": (W(None), "any"), "claim": (W("C3"), "any"),
     "view": (W("costs"), "choice"),
 }
@@ -291,7 +291,9 @@ OVERRIDES: dict[tuple[str, str], tuple[Callable[[World], Any], str]] = {
     ("card", "title"): (W("Card"), "text"), ("card", "rows"): (W([("a", "b")]), "any"),
     ("text_columns", "rows"): (W([["a", "b"], ["c", "d"]]), "any"),
     ("claim_matrix", "lessons"): (W([("01", "TME basics")]), "any"),
-    ("tme_boundary", "title"): (W("Where TME encrypts"), "text"),
+    ("tme_boundary", "title"): (W("Where TME encrypts"), "text?"),
+    ("verdict", "got"): (W(b"abc"), "bytes?"),
+    ("feedback", "choice"): (W(0), "any"),  # any bad choice gets "Pick one of the options A to D."
     ("trace_timeline", "trace"): (lambda w: w.m.trace, "any"),
     ("encrypt_pages", "data"): (W(b"secret"), "bytes"), ("encrypt_pages", "serial"): (lambda w: w.serial, "whole"),
     ("encrypt_pages", "proc"): (lambda w: w.alice, "any"),
@@ -303,7 +305,7 @@ OVERRIDES: dict[tuple[str, str], tuple[Callable[[World], Any], str]] = {
 #: entry points whose parameters inspect cannot list (``*args``, ``**kwargs``)
 SIGNATURES: dict[str, list[tuple[str, Any, str]]] = {
     "Policy.replace": [("flush_old_alias", True, "flag"), ("direct_map", "keyid0", "choice")],
-    "expect_error": [("types", MKTMEError, "any")],
+    "lesson.expect_error": [("types", MKTMEError, "any")],
 }
 #: entry points that are slow per call (a kernel boot per design, a figure): fewer examples
 EXAMPLES = {"compare_designs": 4, "render_design_table": 6}
@@ -317,7 +319,7 @@ def _param_list(eid: str, fn: Callable) -> list[Param]:
     if eid in SIGNATURES:
         out = []
         for name, valid, kind in SIGNATURES[eid]:
-            out.append(Param(name, W(valid), kind, positional=eid == "expect_error"))
+            out.append(Param(name, W(valid), kind, positional=eid.endswith("expect_error")))
         return out
     out = []
     sig = inspect.signature(fn)
@@ -325,12 +327,14 @@ def _param_list(eid: str, fn: Callable) -> list[Param]:
         if p.name in ("self", "cls"):
             continue
         short = eid.rsplit(".", 1)[-1]
+        if eid.count(".") == 1 and eid.split(".")[0] in INSTANCES:
+            short = eid  # a method: "Machine.load", overridden by that full name only
         key = (eid, p.name) if (eid, p.name) in OVERRIDES else (short, p.name)
         spec = OVERRIDES.get(key) or VALID.get(p.name)
         if spec is None:
             raise LookupError(f"{eid}: no strategy for parameter {p.name!r}; add it to VALID or OVERRIDES")
         valid, kind = spec
-        out.append(Param(p.name, valid, kind, none_ok=p.default is None))
+        out.append(Param(p.name, valid, kind.rstrip("?"), none_ok=p.default is None or kind.endswith("?")))
     return out
 
 
@@ -381,7 +385,8 @@ def _module_entries() -> list[Entry]:
             raise LookupError(f"{modname}.{name} is a public class: add it to CONSTRUCTED (a learner builds it) or "
                               "to NOT_ENTRY_POINTS with the reason")
         seen[id(obj)] = name
-        out.append(Entry(name, (lambda obj: lambda w: obj)(obj), _param_list(name, obj), EXAMPLES.get(name, 12)))
+        eid = f"{obj.__module__.removeprefix('mktme_lite.')}.{name}"
+        out.append(Entry(eid, (lambda obj: lambda w: obj)(obj), _param_list(eid, obj), EXAMPLES.get(name, 12)))
     return out
 
 
@@ -511,9 +516,10 @@ def _cases():
 def test_every_public_name_is_judged():
     """Discovery itself: every public callable has a strategy for each parameter or a reason to be left out."""
     found = {e.id for e in entries()}
-    assert {"Machine", "Kernel", "Machine.load", "Process.read", "Process.process_vm_readv", "bytes_figure",
-            "hexdump", "aes_block", "ask", "probe", "alias_experiment", "check_kernel_read",
-            "render_dram_probe", "Policy.preset", "Kernel.kernel_read_direct_map"} <= found
+    assert {"machine.Machine", "kernel.kernel.Kernel", "Machine.load", "Process.read", "Process.process_vm_readv",
+            "viz.bytes.bytes_figure", "dump.hexdump", "lesson.aes_block", "quiz.ask", "scenarios.tme_basics.probe",
+            "scenarios.aliasing.alias_experiment", "checks.aliasing.check_kernel_read",
+            "widgets.tme_basics.render_dram_probe", "Policy.preset", "Kernel.kernel_read_direct_map"} <= found
     assert len(found) > 120
 
 
