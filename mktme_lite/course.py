@@ -115,7 +115,7 @@ class Course:
     def claim(self, cid: Any) -> Claim:
         """The claim with id ``cid`` ("C5")."""
         for entry in self.claims:
-            if entry.id == cid and isinstance(cid, str):
+            if isinstance(cid, str) and entry.id == cid:
                 return entry
         raise ParameterError(f"unknown claim {shown(cid)}; the claims are "
                              f"{', '.join(entry.id for entry in self.claims)}")

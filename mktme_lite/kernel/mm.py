@@ -307,6 +307,7 @@ class Process:
         self._enter("encrypt_mprotect", f"{addr!r:.40}, {length!r:.40}, {prot!r:.40}, {serial!r:.40}")
         if not is_whole(length):
             raise SyscallError(EINVAL, "encrypt_mprotect", f"len must be a whole number; got {shown(length)}")
+        length = int(length)
         if length % PAGE_SIZE:
             raise SyscallError(
                 EINVAL, "encrypt_mprotect", f"len {length!r} is not a multiple of the page size {PAGE_SIZE:#x} (an MKTME restriction)"
@@ -344,6 +345,7 @@ class Process:
         self._enter("pkey_alloc", f"{flags!r:.40}, {access_rights!r:.40}")
         if not is_whole(flags) or flags != 0:
             raise SyscallError(EINVAL, "pkey_alloc", f"flags must be 0; got {shown(flags)}")
+        access_rights = int(access_rights) if is_whole(access_rights) else access_rights
         if not is_whole(access_rights) or access_rights & ~PKEY_ACCESS_MASK or access_rights < 0:
             raise SyscallError(
                 EINVAL, "pkey_alloc", f"access_rights {access_rights!r}: only PKEY_DISABLE_ACCESS|PKEY_DISABLE_WRITE"
@@ -371,6 +373,7 @@ class Process:
         """glibc's ``pkey_set``: write this key's rights into PKRU (user mode, no system call)."""
         if not is_whole(pkey) or not 0 <= pkey < NR_PKEYS:
             raise SyscallError(EINVAL, "pkey_set", f"pkey must be 0..{NR_PKEYS - 1}; got {shown(pkey)}")
+        access_rights = int(access_rights) if is_whole(access_rights) else access_rights
         if not is_whole(access_rights) or access_rights & ~PKEY_ACCESS_MASK or access_rights < 0:
             raise SyscallError(EINVAL, "pkey_set", f"access_rights {shown(access_rights)} is not a PKEY_DISABLE_* mask")
         self.pkru[int(pkey)] = int(access_rights)

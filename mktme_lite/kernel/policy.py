@@ -80,12 +80,12 @@ class Policy:
         for f in fields(self):
             if f.type in (bool, "bool") and not isinstance(getattr(self, f.name), bool):
                 raise ConfigError(f"Policy.{f.name} must be True or False; got {getattr(self, f.name)!r}")
-        if self.direct_map not in DIRECT_MAP_DESIGNS:
+        if not isinstance(self.direct_map, str) or self.direct_map not in DIRECT_MAP_DESIGNS:
             raise ConfigError(
                 f"Policy.direct_map {self.direct_map!r} is not a design the model knows; "
                 f"choose one of {', '.join(DIRECT_MAP_DESIGNS)}"
             )
-        if self.swap_path not in SWAP_PATHS:
+        if not isinstance(self.swap_path, str) or self.swap_path not in SWAP_PATHS:
             raise ConfigError(
                 f"Policy.swap_path {self.swap_path!r} is not known; choose one of {', '.join(SWAP_PATHS)}"
             )
@@ -154,14 +154,17 @@ class Policy:
             raise ConfigError(
                 f"Policy has no switch {', '.join(sorted(unknown))}; switches are {', '.join(_SWITCH_DOCS)}"
             )
-        if "name" not in changes:
+        name = changes.pop("name", None)
+        new = _dc_replace(self, **changes)  # __post_init__ checks every switch before it is compared
+        if name is None:
             parts = []
-            for key, value in changes.items():
+            for key in changes:
+                value = getattr(new, key)
                 if getattr(self, key) == value:
                     continue
                 parts.append(key if value is True else f"no_{key}" if value is False else f"{key}={value}")
-            changes["name"] = self.name + "".join("+" + p for p in parts)
-        return _dc_replace(self, **changes)
+            name = self.name + "".join("+" + p for p in parts)
+        return _dc_replace(new, name=name)
 
     @staticmethod
     def switches() -> dict[str, str]:

@@ -167,7 +167,7 @@ VALID: dict[str, tuple[Callable[[World], Any], str]] = {
     "packages": (W(2), "whole"), "keyid_bits": (W(6), "whole"), "phys_bits": (W(46), "whole"),
     "dram_bytes": (W(16384), "whole"), "cache_sets": (W(16), "whole"), "cache_ways": (W(4), "whole"),
     "seed": (W(1), "whole"), "tme_bypass": (W(False), "flag"), "crypto_algs": (W(1), "whole"),
-    "max_keyid_bits": (W(None), "whole"), "trace": (W(True), "flag"), "trace_cap": (W(100), "whole"),
+    "max_keyid_bits": (W(None), "whole"), "trace": (W(True), "flag"), "trace_cap": (W(100), "whole?"),
     "hpa": (lambda w: w.m.hpa(w.pa, w.keyid), "whole"), "pa": (lambda w: w.pa, "whole"),
     "n": (W(16), "whole"), "package": (W(0), "whole"), "keyid": (lambda w: w.keyid, "whole"),
     "msr": (W(0x981), "whole"), "data": (W(b"hello"), "bytes"), "status": (W(PconfigStatus.DEVICE_BUSY), "whole"),

@@ -131,3 +131,23 @@ def test_spawn_and_get_user_pages_refuse_odd_flags(page):
         page.kernel.get_user_pages(page.owner, page.va, write=1)
     with pytest.raises(ParameterError, match=r"name \(of the process\) must be text"):
         page.kernel.spawn(b"bob")
+
+
+def test_numpy_scalars_that_would_overflow_are_refused_not_crashed(page):
+    # Found by tests/course/test_entry_points.py: numpy arithmetic overflowed inside the checks.
+    p = page.owner
+    with pytest.raises(SyscallError, match="EINVAL"):
+        p.encrypt_mprotect(page.va, np.int8(-1), RW, page.serial)
+    with pytest.raises(SyscallError, match="EINVAL .*access_rights"):
+        p.pkey_alloc(0, np.uint64(2**63))
+    with pytest.raises(SyscallError, match="EINVAL .*access_rights"):
+        p.pkey_set(1, np.uint64(2**63))
+    with pytest.raises(MKTMEError, match="Policy.direct_map"):
+        Policy(direct_map=np.array([1, 2]))
+
+
+def test_policy_replace_checks_before_it_compares():
+    # Before: replace(flush_old_alias=np.array([1, 2])) raised numpy's "truth value ... is ambiguous".
+    with pytest.raises(MKTMEError, match="Policy.flush_old_alias must be True or False"):
+        Policy.fixed().replace(flush_old_alias=np.array([1, 2]))
+    assert Policy.as_proposed().replace(flush_old_alias=True).name == "as_proposed+flush_old_alias"
