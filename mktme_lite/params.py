@@ -127,9 +127,12 @@ def text_bytes(value: Any, what: str = "message", least: int = 1, most: int | No
 def text(value: Any, what: str, least: int = 0, most: int | None = None) -> str:
     """A ``str`` of ``least`` to ``most`` characters (a name, a title, a description).
 
-    Bytes, numbers and None are refused rather than shown as ``"b'...'"`` or ``"None"``."""
+    Bytes, numbers and None are refused rather than shown as ``"b'...'"`` or ``"None"``; so is a
+    lone surrogate, which no font draws and no terminal prints (the same sentence as text_bytes)."""
     if not isinstance(value, str):
         raise ParameterError(f"{what} must be text (a str); got {shown(value)}")
+    if not value.isascii():
+        text_bytes(value, what, 0)
     if len(value) < least:
         raise ParameterError(f"{what} must not be empty" if least == 1 else
                              f"{what} must be at least {least} characters; got {len(value)}")

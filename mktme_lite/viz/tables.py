@@ -150,7 +150,7 @@ def table(columns: Sequence[str] | None, rows: Sequence[Sequence[str | Cell]], *
         if heads is not None and len(row) != len(heads):
             raise ParameterError(f"row {i} has {len(row)} cells; the table has {len(heads)} columns")
         body.append(_cells(row, words, f"row {i}"))
-    if not ((isinstance(text, str) and text in TEXT_LAYOUTS) or callable(text)):
+    if not ((isinstance(text, str) and text in TEXT_LAYOUTS) or (callable(text) and not isinstance(text, type))):
         raise ParameterError(f"unknown text layout {shown(text)}; choose one of {', '.join(TEXT_LAYOUTS)} "
                              "or give a function from a row's cells to its lines")
     if text == "fields" and any(len(r) != 2 for r in body):
@@ -182,7 +182,10 @@ def table(columns: Sequence[str] | None, rows: Sequence[Sequence[str | Cell]], *
         lines += [f"  {_plain(k)}: {_plain(v)}" for k, v in body]
     else:
         for row in body:
-            lines += list(text([_as_cell(c) for c in row]))
+            got = text([_as_cell(c) for c in row])
+            if not isinstance(got, (list, tuple)) or not all(isinstance(line, str) for line in got):
+                raise ParameterError(f"the text layout function must return a list of lines (str); got {shown(got)}")
+            lines += list(got)
     if footer:
         lines.append(footer)
     return HTMLCard("".join(parts), "\n".join(lines))

@@ -22,8 +22,8 @@ from .figure import LessonFigure, new_figure
 
 __all__ = ["trace_timeline", "MAX_EVENTS"]
 
-#: Most events one timeline draws (a marker and up to two labels each): 400 stay under a second.
-MAX_EVENTS = 400
+#: Most events one timeline draws: 2000 take about 0.2 s to draw and 0.5 s to encode as PNG.
+MAX_EVENTS = 2000
 
 _KIND_ORDER = ["store", "load", "hit", "miss", "fill", "speculative_fill", "writeback", "evict", "invalidate",
                "clflush", "flush", "wbinvd", "dram_write", "pconfig"]
@@ -78,11 +78,14 @@ def trace_timeline(trace: Sequence, *, last: int | None = None, kinds: Iterable[
     if len(pa_set) == 1:
         common.append(f"address {next(iter(pa_set)):#x}")
     engine_word = {"fill": "decrypt", "writeback": "encrypt", "speculative_fill": "decrypt"}
+    # One scatter per kind (its marker shape), each event's fill its KeyID colour: a scatter per
+    # event cost about 8 ms, so 400 events took 3.4 s.
+    for kind in present:
+        xs = [x for x, e in enumerate(events) if e.kind == kind]
+        faces = [style.keyid_color(events[x].keyid) if events[x].keyid is not None else "white" for x in xs]
+        ax.scatter(xs, [lane[kind]] * len(xs), marker=style.event_style(kind)[1], s=70, facecolor=faces,
+                   edgecolor="black", linewidth=0.8, zorder=3)
     for x, e in enumerate(events):
-        color, marker = style.event_style(e.kind)
-        face = style.keyid_color(e.keyid) if e.keyid is not None else "white"
-        ax.scatter([x], [lane[e.kind]], marker=marker, s=70, facecolor=face, edgecolor="black", linewidth=0.8,
-                   zorder=3)
         if label_each:
             parts = []
             if e.package is not None and len(pkg_set) > 1:
@@ -100,7 +103,11 @@ def trace_timeline(trace: Sequence, *, last: int | None = None, kinds: Iterable[
     ax.set_yticks(list(lane.values()), list(lane.keys()), family=style.MONO)
     ax.set_xlim(-0.7, max(n, 1) - 0.3)
     ax.set_ylim(-0.75, max(len(present), 1) - 0.1 + (0.55 if label_each else 0))
-    ax.set_xticks(range(n), [str(e.seq) for e in events] if n <= 40 else [""] * n, fontsize=7)
+    if n <= 40:
+        ax.set_xticks(range(n), [str(e.seq) for e in events], fontsize=7)
+    else:  # a tick every tenth of the way, labelled with the event number there
+        ticks = sorted({round(i * (n - 1) / 10) for i in range(11)})
+        ax.set_xticks(ticks, [str(events[t].seq) for t in ticks], fontsize=7)
     ax.set_xlabel("event number (time →)")
     ax.grid(axis="y", color="#dddddd", linewidth=0.6, zorder=0)
     keyids = sorted({e.keyid for e in events if e.keyid is not None})

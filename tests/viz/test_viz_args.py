@@ -69,3 +69,14 @@ def test_the_largest_figures_are_still_drawn():
         m.emit("load", 0, 0, 0)
         viz.trace_timeline(m.trace)
     assert "events" in viz.trace_timeline(m.trace, last=MAX_EVENTS).mktme_alt
+
+
+def test_lone_surrogates_and_classes_are_refused_before_drawing():
+    # Found by tests/course/test_entry_points.py: matplotlib's FT2Font raised TypeError on '\ud800',
+    # and table(text=int) called the class int on a row.
+    with pytest.raises(ParameterError, match=r"character 3 of the title \('\\ud800'\) cannot be stored as UTF-8"):
+        viz.bytes_figure([("a", b"x")], title="ab\ud800")
+    with pytest.raises(ParameterError, match=r"unknown text layout"):
+        viz.table(None, [["a"]], text=int)
+    with pytest.raises(ParameterError, match=r"the text layout function must return a list of lines"):
+        viz.table(None, [["a"]], text=lambda cells: 42)
