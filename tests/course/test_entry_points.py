@@ -34,8 +34,10 @@ import math
 import numbers
 import signal
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import PurePath
 from typing import Any, Callable
 
 import numpy as np
@@ -459,8 +461,7 @@ def call_limited(fn: Callable, args: list, kwargs: dict, limit: float = LIMIT):
     start = time.perf_counter()
     try:
         result = fn(*args, **kwargs)
-        if inspect.isgenerator(result) or hasattr(result, "__enter__") and hasattr(result, "__exit__") \
-                and not isinstance(result, (str, bytes)):
+        if isinstance(result, AbstractContextManager) and not isinstance(result, PurePath):
             # a context manager (lesson.expect_error): use it the way a lesson does
             with result:
                 raise MKTMEError("a demonstration error")

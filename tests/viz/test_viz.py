@@ -156,7 +156,7 @@ def test_bytes_figure_draws_any_bytes(data, base):
     (lambda: viz.bytes_figure([("a", "text")]), "must be bytes"),
     (lambda: viz.bytes_figure([("a", b"x")], width=0), "width (bytes per row) must be 1 to 64; got 0"),
     (lambda: viz.line_changes(b"a", b"b"), "non-zero multiple of 64 bytes; got 1 and 1 bytes"),
-    (lambda: viz.memory_map({}, 0), "n_frames must be 1 to 256; got 0"),
+    (lambda: viz.memory_map({}, 0), "n_frames must be 1 to 64; got 0"),
     (lambda: viz.memory_map({}, 4, per_row=True), "per_row (frames per row) must be a whole number"),
     (lambda: viz.alias_map([]), "at least one alias"),
     (lambda: viz.alias_map([{"label": "x"}]), "the keys 'label', 'keyid' and 'frame'"),
