@@ -4,9 +4,10 @@ This is the facade every lesson drives. It is deliberately small and explicit:
 
 * ``store`` / ``load`` go through the issuing package's cache (write-back, write-allocate).
   A miss fills the line from DRAM; a dirty line leaving a cache is written back to DRAM.
-  Both pass through the encryption engine of the memory controller that owns the address
-  (its *home* package), which uses the key its own table holds for that KeyID *now*.
-  Memory is split evenly between packages, like NUMA nodes (``home_package``).
+  Both pass through an encryption engine, which uses the key its table holds for that KeyID
+  *now*. Which table that is, is a switch (``keytable_scope``, below); by default it is the
+  memory controller that owns the address (its *home* package). Memory is split evenly
+  between packages, like NUMA nodes (``home_package``).
 * The same full address stays coherent across packages (a simple MSI protocol): a store
   invalidates other packages' copies, and a dirty copy elsewhere is first written back by its
   own package's engine. Different KeyIDs of one frame are different addresses to the caches,
@@ -22,6 +23,20 @@ This is the facade every lesson drives. It is deliberately small and explicit:
 * All randomness (the TME key, random PCONFIG keys, DRAM's power-on noise) comes from one
   generator seeded by ``seed``: the same seed gives the same run.
 * ``clone()`` copies the whole state cheaply so a scenario can be replayed many times.
+
+Which key table encrypts a fill or a write-back is not published for MKTME, and the sources
+frame it three ways; ``keytable_scope`` makes it a visible modelling choice (``KEYTABLE_SCOPES``):
+
+* ``"home"`` (default): the table of the package whose memory controller owns the line. The
+  MKTME engines sit in the memory controllers (hardware.md 1.1), and the spec calls PCONFIG
+  package-scoped, to be run on every package (2.5).
+* ``"writer"``: the table of the package doing the fill or the write-back, as Andy Lutomirski
+  wrote it on 4 Dec 2018 ("whether the writeback happens before or after the package doing
+  the writeback notices the PCONFIG").
+* ``"platform"``: one table for the whole machine, as today's SDM words it ("shared by all
+  logical processors in a platform"); PCONFIG on any package programs it for every package.
+
+Claim C7 takes a different form under each (lesson 06).
 """
 
 from __future__ import annotations
@@ -53,10 +68,10 @@ from .keytable import (
     make_key_entry,
 )
 from .memory import DRAM, LINE, EncryptionEngine
-from .params import byteslike, flag, whole
+from .params import byteslike, choose, flag, whole
 from .xts import XTSCipher
 
-__all__ = ["Machine", "Event", "Trace", "DEFAULT_TRACE_CAP", "MAX_DRAM_BYTES", "MAX_INJECTED", "LINE", "PconfigCommand", "PconfigStatus",
+__all__ = ["Machine", "Event", "Trace", "KEYTABLE_SCOPES", "DEFAULT_TRACE_CAP", "MAX_DRAM_BYTES", "MAX_INJECTED", "LINE", "PconfigCommand", "PconfigStatus",
            "KeyMode"]
 
 #: Events a trace keeps by default. An event costs 130-200 bytes, so 50 000 of them hold under
@@ -69,6 +84,9 @@ MAX_DRAM_BYTES = 32 * 1024 * 1024
 #: Most transient PCONFIG failures one ``inject_pconfig_status`` call queues. Linux's key service
 #: gives up after 10 rounds; a queue of millions would only fill memory.
 MAX_INJECTED = 10_000
+#: Which key table encrypts a line on its way to or from DRAM (module docstring): the home
+#: memory controller's, the table of the package doing the fill or write-back, or one shared table.
+KEYTABLE_SCOPES = ("home", "writer", "platform")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +138,8 @@ class Machine:
     cache geometry, ``tme_bypass`` (KeyID 0 unencrypted) and ``crypto_algs`` (algorithms
     allowed for KeyIDs >= 1; the 2018 parts offered AES-XTS-128 only). ``trace`` turns the
     event trace on or off; ``trace_cap`` is how many recent events it keeps (None: all).
+    ``keytable_scope`` picks which key table encrypts a fill or write-back (one of
+    ``KEYTABLE_SCOPES``; a modelling choice, see the module docstring).
     """
 
     def __init__(
@@ -136,6 +156,7 @@ class Machine:
         max_keyid_bits: int | None = None,
         trace: bool = True,
         trace_cap: int | None = DEFAULT_TRACE_CAP,
+        keytable_scope: str = "home",
     ):
         # Every argument through the shared checks (mktme_lite.params): a string is never a flag,
         # True never a number, and every size has a ceiling that keeps construction under a second.
@@ -168,7 +189,13 @@ class Machine:
         # The TME key: made by the CPU's RNG at boot, never visible to software.
         self._tme_cipher = XTSCipher(self.rng.bytes(16), self.rng.bytes(16))
         self.memory = DRAM(dram_bytes, self.rng)
-        self.tables = [KeyTable(p, self.layout.nr_keyids) for p in range(packages)]
+        self.keytable_scope = choose(keytable_scope, KEYTABLE_SCOPES,
+                                     "keytable_scope (which key table encrypts a fill or write-back)")
+        if self.keytable_scope == "platform":
+            shared = KeyTable(0, self.layout.nr_keyids)
+            self.tables = [shared] * packages  # one table: PCONFIG on any package programs it
+        else:
+            self.tables = [KeyTable(p, self.layout.nr_keyids) for p in range(packages)]
         self.engines = [EncryptionEngine(t, self._tme_cipher, tme_bypass) for t in self.tables]
         self.caches = [Cache(p, cache_sets, cache_ways) for p in range(packages)]
         trace = flag(trace, "trace")
@@ -290,13 +317,18 @@ class Machine:
         pa, _ = self.memory.check(pa, 1)
         return pa * self.packages // self.memory.size
 
-    def _engine(self, pa: int) -> tuple[int, EncryptionEngine]:
+    def _engine(self, pa: int, package: int) -> tuple[int, EncryptionEngine]:
+        """The package whose key table encrypts a line of ``pa`` that ``package`` fills or
+        writes back, and its engine (``keytable_scope``; under "platform" every engine reads the
+        one shared table, so the home engine stands for all)."""
+        if self.keytable_scope == "writer":
+            return package, self.engines[package]
         home = pa * self.packages // self.memory.size
         return home, self.engines[home]
 
     def _writeback(self, package: int, line: CacheLine) -> None:
         pa, keyid = self.split(line.hpa)
-        home, engine = self._engine(pa)
+        home, engine = self._engine(pa, package)
         self.memory.write_line(pa, engine.encrypt_line(pa, keyid, line.data))
         line.dirty = False
         self.emit("writeback", package, pa, keyid, f"engine P{home}" if self.packages > 1 else "", engine=home)
@@ -330,7 +362,7 @@ class Machine:
         if victim is not None:
             self._evict_line(package, victim, "replaced")
         pa, keyid = self.split(line_hpa)
-        home, engine = self._engine(pa)
+        home, engine = self._engine(pa, package)
         data = engine.decrypt_line(pa, keyid, self.memory.read_line(pa))
         line = CacheLine(line_hpa, bytearray(data), False, speculative)
         cache.insert(line)
@@ -586,7 +618,9 @@ class Machine:
         m.rng.bit_generator.state = self.rng.bit_generator.state
         m._tme_cipher = self._tme_cipher
         m.memory = self.memory.copy()
-        m.tables = [t.copy() for t in self.tables]
+        copies: dict[int, KeyTable] = {}  # keeps one shared table shared ("platform" scope)
+        m.tables = [copies.setdefault(id(t), t.copy()) for t in self.tables]
+        m.keytable_scope = self.keytable_scope
         m.engines = [EncryptionEngine(t, self._tme_cipher, self.tme_bypass) for t in m.tables]
         m.caches = [c.copy() for c in self.caches]
         # Events are frozen, so the copy shares them; its length is bounded by the cap, not by
@@ -603,5 +637,5 @@ class Machine:
         return (
             f"Machine(packages={self.packages}, phys_bits={self.phys_bits}, keyid_bits={self.keyid_bits}, "
             f"dram={self.dram_bytes // 1024} KiB, cache={self.caches[0].sets}x{self.caches[0].ways} lines/package, "
-            f"tme_bypass={self.tme_bypass})"
+            f"tme_bypass={self.tme_bypass}, keytable_scope={self.keytable_scope!r})"
         )
