@@ -13,7 +13,15 @@ This is the facade every lesson drives. It is deliberately small and explicit:
   own package's engine. Different KeyIDs of one frame are different addresses to the caches,
   so nothing keeps *them* coherent. That is the hardware rule the 2018 thread was about.
 * ``clflush`` (every package), ``wbinvd`` (one package), ``evict`` and ``speculative_fill``
-  let a lesson step through time by hand.
+  let a lesson step through time by hand. The other cache-maintenance instructions a kernel
+  could use are there too, each with its own trace event: ``clflushopt`` (the same effect as
+  ``clflush`` here, since the model runs one operation at a time), ``clwb`` (write back, keep the
+  line clean) and ``wbnoinvd`` (one package: write back every dirty line, keep every line).
+* ``dma_write`` / ``dma_read`` are a device reaching memory through one full address: snooped
+  against the CPU caches for that address only.
+* ``Machine(coherent_keyids=True)`` switches on a model of the *idea* of AMD's SME_COHERENT
+  (CPUID 0x8000001F EAX[10]): a CPU fill of one KeyID of a frame's line first writes back and
+  drops that line's copies under every other KeyID. It is not a model of how AMD builds it.
 * Every operation bumps ``counters`` (one count per event kind, kept for the machine's whole
   life) and appends an :class:`Event` to ``trace``, a ring buffer that keeps the most recent
   ``trace_cap`` events (``DEFAULT_TRACE_CAP``, 50 000: under 10 MB; ``trace_cap=None`` keeps
@@ -140,6 +148,14 @@ class Machine:
     event trace on or off; ``trace_cap`` is how many recent events it keeps (None: all).
     ``keytable_scope`` picks which key table encrypts a fill or write-back (one of
     ``KEYTABLE_SCOPES``; a modelling choice, see the module docstring).
+
+    ``coherent_keyids`` (default False, as on every MKTME part: hardware.md 3.1) is a model of the
+    idea behind AMD's SME_COHERENT, not of AMD's implementation: when True, every CPU fill of a
+    line (a load or store miss, a speculative fill) first writes back (if dirty) and drops the
+    copies of the same frame's line under every other KeyID, in every package. Device accesses
+    (``dma_write``/``dma_read``) are not CPU fills and stay coherent with their own full address
+    only, which is why KVM still flushes pages for DMA on SME_COHERENT parts
+    (``sev_flush_encrypted_page``, lessons-04-08.md section 04).
     """
 
     def __init__(
@@ -157,11 +173,14 @@ class Machine:
         trace: bool = True,
         trace_cap: int | None = DEFAULT_TRACE_CAP,
         keytable_scope: str = "home",
+        coherent_keyids: bool = False,
     ):
         # Every argument through the shared checks (mktme_lite.params): a string is never a flag,
         # True never a number, and every size has a ceiling that keeps construction under a second.
         packages = whole(packages, "packages", 1, 8)
         tme_bypass = flag(tme_bypass, "tme_bypass")
+        self._coherent_keyids = flag(
+            coherent_keyids, "coherent_keyids (a model of the idea of AMD's SME_COHERENT)")
         self.layout = AddressLayout(phys_bits, keyid_bits)
         keyid_bits, phys_bits = self.layout.keyid_bits, self.layout.phys_bits
         if max_keyid_bits is None:
@@ -232,6 +251,13 @@ class Machine:
     @property
     def tme_bypass(self) -> bool:
         return self.activate.bypass
+
+    @property
+    def coherent_keyids(self) -> bool:
+        """Whether fills keep one frame's KeyID aliases coherent (a model of the SME_COHERENT idea).
+
+        Fixed when the machine is built, as a CPUID feature is."""
+        return self._coherent_keyids
 
     def hpa(self, pa: int, keyid: int = 0) -> int:
         """Full physical address of ``pa`` under ``keyid`` (KeyID in the top bits)."""
@@ -317,11 +343,12 @@ class Machine:
         pa, _ = self.memory.check(pa, 1)
         return pa * self.packages // self.memory.size
 
-    def _engine(self, pa: int, package: int) -> tuple[int, EncryptionEngine]:
+    def _engine(self, pa: int, package: int | None = None) -> tuple[int, EncryptionEngine]:
         """The package whose key table encrypts a line of ``pa`` that ``package`` fills or
         writes back, and its engine (``keytable_scope``; under "platform" every engine reads the
-        one shared table, so the home engine stands for all)."""
-        if self.keytable_scope == "writer":
+        one shared table, so the home engine stands for all). A device access (DMA) has no
+        package: the home memory controller's engine serves it under every scope."""
+        if self.keytable_scope == "writer" and package is not None:
             return package, self.engines[package]
         home = pa * self.packages // self.memory.size
         return home, self.engines[home]
@@ -355,9 +382,27 @@ class Machine:
                 pa, keyid = self.split(line_hpa)
                 self.emit("invalidate", q, pa, keyid, f"snooped by P{package}")
 
+    def _drop_other_keyids(self, package: int, line_hpa: int) -> None:
+        """``coherent_keyids``: before ``package`` fills ``line_hpa``, write back and drop the same
+        frame line's copies under every other KeyID, in every package (the SME_COHERENT idea)."""
+        pa, keyid = self.split(line_hpa)
+        for q, cache in enumerate(self.caches):
+            for other in cache.set_of(line_hpa):
+                if other.hpa == line_hpa:
+                    continue
+                opa, okeyid = self.split(other.hpa)
+                if opa != pa:
+                    continue
+                if other.dirty:
+                    self._writeback(q, other)
+                cache.remove(other.hpa)
+                self.emit("invalidate", q, opa, okeyid, f"coherent_keyids: P{package} fills KeyID {keyid}")
+
     def _fill(self, package: int, line_hpa: int, speculative: bool = False) -> CacheLine:
         cache = self.caches[package]
         self._snoop(package, line_hpa, invalidate=False)
+        if self._coherent_keyids:
+            self._drop_other_keyids(package, line_hpa)
         victim = cache.victim(line_hpa)
         if victim is not None:
             self._evict_line(package, victim, "replaced")
@@ -417,26 +462,64 @@ class Machine:
         return None
 
     # -- cache maintenance --------------------------------------------------------------------------------
-    def clflush(self, hpa: int) -> None:
-        """CLFLUSH: write back (if dirty) and invalidate the line holding ``hpa`` in every package."""
+    def _flush_line(self, hpa: int, kind: str, invalidate: bool) -> None:
+        """The line holding ``hpa`` (this full address only) in every package: write back if dirty,
+        then drop it (``invalidate``) or keep it clean."""
         hpa, pa, keyid, _ = self._check_range(hpa, 1)
         line_hpa = hpa - hpa % LINE
-        self.emit("clflush", None, pa - pa % LINE, keyid)
+        self.emit(kind, None, pa - pa % LINE, keyid)
         for p, cache in enumerate(self.caches):
             line = cache.lookup(line_hpa, touch=False)
             if line is not None:
                 if line.dirty:
                     self._writeback(p, line)
-                cache.remove(line_hpa)
-                self.emit("flush", p, pa - pa % LINE, keyid)
+                if invalidate:
+                    cache.remove(line_hpa)
+                    self.emit("flush", p, pa - pa % LINE, keyid)
 
-    def flush_range(self, hpa: int, n: int) -> int:
-        """clflush every line of ``[hpa, hpa+n)`` (Linux's ``clflush_cache_range``); returns the line count."""
+    def clflush(self, hpa: int) -> None:
+        """CLFLUSH: write back (if dirty) and invalidate the line holding ``hpa`` in every package.
+
+        It acts on the line of the full address it is given, KeyID included: flushing one alias
+        of a frame leaves the frame's lines under other KeyIDs where they are (the TDX module
+        maps a page with the KeyID it wants to flush, lessons-04-08.md section 04)."""
+        self._flush_line(hpa, "clflush", invalidate=True)
+
+    def clflushopt(self, hpa: int) -> None:
+        """CLFLUSHOPT: the same effect on the line as :meth:`clflush` (write back if dirty,
+        invalidate, every package), traced as its own event ``clflushopt``.
+
+        On real hardware the difference is ordering, not effect: CLFLUSH instructions execute in
+        order with each other, while CLFLUSHOPTs to different lines are weakly ordered and can be
+        in flight together, so a batch of them is faster and software ends it with a fence
+        (SFENCE/MFENCE) before relying on it; the spec's EvictPage lists "CLFLUSHOPT+fence"
+        (hardware.md 3.2), and the TDX module CLFLUSHOPTs a page and then MFENCEs. This model
+        runs one operation at a time and each completes before the next starts, so there is
+        nothing to reorder and no fence to model: a modelling choice."""
+        self._flush_line(hpa, "clflushopt", invalidate=True)
+
+    def clwb(self, hpa: int) -> None:
+        """CLWB: write the line holding ``hpa`` back if it is dirty, in every package, and keep it.
+
+        Modelling choice: the line stays cached, clean. The architecture lets CLWB keep the line
+        (that is its point: the data is still there for the next read) but does not promise it,
+        and some parts drop it; the model always keeps it. So CLWB ends a late dirty write-back
+        (nothing is dirty any more) but removes no stale clean line."""
+        self._flush_line(hpa, "clwb", invalidate=False)
+
+    #: The instructions :meth:`flush_range` can use on each line.
+    LINE_FLUSHES = ("clflush", "clflushopt", "clwb")
+
+    def flush_range(self, hpa: int, n: int, instruction: str = "clflush") -> int:
+        """``instruction`` (clflush, clflushopt or clwb) on every line of ``[hpa, hpa+n)``
+        (Linux's ``clflush_cache_range``); returns the line count."""
+        instruction = choose(instruction, self.LINE_FLUSHES, "cache-line flush instruction")
         hpa, _, _, n = self._check_range(hpa, n)
         first = hpa - hpa % LINE
+        op = getattr(self, instruction)
         count = 0
         for line_hpa in range(first, hpa + n, LINE):
-            self.clflush(line_hpa)
+            op(line_hpa)
             count += 1
         return count
 
@@ -447,6 +530,20 @@ class Machine:
             self.emit("wbinvd", p)
             for line in self.caches[p].lines():
                 self._evict_line(p, line, "wbinvd")
+
+    def wbnoinvd(self, package: int | None = None) -> None:
+        """WBNOINVD on one package (or on every package when ``package`` is None): write every
+        dirty line of that package's cache back and keep every line, clean.
+
+        Like WBINVD it acts on one package's caches only; unlike it, it leaves stale clean lines
+        (a speculatively filled alias, say) where they are. AMD's KVM uses it because it ends
+        every late dirty write-back (Kevin Loughlin, Feb 2025, lessons-04-08.md section 04)."""
+        targets = range(self.packages) if package is None else [self._check_package(package)]
+        for p in targets:
+            self.emit("wbnoinvd", p)
+            for line in self.caches[p].lines():
+                if line.dirty:
+                    self._writeback(p, line)
 
     def evict(self, hpa: int, package: int | None = None) -> bool:
         """Let time pass for one line: push it out of ``package``'s cache (every package if None),
@@ -473,6 +570,63 @@ class Machine:
             return False
         self._fill(package, line_hpa, speculative=True)
         return True
+
+    # -- devices -------------------------------------------------------------------------------------------
+    def _dma_snoop(self, line_hpa: int, invalidate: bool) -> None:
+        """A device access to ``line_hpa``: CPU copies of that full address are written back if
+        dirty (and dropped for a device write). Other KeyIDs of the frame are not looked at."""
+        pa, keyid = self.split(line_hpa)
+        for p, cache in enumerate(self.caches):
+            line = cache.lookup(line_hpa, touch=False)
+            if line is None:
+                continue
+            if line.dirty:
+                self._writeback(p, line)
+            if invalidate:
+                cache.remove(line_hpa)
+                self.emit("invalidate", p, pa, keyid, "snooped by a device (DMA)")
+
+    def dma_write(self, hpa: int, data: bytes) -> None:
+        """A device writes ``data`` at ``hpa`` (the KeyID is the one its IOMMU mapping carries).
+
+        The memory controller encrypts it with the key of ``hpa``'s KeyID. Modelling choice: the
+        device is coherent with the CPU caches for that full address only (a dirty CPU copy is
+        written back first and every copy is dropped); lines of the frame under other KeyIDs stay
+        cached, whatever ``coherent_keyids`` says, because no CPU fill happens. That is the
+        reason KVM still clflushes on SME_COHERENT parts "to work properly with DMA devices"
+        (``sev_flush_encrypted_page``, lessons-04-08.md section 04)."""
+        data = byteslike(data, "data (what dma_write() writes)", 1)
+        hpa, pa, keyid, _ = self._check_range(hpa, len(data))
+        self.emit("dma_write", None, pa, keyid, f"{len(data)} B")
+        first = hpa - hpa % LINE
+        for line_hpa in range(first, hpa + len(data), LINE):
+            self._dma_snoop(line_hpa, invalidate=True)
+            lpa = line_hpa - (hpa - pa)
+            _, engine = self._engine(lpa)
+            plain = bytearray(engine.decrypt_line(lpa, keyid, self.memory.read_line(lpa)))
+            lo = max(hpa, line_hpa) - line_hpa
+            hi = min(hpa + len(data), line_hpa + LINE) - line_hpa
+            src = max(hpa, line_hpa) - hpa
+            plain[lo:hi] = data[src : src + hi - lo]
+            self.memory.write_line(lpa, engine.encrypt_line(lpa, keyid, bytes(plain)))
+
+    def dma_read(self, hpa: int, n: int = LINE) -> bytes:
+        """A device reads ``n`` bytes at ``hpa``: dirty CPU copies of that full address are written
+        back first (and stay cached, clean), then the controller decrypts DRAM with ``hpa``'s key.
+        Lines of the frame under other KeyIDs are not looked at (see :meth:`dma_write`)."""
+        hpa, pa, keyid, n = self._check_range(hpa, n)
+        self.emit("dma_read", None, pa, keyid, f"{n} B")
+        out = bytearray()
+        first = hpa - hpa % LINE
+        for line_hpa in range(first, hpa + n, LINE):
+            self._dma_snoop(line_hpa, invalidate=False)
+            lpa = line_hpa - (hpa - pa)
+            _, engine = self._engine(lpa)
+            plain = engine.decrypt_line(lpa, keyid, self.memory.read_line(lpa))
+            lo = max(hpa, line_hpa) - line_hpa
+            hi = min(hpa + n, line_hpa + LINE) - line_hpa
+            out += plain[lo:hi]
+        return bytes(out)
 
     # -- raw DRAM: what a physical attacker sees and does ------------------------------------------------
     def _check_dram_pa(self, pa, what: str) -> int:
@@ -596,6 +750,22 @@ class Machine:
                         "speculative": line.speculative, "data": bytes(line.data)})
         return out
 
+    def dram_as(self, hpa: int, n: int = LINE) -> bytes:
+        """Simulator-only view: the ``n`` bytes a fill through ``hpa`` would bring in *now* (DRAM
+        decrypted by the home engine with the key ``hpa``'s KeyID selects), without filling,
+        without an event and whatever the caches hold. Lessons compare a load with it to tell a
+        stale cached line from a fresh one."""
+        hpa, pa, keyid, n = self._check_range(hpa, n)
+        out = bytearray()
+        first = pa - pa % LINE
+        for lpa in range(first, pa + n, LINE):
+            _, engine = self._engine(lpa)
+            plain = engine.decrypt_line(lpa, keyid, self.memory.read_line(lpa))
+            lo = max(pa, lpa) - lpa
+            hi = min(pa + n, lpa + LINE) - lpa
+            out += plain[lo:hi]
+        return bytes(out)
+
     def cached(self, hpa: int, package: int | None = None) -> bool:
         """Whether the line holding ``hpa`` is in ``package``'s cache (any package if None)."""
         hpa, _, _, _ = self._check_range(hpa, 1)
@@ -628,6 +798,7 @@ class Machine:
         m.trace = Trace(self.trace, maxlen=self.trace.maxlen)
         m.counters = Counter(self.counters)
         m.trace_enabled = self.trace_enabled
+        m._coherent_keyids = self._coherent_keyids
         m._seq = self._seq
         m._traced = self._traced
         m._injected = [deque(d) for d in self._injected]
@@ -637,5 +808,7 @@ class Machine:
         return (
             f"Machine(packages={self.packages}, phys_bits={self.phys_bits}, keyid_bits={self.keyid_bits}, "
             f"dram={self.dram_bytes // 1024} KiB, cache={self.caches[0].sets}x{self.caches[0].ways} lines/package, "
-            f"tme_bypass={self.tme_bypass}, keytable_scope={self.keytable_scope!r})"
+            f"tme_bypass={self.tme_bypass}, keytable_scope={self.keytable_scope!r}"
+            + (", coherent_keyids=True: a model of the idea of AMD's SME_COHERENT, not of AMD's implementation)"
+               if self._coherent_keyids else ", coherent_keyids=False)")
         )
