@@ -95,11 +95,20 @@ class Cache:
             del self._sets[index]
         return line
 
+    def set_of(self, line_hpa: int) -> list[CacheLine]:
+        """The lines of the set ``line_hpa`` maps to, least recently used first (at most ``ways``).
+
+        The aliases of one frame under other KeyIDs share its set (the KeyID bits are far above
+        the index bits), so this is where ``Machine(coherent_keyids=True)`` looks for them."""
+        s = self._sets.get(self._index(line_hpa))
+        return [] if s is None else list(s.values())
+
     def lines(self) -> list[CacheLine]:
         """Every valid line, set by set (in set order), least recently used first."""
         return [line for index in sorted(self._sets) for line in self._sets[index].values()]
 
     def copy(self) -> "Cache":
-        c = Cache(self.package, self.sets, self.ways)
+        c = Cache.__new__(Cache)  # the geometry was checked when this cache was made
+        c.package, c.sets, c.ways = self.package, self.sets, self.ways
         c._sets = {i: OrderedDict((k, v.copy()) for k, v in s.items()) for i, s in self._sets.items()}
         return c

@@ -61,6 +61,12 @@ MODULES = [
     "mktme_lite.scenarios.multi_key", "mktme_lite.viz", "mktme_lite.lesson", "mktme_lite.quiz",
     "mktme_lite.course",
 ]
+#: scenario modules not (yet) in MODULES, and why: test_every_scenario_module_is_judged keeps this honest
+UNCOVERED_SCENARIOS = {
+    "races": "lesson 06's race explorer, merged after this test was written: its owner adds its strategies",
+    "promela": "lesson 06's SPIN export (takes a races.Scenario), same owner as races",
+    "use_cases": "lesson 08's experiments, merged after this test was written: its owner adds its strategies",
+}
 #: modules of which only some functions take learner input: (module, name prefix)
 PREFIXED = [
     ("mktme_lite.widgets.aliasing", "render_"), ("mktme_lite.widgets.multi_key", "render_"),
@@ -88,7 +94,7 @@ NOT_ENTRY_POINTS = {
     # building blocks a Machine or Kernel makes for itself (their arguments come checked from it)
     **{n: "built by Machine/Kernel from checked arguments" for n in (
         "DRAM", "EncryptionEngine", "KeyTable", "Cache", "FrameAllocator", "KeyService", "SwapDevice",
-        "Process", "make_key_entry")},
+        "Process", "make_key_entry", "KeyIDPartition")},
     # viz/figure.py: display plumbing; takes the figures the pictures return
     "figure_png": "display plumbing for a LessonFigure (viz/figure.py)",
     "to_bundle": "display plumbing for a LessonFigure (viz/figure.py)",
@@ -104,7 +110,7 @@ INTERNAL_METHODS = {
     "Machine.clone": "takes no arguments", "Kernel.clone": "takes no arguments", "Page.clone": "takes no arguments",
     "Kernel.measure": "a context manager without arguments",
     "Process.exit": "takes no arguments", "Process.maps": "takes no arguments",
-    "Machine.reset_trace": "takes no arguments",
+    "Machine.reset_trace": "takes no arguments", "Machine.seam": "a context manager without arguments",
     "KeyService.lookup": "the system calls' own lookup (they pass the serial through)",
     "KeyService.note_unflushed": "called by the kernel's frame code",
     "KeyService.maybe_release": "takes no arguments",
@@ -179,7 +185,9 @@ VALID: dict[str, tuple[Callable[[World], Any], str]] = {
     "packages": (W(2), "whole"), "keyid_bits": (W(6), "whole"), "phys_bits": (W(46), "whole"),
     "dram_bytes": (W(16384), "whole"), "cache_sets": (W(16), "whole"), "cache_ways": (W(4), "whole"),
     "seed": (W(1), "whole"), "tme_bypass": (W(False), "flag"), "crypto_algs": (W(1), "whole"),
-    "max_keyid_bits": (W(None), "whole"), "trace": (W(True), "flag"), "trace_cap": (W(100), "whole?"),
+    "max_keyid_bits": (W(None), "whole"), "trace": (W(True), "flag"), "keytable_scope": (W("writer"), "choice"),
+    "coherent_keyids": (W(False), "flag"), "tdx_keyid_bits": (W(0), "whole"), "pmem_bytes": (W(0), "whole"),
+    "instruction": (W("clwb"), "choice"), "trace_cap": (W(100), "whole?"),
     "hpa": (lambda w: w.m.hpa(w.pa, w.keyid), "whole"), "pa": (lambda w: w.pa, "whole"),
     "n": (W(16), "whole"), "package": (W(0), "whole"), "keyid": (lambda w: w.keyid, "whole"),
     "msr": (W(0x981), "whole"), "data": (W(b"hello"), "bytes"), "status": (W(PconfigStatus.DEVICE_BUSY), "whole"),
@@ -537,6 +545,17 @@ def _cases():
 
 
 # -- the tests -------------------------------------------------------------------------------------------
+def test_every_scenario_module_is_judged():
+    """A new scenario module is either called here or listed with the reason it is not (yet)."""
+    import pkgutil
+
+    import mktme_lite.scenarios as scenarios
+
+    found = {info.name for info in pkgutil.iter_modules(scenarios.__path__)}
+    covered = {m.rsplit(".", 1)[-1] for m in MODULES if m.startswith("mktme_lite.scenarios.")}
+    assert found - covered == set(UNCOVERED_SCENARIOS) & found, sorted(found - covered - set(UNCOVERED_SCENARIOS))
+
+
 def test_every_public_name_is_judged():
     """Discovery itself: every public callable has a strategy for each parameter or a reason to be left out."""
     found = {e.id for e in entries()}
