@@ -127,7 +127,7 @@ def test_solution_notebook_gets_header_and_metadata(tree):
     assert sol.metadata["mktme"] == lesson.metadata["mktme"]
     lesson_head, sol_head = lesson.cells[0].source.split("\n\n"), sol.cells[0].source.split("\n\n")
     assert sol_head[:-1] == lesson_head[:-1]  # the same header up to its last line
-    assert "(../exercises/01_tme_basics.ipynb)" in lesson_head[-1]
+    assert "(../my-work/01_tme_basics.ipynb)" in lesson_head[-1]  # the learner's own copy
     assert [c.source for c in sol.cells[1:]] == ["x = 1"]
 
 
