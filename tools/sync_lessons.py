@@ -36,6 +36,7 @@ from pathlib import Path
 import nbformat
 
 from mktme_lite import course as course_data
+from mktme_lite import glossary as glossary_data
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER_TAG = "lesson-header"
@@ -64,8 +65,12 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "exercise_min": (int, False),
     "claims": (list, True),
     "keypoints": (list, False),
+    "in_short": (list, False),
     "next": ((str, type(None)), False),
 }
+#: The "In short" box at the top of every lesson: exactly this many lines, each at most IN_SHORT_CHARS.
+IN_SHORT_LINES = 5
+IN_SHORT_CHARS = 130
 #: The metadata fields `make sync` writes from lessons.toml (never edit them in the notebook);
 #: every other field of FIELDS is written by the lesson's author.
 GENERATED = ("lesson", "title", "claims", "next")
@@ -123,6 +128,13 @@ def validate_metadata(meta: object, stem: str, claims) -> list[str]:
             problems.append(f"{where}: {field!r} must not be negative")
         if isinstance(value, str) and field != "next" and not value.strip():
             problems.append(f"{where}: {field!r} must not be empty")
+    short = meta.get("in_short")
+    if isinstance(short, list) and short and all(isinstance(v, str) for v in short):
+        if len(short) != IN_SHORT_LINES:
+            problems.append(f"{where}: 'in_short' has {len(short)} lines; it must have exactly {IN_SHORT_LINES}")
+        long_lines = [i for i, v in enumerate(short, start=1) if len(v) > IN_SHORT_CHARS]
+        if long_lines:
+            problems.append(f"{where}: 'in_short' lines {long_lines} are longer than {IN_SHORT_CHARS} characters")
     extra = set(meta) - set(FIELDS)
     if extra:
         problems.append(f"{where}: unknown fields {sorted(extra)}")
@@ -138,19 +150,39 @@ def _bullets(items: list[str], empty: str) -> str:
     return "\n".join(f"- {item}" for item in items) if items else f"- {empty}"
 
 
+GLOSSARY_MD = "GLOSSARY.md"
+GLOSSARY_LINK = f"../{GLOSSARY_MD}"
+
+
+def glossary_source(terms, course: course_data.Course) -> str:
+    """GLOSSARY.md: every glossary.toml term with its anchor, in the file's order."""
+    stems = {entry.number: entry.stem for entry in course.lessons}
+    lines = ["# Glossary", "",
+             "<!-- Generated from glossary.toml by tools/sync_lessons.py (make sync); edit glossary.toml. -->", "",
+             "The terms the lessons use, each with the lesson that explains it at first use.", ""]
+    for t in terms:
+        where = (f"[Lesson {t.lesson}](notebooks/{stems[t.lesson]}.ipynb)" if t.lesson in stems
+                 else f"Lesson {t.lesson}")
+        lines.append(f'- <a id="{t.anchor}"></a>**{t.name}**: {t.text} *({where})*')
+    return "\n".join(lines) + "\n"
+
+
 def header_source(meta: dict, stem: str, exercises: bool, claims: dict[str, str], *,
-                  exercise_copy: bool = False) -> str:
+                  exercise_copy: bool = False, glossary: bool = False) -> str:
     """The lesson-header cell. ``exercise_copy`` is the variant for solutions/<stem>.ipynb, which
     make_exercises copies into exercises/<stem>.ipynb: it links to the lesson and to the worked
     solutions, never to the exercise notebook itself."""
     claim_lines = [f"**{cid}**: {claims[cid]}" for cid in meta["claims"]]
     parts = [
         f"# Lesson {meta['lesson']} — {meta['title']}",
+        "**In short**\n" + _bullets(meta["in_short"], "—"),
         f"**Time:** {meta['teaching_min']} min teaching + {meta['exercise_min']} min exercises",
         "**After this lesson you can**\n" + _bullets(meta["objectives"], "—"),
         "**Prerequisites**\n" + _bullets(meta["prerequisites"], "none"),
         "**Claims from the thread covered here**\n" + _bullets(claim_lines, "none"),
     ]
+    if glossary:
+        parts.append(f"**Words:** every term the lessons use is in the [glossary]({GLOSSARY_LINK}).")
     if exercise_copy:
         parts.append(f"**These exercises belong to** [Lesson {meta['lesson']} — {meta['title']}]"
                      f"(../notebooks/{stem}.ipynb); worked solutions: "
@@ -284,6 +316,17 @@ def plan(root: Path = ROOT) -> dict[Path, str]:
         raise LessonError("\n".join(problems))
 
     out: dict[Path, str] = {}
+    glossary_toml = root / "glossary.toml"
+    has_glossary = glossary_toml.is_file()
+    if has_glossary:
+        try:
+            terms = glossary_data.load(glossary_toml)
+        except glossary_data.GlossaryError as exc:
+            raise LessonError(str(exc)) from None
+        unknown = sorted({t.lesson for t in terms} - {e.number for e in course.lessons})
+        if unknown:
+            raise LessonError(f"glossary.toml names lessons {unknown} that lessons.toml does not list")
+        out[root / GLOSSARY_MD] = glossary_source(terms, course)
     for entry in course.written():
         stem = entry.stem
         meta = metas[stem]
@@ -291,7 +334,7 @@ def plan(root: Path = ROOT) -> dict[Path, str]:
         if meta["next"] is not None:
             nxt = course.lesson(meta["next"])
             next_title = f"Lesson {nxt.number} — {nxt.title}"
-        header = header_source(meta, stem, entry.exercises, claims)
+        header = header_source(meta, stem, entry.exercises, claims, glossary=has_glossary)
         nb = notebooks[stem]
         nb.metadata["mktme"] = meta
         out[root / "notebooks" / f"{stem}.ipynb"] = render(
@@ -300,7 +343,8 @@ def plan(root: Path = ROOT) -> dict[Path, str]:
         if solution.exists():
             snb = nbformat.read(solution, as_version=4)
             snb.metadata["mktme"] = copy.deepcopy(meta)
-            copy_header = header_source(meta, stem, entry.exercises, claims, exercise_copy=True)
+            copy_header = header_source(meta, stem, entry.exercises, claims, exercise_copy=True,
+                                        glossary=has_glossary)
             out[solution] = render(with_generated_cells(snb, copy_header, None))
 
     readme = root / "README.md"
