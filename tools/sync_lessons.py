@@ -273,6 +273,65 @@ def replace_map(readme: str, table: str) -> str:
     return readme[: start + len(MAP_START)] + "\n" + table + "\n" + readme[end:]
 
 
+# --------------------------------------------------------------------------- minutes
+
+#: Reading pace for the estimate: a new learner reads technical prose and runs cells at about 70-90
+#: words a minute (lesson 02 took a learner 55 min for ~4,000 words and 28 code cells, lesson 03
+#: 50 min for ~4,000 words and 19; issue 11). The before-stop hook warns above 90.
+WORDS_PER_MIN = 85
+MAX_WORDS_PER_MIN = 88
+MIN_PER_CODE_CELL = 0.25  # a visible code cell: read it, run it, look at the output
+MIN_PER_EXERCISE = 5  # on top of reading its text: write, run, read the check
+EXERCISE_RE = re.compile(r"^## Exercise \d", re.M)
+
+
+def _words(nb) -> int:
+    """Prose words as the before-stop hook counts them: every markdown cell, split on whitespace."""
+    return sum(len(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+
+
+def _round5(minutes: float) -> int:
+    return max(5, 5 * round(minutes / 5))
+
+
+def estimate_minutes(nb, solution=None) -> tuple[int, int]:
+    """(teaching, exercise) minutes derived from a lesson's words, visible code cells and exercises.
+
+    Teaching: words / 85 + a quarter minute per code cell that is not a sanity check, to the nearest
+    5 minutes but never more than 88 words a minute. Exercises: the solution notebook's words / 85 +
+    5 minutes per exercise (a markdown cell opening with ``## Exercise N``), to the nearest 5; 0 without
+    a solution notebook."""
+    words = _words(nb)
+    code = sum(1 for c in nb.cells if c.cell_type == "code" and not _tagged(c, SANITY_TAG))
+    teaching = _round5(words / WORDS_PER_MIN + code * MIN_PER_CODE_CELL)
+    if words / teaching > MAX_WORDS_PER_MIN:
+        teaching = 5 * -(-words // (MAX_WORDS_PER_MIN * 5))
+    if solution is None:
+        return teaching, 0
+    exercises = sum(len(EXERCISE_RE.findall(c.source)) for c in solution.cells if c.cell_type == "markdown")
+    return teaching, _round5(_words(solution) / WORDS_PER_MIN + exercises * MIN_PER_EXERCISE) if exercises else 0
+
+
+def minute_warnings(root: Path = ROOT) -> list[str]:
+    """Lessons whose authored minutes are below the estimate: the prose outgrew its minutes."""
+    course = load_course(root)
+    warnings = []
+    for entry in course.written():
+        nb = nbformat.read(root / "notebooks" / f"{entry.stem}.ipynb", as_version=4)
+        sol_path = root / "solutions" / f"{entry.stem}.ipynb"
+        sol = nbformat.read(sol_path, as_version=4) if sol_path.exists() else None
+        meta = nb.metadata.get("mktme", {})
+        want = estimate_minutes(nb, sol)
+        for field, estimate in zip(("teaching_min", "exercise_min"), want):
+            have = meta.get(field)
+            if isinstance(have, int) and have < estimate:
+                warnings.append(f"notebooks/{entry.stem}.ipynb: {field} is {have}, but its "
+                                f"{'prose and cells' if field == 'teaching_min' else 'exercises'} "
+                                f"need about {estimate} ({_words(nb)} words of prose); raise the minutes or "
+                                "shorten the lesson")
+    return warnings
+
+
 def plan(root: Path = ROOT) -> dict[Path, str]:
     """{path: the text it should have} for every file this tool writes."""
     course = load_course(root)
@@ -371,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     except LessonError as exc:
         print(f"sync_lessons: {exc}", file=sys.stderr)
         return 2
+    for warning in minute_warnings(root):  # a warning, not a failure: the author decides
+        print(f"sync_lessons: warning: {warning}", file=sys.stderr)
     if args.check:
         for p in changes:
             print(f"sync_lessons: {p.relative_to(root)} is out of date (run `make sync`)",
