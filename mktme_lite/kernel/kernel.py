@@ -510,7 +510,13 @@ class Kernel:
         return data
 
     def kernel_read_direct_map(self, pa: int, n: int, *, keyid: int | None = None, package: int = 0) -> bytes:
-        """The ret2dir attacker's read primitive: ``n`` bytes at the direct-map address of ``pa``.
+        """A kernel read of ``n`` bytes at the direct-map address of ``pa`` (``__va(pa)``).
+
+        This is what any kernel code that dereferences the direct-map name of a frame gets: a
+        stray or buggy pointer, or an attacker who can make the kernel read there. It is not
+        ret2dir's primitive: ret2dir (Kemerlis et al. 2014) does not read the alias, it plants a
+        payload in a user page and redirects a corrupted kernel pointer to that page's direct-map
+        alias (lesson 03 says so; lesson 07 is about it).
 
         ``keyid`` picks one of the per-KeyID direct maps (``per_keyid`` design only: the attacker
         "pivots" to the right map); by default the KeyID-0 map, where kernel data lives. Under

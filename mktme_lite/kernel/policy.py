@@ -125,9 +125,15 @@ class Policy:
     def core_series(cls) -> "Policy":
         """Kirill Shutemov's core MKTME series (2018-19) plus Dave Hansen's key-lifetime plan.
 
-        Old aliases are flushed (``free_encrypted_page`` / ``prep_encrypted_page``), the direct
-        map is per KeyID and DMA carries the page's KeyID, but the *new* alias is not flushed:
-        the one hole Andy pointed out on 5 Dec.
+        Old aliases are flushed (``free_encrypted_page`` / ``prep_encrypted_page``), the page is
+        cleared through its new KeyID, the direct map is per KeyID and DMA carries the page's KeyID;
+        the *new* alias is not flushed. Both sides of the thread on that last point: Andy (5 Dec)
+        wanted both the old and the new mapping clflushed, because of speculative reads; Dave
+        Hansen answered (6 Dec) that MKTME CPUs never write back lines that were only filled
+        speculatively or by prefetch; Andy then proposed to "clflush the old mapping and then ...
+        zero the new mapping" (6 Dec), which is what this preset does. Whether a clean line filled
+        speculatively under the new KeyID before the page was cleared can still be read stale is the
+        question the preset leaves open (``flush_new_alias=False``) for lesson 04 to test.
         """
         return cls(
             flush_old_alias=True,
