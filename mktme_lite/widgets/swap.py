@@ -78,8 +78,6 @@ def swap_lab() -> LessonWidget:
                 "KeyID-1 ciphertext) and alice reads GARBAGE in every line.", {}),
         Telling("Through KeyID 0, back into the same frame, no flush: 63 lines come back, but line 1, "
                 "alice's last write, is lost.", {"frame": "same"}),
-        Telling("Through KeyID 0, same frame, flushed first: every line comes back, though the device "
-                "still holds garbage.", {"frame": "same", "flush": True}),
         Telling("Through the page's own KeyID: the page comes back into any frame, and its PLAINTEXT is "
                 "on the swap device.", {"path": "page_keyid", "flush": True}),
         Telling("The page's own KeyID with encrypted swap: the page comes back, and no line of it is on the "
