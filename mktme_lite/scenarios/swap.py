@@ -36,8 +36,9 @@ Modelling choices the lesson names as such:
   the frame. :func:`outlive_vma` plays the two counting rules by their effect on the order of
   events (see its docstring).
 
-Speed: :func:`swap_run` has 16 settings and is cached (``functools.lru_cache``); each takes
-about 20 ms the first time.
+Speed: :func:`swap_run` has 16 settings and is cached (``functools.lru_cache``); the first call
+of a setting boots a kernel and swaps a page out and in (a few tens of milliseconds), every later
+call is a look-up (benchmarks/bench_swap.py).
 """
 
 from __future__ import annotations
