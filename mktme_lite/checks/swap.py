@@ -191,6 +191,10 @@ def check_swap_pair(answer):
                         f"which decrypts alice's KeyID-{keyid} ciphertext with the TME key (garbage), and misses "
                         f"her dirty lines. Read through the page's own KeyID: machine.hpa(pa, keyid).")
         if opened != want:
+            for other in range(1, 4):
+                if other != keyid and opened == probe.clone().load(probe.hpa(pa, other), PAGE_SIZE):
+                    return hint(f"in {case}, page_out() read the page through KeyID {other}, but this page uses "
+                                f"KeyID {keyid}. Use the keyid argument: machine.hpa(pa, keyid).")
             if frame == "other":
                 return hint(f"in {case}, what page_out() sent is not alice's page (unseal gives {_lines_right(opened, want)} "
                             "of 64 lines right). A trip through KeyID 0 only comes back in the same frame; in another "
@@ -286,8 +290,14 @@ def check_find_leaks(answer):
                 return hint(f"no line of any page is in slot {slot}, yet you named {name!r}: the slot holds "
                             "ciphertext or garbage, not plaintext. Search the slot for the page's lines.")
             if want[slot] != name:
+                raw = d.dump[slot * PAGE_SIZE:(slot + 1) * PAGE_SIZE]
+                page = d.pages.get(name, b"")
+                pieces = sum(1 for i in range(0, len(page), BLOCK) if page[i:i + BLOCK].strip(b"\0")
+                             and page[i:i + BLOCK] in raw)
+                why = (f" Only {pieces} 16-byte piece(s) of {name!r}'s page are there (text many pages share, such "
+                       "as padding); a slot shows a page when whole 64-byte lines of it are there." if pieces else "")
                 return hint(f"slot {slot} shows {want[slot]!r}'s lines, not {name!r}'s: find whose page each slot "
-                            "shows by searching it for each page's lines.")
+                            f"shows by searching it for each page's lines.{why}")
         missed = sorted(set(want) - set(got))
         return hint(f"you missed slot(s) {missed}: each shows lines of a page in plaintext.")
     return passed("Both dumps: you found every slot that shows plaintext and whose page it is, and named no empty or "

@@ -87,3 +87,28 @@ def test_roundtrip_hint_for_a_swapped_order_names_the_order():
 def test_no_answer_crashes_a_check(answer):
     for name in L05:
         assert run(name, answer).status in checks.STATUSES
+
+
+def test_a_hard_coded_keyid_is_named():
+    from mktme_lite.scenarios.swap import seal, unseal
+
+    def out_k1(m, pa, keyid, key):
+        return seal(key, m.load(m.hpa(pa, 1), PAGE_SIZE))
+
+    def in_k1(m, slot, pa, keyid, key):
+        m.store(m.hpa(pa, 1), unseal(key, slot))
+    result = run("swap_pair", (out_k1, in_k1))
+    assert "through KeyID 1, but this page uses KeyID 2" in result.message
+
+
+def test_matching_16_byte_pieces_is_told_to_match_lines():
+    def blocks(dump, pages):
+        out = {}
+        for s in range(len(dump) // PAGE_SIZE):
+            raw = dump[s * PAGE_SIZE:(s + 1) * PAGE_SIZE]
+            for n, p in pages.items():
+                if any(p[i:i + 16] in raw for i in range(0, PAGE_SIZE, 16) if p[i:i + 16].strip(b"\0")):
+                    out[s] = n
+        return out
+    result = run("find_leaks", blocks)
+    assert result.status == "hint" and "whole 64-byte lines" in result.message
