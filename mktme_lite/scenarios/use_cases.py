@@ -52,7 +52,7 @@ __all__ = ["KEYS", "MOVES", "PmemResult", "pmem_run", "PMEM_CASES", "Partition",
            "MSRRow", "msr_rows", "NOT_MODELLED",
            "COHERENCE_CASES", "CoherenceResult", "coherence_run", "coherence_table",
            "KEY_TYPES", "C11_DESIGNS", "Option", "option", "VM_OPTIONS", "vm_table",
-           "C11_USE_CASES", "Requirement", "requirements", "meets", "MODEL_ANSWER"]
+           "C11_USE_CASES", "Requirement", "requirements", "meets", "MODEL_ANSWER", "VERDICTS"]
 
 #: How the record's KeyID gets its key. "user": key material the owner keeps and supplies again
 #: after the reboot (what pmem needs: Kai Huang, 7 Dec 2018); "cpu": KEYID_SET_KEY_RANDOM, a key
@@ -91,15 +91,21 @@ def _program(m: Machine, key: str, keyid: int) -> None:
         assert status is PconfigStatus.PROG_SUCCESS
 
 
-@lru_cache(maxsize=64)
 def pmem_run(key: str = "user", flushed: bool = True, move: str = "none", rebooted: bool = True,
              seed: int = 2018) -> PmemResult:
-    """Write RECORD to pmem through a KeyID keyed by ``key``, reboot, re-key, maybe move, read back."""
+    """Write RECORD to pmem through a KeyID keyed by ``key``, reboot, re-key, maybe move, read back.
+
+    Arguments are checked first, then the run is looked up in a cache (each setting runs once)."""
     key = choose(key, KEYS, "key (how the record's KeyID gets its key)")
     flushed = flag(flushed, "flushed (the record was written back before the power went)")
     move = choose(move, MOVES, "move (what happens to the block between writing and reading)")
     rebooted = flag(rebooted, "rebooted")
     seed = whole(seed, "seed", 0, 2**32)
+    return _pmem_run(key, flushed, move, rebooted, seed)
+
+
+@lru_cache(maxsize=64)
+def _pmem_run(key: str, flushed: bool, move: str, rebooted: bool, seed: int) -> PmemResult:
     m = Machine(packages=2, keyid_bits=4, dram_bytes=_DRAM, pmem_bytes=_PMEM, seed=seed)
     keyid = 0 if key == "tme" else _KEYID
     pa = m.pmem.start
@@ -170,9 +176,17 @@ class Partition:
         return str(KeyIDPartition(len(self.mktme), len(self.private)))
 
 
-@lru_cache(maxsize=256)
 def partition(keyid_bits: int = 6, tdx_keyid_bits: int = 2, phys_bits: int = 46) -> Partition:
     """Build a machine with this BIOS split and ask it what the host may do with each kind of KeyID."""
+    keyid_bits = whole(keyid_bits, "keyid_bits (IA32_TME_ACTIVATE[35:32] is 4 bits)", 0, 15)
+    tdx_keyid_bits = whole(tdx_keyid_bits, f"tdx_keyid_bits (top KeyID bits kept for TDX; keyid_bits={keyid_bits})",
+                           0, keyid_bits)
+    phys_bits = whole(phys_bits, "phys_bits (x86-64 MAXPHYADDR)", 32, 52)
+    return _partition(keyid_bits, tdx_keyid_bits, phys_bits)
+
+
+@lru_cache(maxsize=256)
+def _partition(keyid_bits: int, tdx_keyid_bits: int, phys_bits: int) -> Partition:
     layout = AddressLayout(phys_bits, keyid_bits)
     split = KeyIDPartition.split(layout.keyid_bits, tdx_keyid_bits)
     m = Machine(packages=1, keyid_bits=layout.keyid_bits, phys_bits=layout.phys_bits, dram_bytes=8192,
@@ -286,7 +300,6 @@ def _coherence_machine(coherent: bool) -> Machine:
     return m
 
 
-@lru_cache(maxsize=2 * len(COHERENCE_CASES))
 def coherence_run(case: str = "late_writeback", coherent: bool = False) -> CoherenceResult:
     """Run one of :data:`COHERENCE_CASES` on a machine with ``coherent_keyids=coherent``.
 
@@ -295,6 +308,11 @@ def coherence_run(case: str = "late_writeback", coherent: bool = False) -> Coher
     reader what the flush protocol would have."""
     case = choose(case, COHERENCE_CASES, "case (a cache sequence of lessons 04-06)")
     coherent = flag(coherent, "coherent (coherent_keyids, the SME_COHERENT idea)")
+    return _coherence_run(case, coherent)
+
+
+@lru_cache(maxsize=2 * len(COHERENCE_CASES))
+def _coherence_run(case: str, coherent: bool) -> CoherenceResult:
     m = _coherence_machine(coherent)
     k1, k2, k0 = m.hpa(_FRAME, 1), m.hpa(_FRAME, 2), m.hpa(_FRAME, 0)
     m.store(k1, _OLD)
@@ -453,11 +471,15 @@ def _tdx_option() -> Option:
     return Option("tdx", "tdx_module", True, "", stray, deliberate, deliberate, (), 1, reboot, None)
 
 
-@lru_cache(maxsize=64)
 def option(key: str = "cpu", design: str = "per_keyid") -> Option:
     """Run one key type with one kernel design and say what the engine shows (see :class:`Option`)."""
     key = choose(key, KEY_TYPES, "key (how the memory gets its key)")
     design = choose(design, C11_DESIGNS, "design (the kernel design)")
+    return _option(key, design)
+
+
+@lru_cache(maxsize=64)
+def _option(key: str, design: str) -> Option:
     if (key == "tdx") != (design == "tdx_module"):
         why = ("a TDX private KeyID is used only by the TDX module, so it goes with the design tdx_module"
                if key == "tdx" else "the TDX module keys its guests with private KeyIDs: pick key 'tdx' with it")
@@ -597,3 +619,25 @@ MODEL_ANSWER = (
     "into garbage. So, to Andy's question: outside pmem, and TDX guests, nothing in this course needed a "
     "key other than the CPU's."
 )
+
+
+#: The verdict summary's last column, claim by claim (the claims themselves come from lessons.toml).
+#: Sources: thread-xpfo-costs.md section 6 (the fact-check table), 1.3-1.5; the lessons named.
+VERDICTS: dict[str, str] = {
+    "C1": "True of the RFC: encrypt_mprotect() takes no pkey; Andy said it again in June 2019.",
+    "C2": "True: a KeyID change drops the pages' contents; Dave Hansen agreed (\"functionally MADV_DONTNEED\").",
+    "C3": "Not disputed: KeyID 0 already defeats the cold-boot attacker and costs no event; every other key "
+          "type in lesson 08's C11 table pays flushes or direct-map repairs.",
+    "C4": "True of the RFC v2 API alone; the core series answered with per-KeyID direct maps and KeyID-aware DMA.",
+    "C5": "True; Dave Hansen confirmed the spec's rule (one writable alias, clflush before switching). Only "
+          "coherence in hardware removes it, and not for DMA (lesson 08).",
+    "C6": "True: the old alias's late write-back overwrites the new owner's line unless it is flushed first.",
+    "C7": "True as a race; Intel's answer was never to reprogram a KeyID in use and to flush first.",
+    "C8": "True for one KeyID-0 direct map; every repair has a price: 64 direct maps, plaintext in the "
+          "direct map, EFAULT, or XPFO's shootdowns.",
+    "C9": "XPFO was measured and never merged; memfd_secret (Linux 5.14) removes only opt-in secret memory.",
+    "C10": "pmem needs a key that survives the reboot and a namespace-level design; it was never implemented. "
+           "VM use was prototyped in 2019, never merged, and TDX replaced it.",
+    "C11": "The learner's answer. The course's: outside pmem and TDX guests, nothing it computed needed a key "
+           "other than the CPU's.",
+}

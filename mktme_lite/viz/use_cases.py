@@ -74,7 +74,9 @@ def _span(lo: int, hi: int) -> str:
 def keyid_partition(keyid_bits: int, mktme_keyids: int, tdx_keyids: int, *,
                     facts: Sequence[tuple[str, str]] = (), title: str | None = None) -> LessonFigure:
     """The KeyIDs 0..2^bits-1 as one line: KeyID 0 (the TME key), the MKTME KeyIDs the host may use,
-    and the TDX private KeyIDs only SEAM may use; ``facts`` (label, value) are listed under it."""
+    and the TDX private KeyIDs only SEAM may use; ``facts`` (label, value) are listed under it, the
+    values in the mono font (drawn from single cached glyphs, so a value never seen before costs
+    nothing extra)."""
     keyid_bits = whole(keyid_bits, "keyid_bits", 0, 15)
     n = 1 << keyid_bits
     mktme_keyids = whole(mktme_keyids, "mktme_keyids", 0, n - 1)
@@ -93,8 +95,9 @@ def keyid_partition(keyid_bits: int, mktme_keyids: int, tdx_keyids: int, *,
     ax = _Surface(fig, fig_h)  # inches, y down
     g = Glyphs()
     left, right = 0.35, fig_w - 0.35
-    g.text(left, 0.12, title or f"The {n} KeyIDs of {keyid_bits} KeyID bit{'s' if keyid_bits != 1 else ''}",
-           11, weight="bold", va="top")
+    # Mono: the title changes with every setting, and mono text is drawn from single cached glyphs.
+    g.text(left, 0.12, title or f"KeyIDs 0-{n - 1}: {keyid_bits} KeyID bit{'s' if keyid_bits != 1 else ''}",
+           10.5, family="mono", weight="bold", va="top")
     first_private = mktme_keyids + 1
     regions = [
         ("tme", 1, "KeyID 0: TME key", "0"),
@@ -112,15 +115,15 @@ def keyid_partition(keyid_bits: int, mktme_keyids: int, tdx_keyids: int, *,
         ax.add_patch(Rectangle((x, top), w, h, facecolor=_FACE[kind], alpha=0.55, hatch=PARTITION_HATCH[kind],
                                edgecolor="black", linewidth=1.2))
         if w > 2.2:
-            inner = f"{label} ({count})" if kind != "tme" else label
-            tw = g.text(x + w / 2, top + h / 2, inner, 9, weight="bold", ha="center")
+            tw = g.text(x + w / 2, top + h / 2, label, 9, weight="bold", ha="center")
             ax.add_patch(Rectangle((x + w / 2 - tw / 2 - 0.06, top + h / 2 - 0.11), tw + 0.12, 0.22,
                                    facecolor="white", edgecolor="none", zorder=4))
         else:  # too narrow to hold words: name it above the bar, one row higher if it would touch the last
             name = label if kind != "tme" else "KeyID 0"
             row = 1 if x < label_end + 0.1 else 0
             label_end = x + g.text(x + 0.04, top - 0.05 - 0.24 * row, name, 8, weight="bold", va="bottom")
-        g.text(x + w / 2, top + h + 0.08, span, 8, family="mono", ha="center", va="top")
+        g.text(x + w / 2, top + h + 0.08, span if kind == "tme" else f"{span} ({count})", 8, family="mono",
+               ha="center", va="top")
         x += w
     if not tdx_keyids:
         g.text(right, top - 0.05, "no TDX private KeyIDs", 8, slant="italic", ha="right", va="bottom")
@@ -129,7 +132,7 @@ def keyid_partition(keyid_bits: int, mktme_keyids: int, tdx_keyids: int, *,
     for i, (name, value) in enumerate(facts):
         y = 2.3 + 0.27 * i
         g.text(left, y, name + ":", 9, weight="bold")
-        g.text(left + 2.6, y, value, 9)
+        g.text(left + 2.6, y, value, 8.5, family="mono")  # mono: any value is cheap to draw
     g.draw(ax)
     private = (f"{_count(tdx_keyids, 'TDX private KeyID')}{_span(first_private, n - 1)}, hatched with crosses, which only the "
                "TDX module in SEAM mode may use" if tdx_keyids else "no TDX private KeyIDs")
