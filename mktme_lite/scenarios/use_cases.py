@@ -403,7 +403,8 @@ class Option:
     events: tuple[tuple[str, int], ...] = ()  # one page's life (fault, one process_vm_readv, free)
     direct_maps: int = 0
     survives_reboot: bool | None = None  # pmem_run: the data reads back after a power cycle
-    survives_move: bool | None = None  # pmem_run: ... after the filesystem moved its block
+    survives_move: bool | None = None  # pmem_run, no reboot: the data reads back after its block moved
+    #                                    (raw under a DAX design, through the CPU under "namespace")
     dump_decrypts: bool = False  # whoever holds the key software supplied decrypts a DRAM dump of the page
 
     @property
@@ -490,7 +491,8 @@ def _option(key: str, design: str) -> Option:
         if key == "tme":
             return Option(key, design, False, "a namespace of its own needs a KeyID of its own, not KeyID 0")
         reboot = pmem_run(key=key).intact
-        return Option(key, design, True, "", "", "", "", (), 1, reboot, pmem_run(key=key, move="through_cpu").intact)
+        return Option(key, design, True, "", "", "", "", (), 1, reboot,
+                      pmem_run(key=key, move="through_cpu", rebooted=False).intact)
     page = _page(key, design)
     try:
         got = page.kernel.kernel_read_direct_map(page.pa, LINE)
@@ -505,7 +507,7 @@ def _option(key: str, design: str) -> Option:
     # Only a user key exists outside the CPU; try it on what a cold-boot dump of the frame holds.
     dump = key == "user" and xts_decrypt(*_USER_KEY, line_tweak(page.pa), m.dram(page.pa)) == OLD_LINE
     return Option(key, design, True, "", stray, deliberate, gup, tuple(_life(key, design).items()), maps,
-                  pmem_run(key=key).intact, pmem_run(key=key, move="raw").intact, dump)
+                  pmem_run(key=key).intact, pmem_run(key=key, move="raw", rebooted=False).intact, dump)
 
 
 #: VM hardening, the rows of lesson 08's table: (label, key, design). QEMU encrypt_mprotect()s guest
