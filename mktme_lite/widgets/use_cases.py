@@ -132,8 +132,7 @@ def pmem_lab() -> LessonWidget:
     """The pmem lab (lesson 08)."""
     controls = {
         "key": dropdown("The record's key", [(_KEY_WORDS[k], k) for k in KEYS], "user"),
-        "flushed": toggle("Before the power goes", [("written back (clflush)", True), ("still in the cache", False)],
-                          True),
+        "flushed": toggle("Before the power goes", [("written back", True), ("still cached", False)], True),
         "move": dropdown("The block", [(_MOVE_WORDS[m], m) for m in MOVES], "none"),
         "rebooted": toggle("Power", [("reboot", True), ("no reboot", False)], True),
     }
@@ -165,7 +164,7 @@ def render_coherence_table() -> HTMLCard:
                          caption="What coherence across KeyIDs removes",
                          footer="coherent_keyids models the idea of AMD's SME_COHERENT, not AMD's implementation: a "
                                 "CPU fill first writes back and drops the frame line's other KeyIDs. A device access "
-                                "is no CPU fill.")
+                                "is no CPU fill, and a re-key races within one KeyID.")
 
 
 def render_vm_table() -> HTMLCard:

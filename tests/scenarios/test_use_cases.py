@@ -84,7 +84,8 @@ def test_msr_rows_refuse_anything_but_a_partition():
 def test_coherence_removes_the_cache_symptoms_but_not_the_dma_one():
     table = {case: (off, on) for case, off, on in u.coherence_table()}
     assert table == {"read_other_keyid": (True, False), "late_writeback": (True, False),
-                     "speculative_stale": (True, False), "dma_late_writeback": (True, True)}
+                     "speculative_stale": (True, False), "dma_late_writeback": (True, True),
+                     "rekey_dirty": (True, True)}
 
 
 def test_coherence_does_the_flushing_itself_and_keys_still_differ():

@@ -62,6 +62,8 @@ def test_coherence_table_marks_dma_as_still_wrong():
     lines = w.render_coherence_table().text.splitlines()
     dma = next(l for l in lines if l.startswith("a device writes"))
     assert dma.count("WRONG DATA") == 2
+    rekey = next(l for l in lines if l.startswith("PCONFIG gives"))
+    assert rekey.count("WRONG DATA") == 2
     c5 = next(l for l in lines if l.startswith("write through KeyID 1"))
     assert c5.count("WRONG DATA") == 1 and "right (as if flushed)" in c5
 
