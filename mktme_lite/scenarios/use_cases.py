@@ -39,7 +39,7 @@ from typing import Callable
 from ..address import (IA32_MKTME_KEYID_PARTITIONING, IA32_TME_ACTIVATE, AddressLayout, KeyIDPartition,
                        TMEActivate)
 from ..errors import KeyIDError, ParameterError
-from ..kernel import PAGE_SIZE, KernelPageFault
+from ..kernel import PAGE_SIZE, KernelPageFault, SyscallError
 from ..keytable import PconfigCommand, PconfigStatus
 from ..machine import LINE, Machine
 from ..memory import line_tweak
@@ -455,7 +455,7 @@ def _life(key: str, design: str) -> dict[str, int]:
         owner.write(va, OLD_LINE)
         try:
             debugger.process_vm_readv(owner, va, len(OLD_LINE))
-        except Exception:  # EFAULT under "unmapped"
+        except SyscallError:  # EFAULT under "unmapped"
             pass
         owner.munmap(va, PAGE_SIZE)
     return {kind: spent.get(kind, 0) for kind in aliasing.COST_KINDS}
