@@ -97,6 +97,13 @@ def test_every_choice_the_engine_accepts_passes():
                 assert run("c11_answer", answer).passed is ok, (uc, key, design)
 
 
+def test_a_half_filled_skeleton_gets_a_hint_naming_what_is_open():
+    a = {uc: {"key": ..., "design": ..., "evidence": []} for uc in u.C11_USE_CASES}
+    a["pmem"] = {"key": "user", "design": "namespace", "evidence": [u.pmem_run()]}
+    result = run("c11_answer", {**a, "why": ...})
+    assert result.status == "hint" and "a VM" in result.message and "pmem" not in result.message.split("open:")[1]
+
+
 def test_forged_evidence_is_refused():
     a = l08._model_answer()
     a["pmem"] = {**a["pmem"], "evidence": [dataclasses.replace(u.pmem_run(key="cpu"), intact=True)]}
@@ -109,6 +116,7 @@ def test_evidence_that_is_not_a_result_is_refused():
     assert run("c11_answer", a).status == "hint"
 
 
-@pytest.mark.parametrize("answer", [{}, {uc: ... for uc in u.C11_USE_CASES}])
+@pytest.mark.parametrize("answer", [{}, {uc: ... for uc in u.C11_USE_CASES},
+                                    {uc: {"key": ..., "design": ..., "evidence": []} for uc in u.C11_USE_CASES}])
 def test_an_empty_or_untouched_answer_is_not_attempted(answer):
     assert run("c11_answer", {**answer, "why": ...}).status == "not_attempted"
