@@ -19,6 +19,7 @@ Where each part lives (import from ``mktme_lite.viz``; the modules are the map):
 ``timeline``   trace_timeline (``Machine.trace`` as a timeline)
 ``diagrams``   claim_matrix (claims x lessons), tme_boundary (the TME threat model)
 ``tables``     table, Cell, card, text_columns: every HTML table, each with a plain-text twin
+``use_cases``  keyid_partition (the KeyIDs split MKTME / TDX private), outcome_table (lesson 08)
 ``glyphs``     Glyphs: figure text as cached outlines (why the widgets redraw in milliseconds)
 
 The text helpers (hexdump, printable, describe_bytes, differing_blocks, changed_lines, BLOCK,
@@ -38,12 +39,14 @@ from .figure import HTMLCard, LessonFigure, figure_png, is_static, show, to_bund
 from .maps import alias_map, memory_map
 from .tables import Cell, card, table, text_columns
 from .timeline import trace_timeline
+from .use_cases import keyid_partition, outcome_table
 
 __all__ = [
     # figure
     "LessonFigure", "HTMLCard", "is_static", "figure_png", "show", "to_bundle",
     # pictures
     "bytes_figure", "line_changes", "memory_map", "alias_map", "trace_timeline", "claim_matrix", "tme_boundary",
+    "keyid_partition", "outcome_table",
     # tables
     "Cell", "table", "card", "text_columns",
     # text helpers, from mktme_lite.dump
