@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -59,6 +60,11 @@ __all__ = [
     "toggle",
     "error_bundle",
 ]
+
+#: The last updates of every widget in this kernel, newest last: ``{"widget", "render_ms", "bundle_ms",
+#: "send_ms", "bytes", "status"}``. benchmarks/bench_browser.py reads it to split a browser round trip
+#: into Python rendering, encoding, sending and what the front end adds.
+TIMINGS: deque = deque(maxlen=2000)
 
 WIDGET_CLASS = "mktme-widget"
 OUTPUT_CLASS = "mktme-widget-output"
@@ -171,6 +177,7 @@ class LessonWidget:
         self.last_status = "not drawn"  # "ok", "input-error" or "bug" after an update
         self.last_message = ""
         self.last_ms = 0.0
+        self._rendered_at = 0.0
         self.updates = 0
         for control in self.controls.values():
             control.observe(self.update, names="value")
@@ -188,8 +195,11 @@ class LessonWidget:
     def draw(self, params: Mapping[str, Any]) -> tuple[dict, dict]:
         """Render ``params`` to a mime bundle; never raises. Sets ``last_status``/``last_message``."""
         start = time.perf_counter()
+        self._rendered_at = start
         try:
-            bundle = to_bundle(self.render(**params))
+            picture = self.render(**params)
+            self._rendered_at = time.perf_counter()
+            bundle = to_bundle(picture)
             self.last_status, self.last_message = "ok", ""
         except (WidgetInputError, MKTMEError) as exc:
             self.last_status, self.last_message = "input-error", str(exc)
@@ -202,9 +212,16 @@ class LessonWidget:
 
     def update(self, change: Any = None) -> None:
         """Redraw the output for the current control values (the ``observe`` callback)."""
+        start = time.perf_counter()
         data, metadata = self.draw(self.params())
+        drawn = time.perf_counter()
         self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
         self.updates += 1
+        TIMINGS.append({"widget": self.title, "render_ms": 1000 * (self._rendered_at - start),
+                        "bundle_ms": 1000 * (drawn - self._rendered_at),
+                        "send_ms": 1000 * (time.perf_counter() - drawn),
+                        "bytes": sum(len(v) for v in data.values() if isinstance(v, str)),
+                        "status": self.last_status})
 
     # -- the static twin -------------------------------------------------------------------
     def describe(self, params: Mapping[str, Any]) -> str:
