@@ -100,7 +100,7 @@ def alias_explorer() -> LessonWidget:
         Telling("Encrypted pages dropped from the direct map: the debugger gets EFAULT and the kernel's own "
                 "read oopses; the process's data is safe.", {"writer": "debugger", "design": "unmapped"}),
     ]
-    return LessonWidget(render_alias_explorer, controls, title="Alias explorer", telling=telling,
+    return LessonWidget(render_alias_explorer, controls, title="Alias explorer", telling=telling, cache=64,
                         intro="write one line of an encrypted page through one path, read it back through every "
                               "alias, and pick the kernel's direct-map design.")
 

@@ -200,7 +200,7 @@ def keyid_budget() -> LessonWidget:
         Telling("A 52-bit machine (the x86-64 maximum) with 6 KeyID bits: each KeyID reaches 64 TiB.",
                 {"phys_bits": 52}),
     ]
-    return LessonWidget(render_keyid_budget, controls, title="KeyID-bit budget", telling=telling,
+    return LessonWidget(render_keyid_budget, controls, title="KeyID-bit budget", telling=telling, cache=64,
                         intro="every KeyID bit doubles the number of KeyIDs and halves the memory each can reach. "
                               "Physical address bits is MAXPHYADDR, KeyID bits is IA32_TME_ACTIVATE[35:32], "
                               "CPU allows is IA32_TME_CAPABILITY[35:32].")
@@ -318,5 +318,5 @@ def pconfig_console() -> LessonWidget:
         Telling("DEVICE_BUSY on the last package: package 0 is programmed, package 1 is not, until the kernel "
                 "retries.", {"package": EVERY, "failure": "busy"}),
     ]
-    return LessonWidget(render_pconfig_console, controls, title="PCONFIG console", telling=telling,
+    return LessonWidget(render_pconfig_console, controls, title="PCONFIG console", telling=telling, cache=64,
                         intro="program one KeyID on one package, or on all of them, and see both key tables.")
