@@ -172,7 +172,8 @@ class LessonWidget:
     """Labelled controls + one output, around a pure ``render(**params)`` function."""
 
     def __init__(self, render: Callable[..., Any], controls: Mapping[str, W.ValueWidget], *, title: str,
-                 telling: Sequence[Telling] = (), intro: str = "", cache: int = 0):
+                 telling: Sequence[Telling] = (), intro: str = "", cache: int = 0,
+                 constrain: Callable[[dict[str, Any]], Mapping[str, tuple[Sequence, Any]]] | None = None):
         if not controls:
             raise ValueError("a widget needs at least one control")
         for name, control in controls.items():
@@ -187,6 +188,8 @@ class LessonWidget:
             raise ValueError(f"cache is how many settings to keep: a whole number >= 0; got {cache!r}")
         self.cache = cache
         self._cache: OrderedDict = OrderedDict()
+        self.constrain = constrain
+        self._holding = False
         # The live picture: an HTML widget whose value is replaced in place on every update.
         self.output = W.HTML(layout=W.Layout(width="100%"))
         self.output.add_class(OUTPUT_CLASS)
@@ -238,6 +241,26 @@ class LessonWidget:
         self.last_ms = 1000 * (time.perf_counter() - start)
         return out
 
+    def apply_constraints(self) -> None:
+        """Give every control the options ``constrain(params)`` allows, with no redraw in between.
+
+        ``constrain`` maps a control's name to ``(options, value)``: the choices consistent with the
+        other controls, and the value to show (the old one, or the nearest allowed). So a control can
+        only offer settings that make sense together, and each move costs one redraw."""
+        if self.constrain is None:
+            return
+        self._holding = True
+        try:
+            for name, (options, value) in self.constrain(self.params()).items():
+                control = self.controls[name]
+                with control.hold_sync():
+                    if list(control.options) != list(options):
+                        control.options = list(options)
+                    if control.value != value:
+                        control.value = value
+        finally:
+            self._holding = False
+
     def draw(self, params: Mapping[str, Any]) -> tuple[dict, dict]:
         """Render ``params`` to a mime bundle (what the static twin stores); never raises."""
         return self._picture(params, to_bundle, error_bundle)
@@ -252,7 +275,10 @@ class LessonWidget:
         The output's HTML is replaced in place: one message with one copy of the picture, no
         clearing and re-displaying. With ``cache=n`` the last ``n`` settings are kept, so going back
         to a setting costs nothing (the render function is pure)."""
+        if self._holding:  # a control moved by constrain(): one redraw follows, for all of them
+            return
         start = time.perf_counter()
+        self.apply_constraints()
         params = self.params()
         key = _cache_key(params) if self.cache else None
         hit = self._cache.get(key) if key is not None else None

@@ -334,3 +334,12 @@ def test_every_update_is_timed_for_the_browser_benchmark():
     (t,) = [t for t in TIMINGS if t["widget"] == "timed one"]
     assert t["status"] == "ok" and t["cached"] is False and t["bytes"] == len(w.output.value)
     assert all(t[k] >= 0 for k in ("render_ms", "bundle_ms", "send_ms"))
+
+
+@pytest.mark.parametrize("key_mode", list(tb.KEY_MODES))
+def test_no_text_of_the_dram_probe_runs_off_its_figure(key_mode, past_the_edge):
+    for address in (tb.ADDRESSES[0], tb.ADDRESSES[-1]):
+        for message, fmt in (("hi", "text"), ("x" * 64, "text"), ("00" * 64, "hex")):
+            fig = tme_basics.render_dram_probe(message, address, key_mode, fmt)
+            assert past_the_edge(fig) == [], (key_mode, address, message)
+
