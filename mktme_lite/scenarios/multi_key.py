@@ -193,7 +193,7 @@ ENC_ALGS: dict[str, tuple[str, int]] = {
 #: Transient failures a lesson can inject before the PCONFIG runs.
 FAILURES: dict[str, tuple[str, PconfigStatus | None]] = {
     "none": ("none", None),
-    "busy": ("DEVICE_BUSY once (another CPU holds the key-table lock)", PconfigStatus.DEVICE_BUSY),
+    "busy": ("DEVICE_BUSY once (key-table lock held)", PconfigStatus.DEVICE_BUSY),
     "entropy": ("ENTROPY_ERROR once (the RNG ran dry)", PconfigStatus.ENTROPY_ERROR),
 }
 

@@ -196,3 +196,41 @@ def kernel_execute(page, code: str, timeout_ms: int = 30_000) -> str:
       await Promise.race([future.done, new Promise((_, no) => setTimeout(() => no('timeout'), timeout))]);
       return out;
     }""", [code, timeout_ms])
+
+
+#: Text inside a ``.mktme-widget`` that does not fit its box: every element with a box whose content is
+#: wider than the box (``scrollWidth > clientWidth``: labels, readouts, buttons, card paragraphs and
+#: table cells, ...), and every dropdown option whose text is wider than the dropdown shows (a
+#: ``<select>`` clips its chosen option without any scroll width, so its options are measured with the
+#: select's own font). Returns one line per problem: widget title, element, text.
+WIDGET_OVERFLOW = """() => {
+  const problems = [];
+  const ctx = document.createElement('canvas').getContext('2d');
+  const px = v => parseFloat(v) || 0;
+  const name = w => { const s = w.querySelector('strong'); return s ? s.textContent.trim() : 'a widget'; };
+  const short = t => (t || '').replace(/\\s+/g, ' ').trim().slice(0, 80);
+  for (const w of document.querySelectorAll('.jp-OutputArea-output .mktme-widget')) {
+    for (const el of w.querySelectorAll('*')) {
+      if (!el.getClientRects().length || el.tagName === 'SELECT' || el.tagName === 'OPTION') continue;
+      const text = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+      if (!text || el.clientWidth === 0) continue;  // inline elements have no box of their own
+      if (el.scrollWidth > el.clientWidth + 1)
+        problems.push(`${name(w)}: <${el.tagName.toLowerCase()} class="${el.className}"> text does not fit `
+                      + `its box (${el.scrollWidth} > ${el.clientWidth} px): "${short(el.textContent)}"`);
+    }
+    for (const sel of w.querySelectorAll('select')) {
+      if (!sel.getClientRects().length) continue;
+      const cs = getComputedStyle(sel);
+      ctx.font = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+      // The arrow sits in the right padding; the text gets the rest.
+      const room = sel.clientWidth - px(cs.paddingLeft) - px(cs.paddingRight);
+      for (const opt of sel.options) {
+        const need = ctx.measureText(opt.text).width;
+        if (need > room + 1)
+          problems.push(`${name(w)}: dropdown option "${short(opt.text)}" is cut off when chosen `
+                        + `(${Math.ceil(need)} > ${Math.floor(room)} px)`);
+      }
+    }
+  }
+  return problems;
+}"""

@@ -9,11 +9,15 @@ lessons.toml this test opens the notebook in JupyterLab, runs all cells, and req
 - every widget view rendered, at least one widget container per lesson;
 - for every container with the CSS class ``mktme-widget``: moving its first control (slider,
   dropdown, toggle buttons, checkbox, text box or button) changes the contents of the
-  ``mktme-widget-output`` area inside it within 10 s.
+  ``mktme-widget-output`` area inside it within 10 s;
+- no text inside a widget is cut off at JupyterLab's width in the test (1280 px, left panel
+  collapsed): no element's text is wider than its box, no dropdown option wider than the dropdown
+  (``lab_driver.WIDGET_OVERFLOW``).
 
 It saves ``artifacts/screenshots/<stem>.png`` per lesson. The fixtures
-``tests/fixtures/broken_widget.ipynb`` and ``frozen_widget.ipynb`` prove that the same
-checking function fails on a widget that cannot render and on one that never redraws.
+``tests/fixtures/broken_widget.ipynb``, ``frozen_widget.ipynb`` and ``overflowing_widget.ipynb``
+prove that the same checking function fails on a widget that cannot render, on one that never
+redraws and on one whose text does not fit.
 
 Chromium comes from apt (``/usr/bin/chromium``, or set ``MKTME_CHROMIUM``); Playwright is
 only the driver. Never run ``playwright install``. Starting JupyterLab and Chromium lives in
@@ -27,8 +31,8 @@ from pathlib import Path
 import pytest
 
 # The server, the browser and the page scripts are shared with benchmarks/bench_browser.py.
-from lab_driver import (CONTROLS, ROOT, RUN_FINISHED, VIEWPORT, LabError, chromium, lesson_stems,
-                        open_and_run, running_lab)
+from lab_driver import (CONTROLS, ROOT, RUN_FINISHED, VIEWPORT, WIDGET_OVERFLOW, LabError, chromium,
+                        lesson_stems, open_and_run, running_lab)
 
 pytestmark = pytest.mark.browser
 
@@ -183,6 +187,7 @@ def check_notebook_in_browser(page, lab, relpath: str, *, require_widget: bool =
         problems += page.evaluate(OUTPUT_PROBLEMS)
         if require_widget and page.locator(".jp-OutputArea-output .mktme-widget").count() == 0:
             problems.append("no widget with the CSS class mktme-widget was displayed")
+        problems += page.evaluate(WIDGET_OVERFLOW)
         problems += interaction_problems(page, change_timeout_ms)
         page.wait_for_function(RUN_FINISHED, timeout=60_000, polling=200)
         problems += [p for p in page.evaluate(OUTPUT_PROBLEMS) if p not in problems]
@@ -217,3 +222,12 @@ def test_widget_that_never_redraws_fails_the_check(lab, page):
     with pytest.raises(AssertionError, match="did not change"):
         check_notebook_in_browser(page, lab, "tests/fixtures/frozen_widget.ipynb",
                                   change_timeout_ms=3000)
+
+
+def test_widget_whose_text_does_not_fit_fails_the_check(lab, page):
+    with pytest.raises(AssertionError) as info:
+        check_notebook_in_browser(page, lab, "tests/fixtures/overflowing_widget.ipynb")
+    message = str(info.value)
+    assert "is cut off when chosen" in message and "an option far too long" in message
+    assert "text does not fit its box" in message and "a label wider than its button" in message
+    assert "did not change" not in message  # the fixture redraws: only its text is wrong
