@@ -67,7 +67,8 @@ __all__ = [
 ]
 
 #: The last updates of every widget in this kernel, newest last: ``{"widget", "render_ms", "bundle_ms",
-#: "send_ms", "bytes", "status"}``. benchmarks/bench_browser.py reads it to split a browser round trip
+#: "send_ms", "cpu_ms", "bytes", "status", "cached"}`` (wall-clock times, and the kernel's CPU time for
+#: the whole update, which other jobs on the machine do not inflate). benchmarks/bench_browser.py reads it to split a browser round trip
 #: into Python rendering, encoding, sending and what the front end adds.
 TIMINGS: deque = deque(maxlen=2000)
 
@@ -277,7 +278,7 @@ class LessonWidget:
         to a setting costs nothing (the render function is pure)."""
         if self._holding:  # a control moved by constrain(): one redraw follows, for all of them
             return
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         self.apply_constraints()
         params = self.params()
         key = _cache_key(params) if self.cache else None
@@ -298,6 +299,7 @@ class LessonWidget:
         TIMINGS.append({"widget": self.title, "render_ms": 1000 * (self._rendered_at - start),
                         "bundle_ms": 1000 * (drawn - self._rendered_at),
                         "send_ms": 1000 * (time.perf_counter() - drawn),
+                        "cpu_ms": 1000 * (time.process_time() - cpu),
                         "bytes": len(value), "status": self.last_status, "cached": hit is not None})
 
     # -- the static twin -------------------------------------------------------------------
