@@ -24,6 +24,7 @@ Without Chromium, :func:`main` returns ``{"skipped": ...}`` so ``make bench`` ru
 
     .venv/bin/python benchmarks/bench_browser.py                 # every lesson, 20 moves
     .venv/bin/python benchmarks/bench_browser.py --lessons 02 03 --moves 10 --label after
+    .venv/bin/python benchmarks/bench_browser.py --compare results/browser_before.json results/browser_after.json
 
 Not a test: timings on a shared 2-core machine are too noisy to gate on (benchmarks/README.md).
 """
@@ -334,10 +335,44 @@ def main(lessons: list[str] | None = None, moves: int = 20, label: str | None = 
     return report
 
 
+def compare(before: Path, after: Path, log=print) -> list[dict]:
+    """A per-control table of two saved runs: p50/p95 before -> after (and the cold p95 after)."""
+    runs = [json.loads(Path(f).read_text()) for f in (before, after)]
+    for name, run in zip(("before", "after"), runs):
+        m = run["machine"]
+        log(f"{name}: {run['when']}, {m['cores']} cores {m['cpu']}, load {m['load_1_5_15']} -> "
+            f"{run.get('load_after_1_5_15')}, {run['moves']} moves")
+
+    def controls(run):
+        return {(stem, w["title"], c["control"]): c for stem, lr in run["lessons"].items()
+                for w in lr["widgets"] for c in w["controls"]}
+
+    old, new = controls(runs[0]), controls(runs[1])
+    rows = []
+    log(f"{'widget / control':44} {'p50 before':>10} {'p95 before':>10} {'p50 after':>10} {'p95 after':>10} "
+        f"{'cold p95':>9}")
+    for key in list(dict.fromkeys([*old, *new])):
+        a, b = old.get(key, {}), new.get(key, {})
+        row = {"control": " / ".join(key[1:]), "lesson": key[0],
+               "before": a.get("content"), "after": b.get("content"), "after_cold": b.get("cold")}
+        rows.append(row)
+
+        def f(d, k):
+            return f"{d[k]:.0f}" if d and d.get(k) is not None else "-"
+        log(f"{row['control'][:44]:44} {f(a.get('content'), 'p50_ms'):>10} {f(a.get('content'), 'p95_ms'):>10} "
+            f"{f(b.get('content'), 'p50_ms'):>10} {f(b.get('content'), 'p95_ms'):>10} {f(b.get('cold'), 'p95_ms'):>9}")
+    return rows
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--compare", nargs=2, metavar=("BEFORE.json", "AFTER.json"),
+                    help="print a per-control table of two saved runs instead of measuring")
     ap.add_argument("--lessons", nargs="*", help="lesson numbers or stems (default: every written lesson)")
     ap.add_argument("--moves", type=int, default=20, help="moves per control (default 20)")
     ap.add_argument("--label", help="name of the JSON file under benchmarks/results/ (default: the time)")
     args = ap.parse_args()
-    main(args.lessons, args.moves, args.label)
+    if args.compare:
+        compare(*map(Path, args.compare))
+    else:
+        main(args.lessons, args.moves, args.label)
