@@ -6,11 +6,14 @@
 
 The numbers come from :func:`mktme_lite.scenarios.multi_key.budget` and the PCONFIG run from
 :func:`mktme_lite.scenarios.multi_key.pconfig_run`; this module draws them. Impossible
-combinations are refused there with a sentence that says why, and shown here in place of a
-picture.
+combinations are refused there with a sentence that says why. The budget widget's controls
+never offer one: its DRAM choices follow the address width and its KeyID-bit slider stops at
+what the CPU allows and the DRAM leaves (``LessonWidget(constrain=...)``); the CPU's limit is
+drawn as a dashed bracket and stated, so "CPU allows" changes the picture at every value.
 
-Speed: the budget figure draws its text as cached glyph outlines; the console's machine is
-prepared once and cloned for every update.
+Speed: the budget figure draws its text as cached glyph outlines, the values that change with
+every setting in the mono font (no outline layout per new string); the console's machine is
+prepared once and cloned for every update; both widgets keep their last 64 settings.
 """
 
 from __future__ import annotations
