@@ -13,7 +13,7 @@ data ("the second grid differs from the first in block 2 only"), never a generic
 
 Where each part lives (import from ``mktme_lite.viz``; the modules are the map):
 
-``figure``     LessonFigure, HTMLCard, show, to_bundle, figure_png, is_static
+``figure``     LessonFigure, HTMLCard, show, to_bundle, live_html, figure_png, is_static
 ``bytes``      bytes_figure (heat map + hex grid), line_changes (which 64-byte lines differ)
 ``maps``       memory_map (frames and their KeyIDs), alias_map (which addresses reach a frame)
 ``timeline``   trace_timeline (``Machine.trace`` as a timeline)
@@ -35,7 +35,7 @@ from __future__ import annotations
 from ..dump import BLOCK, LINE, changed_lines, describe_bytes, differing_blocks, hexdump, printable
 from .bytes import bytes_figure, line_changes
 from .diagrams import claim_matrix, tme_boundary
-from .figure import HTMLCard, LessonFigure, figure_png, is_static, show, to_bundle
+from .figure import HTMLCard, LessonFigure, figure_png, is_static, live_html, show, to_bundle
 from .maps import alias_map, memory_map
 from .tables import Cell, card, table, text_columns
 from .timeline import trace_timeline
@@ -43,7 +43,7 @@ from .use_cases import keyid_partition, outcome_table
 
 __all__ = [
     # figure
-    "LessonFigure", "HTMLCard", "is_static", "figure_png", "show", "to_bundle",
+    "LessonFigure", "HTMLCard", "is_static", "figure_png", "show", "to_bundle", "live_html",
     # pictures
     "bytes_figure", "line_changes", "memory_map", "alias_map", "trace_timeline", "claim_matrix", "tme_boundary",
     "keyid_partition", "outcome_table",
