@@ -102,6 +102,7 @@ NOT_ENTRY_POINTS = {
     "to_bundle": "display plumbing for a LessonFigure (viz/figure.py)",
     "show": "display plumbing for a LessonFigure (viz/figure.py)",
     "show_figure": "the same function as show",
+    "live_html": "display plumbing: the live widgets' HTML form of a LessonFigure (viz/figure.py)",
     "is_static": "takes no arguments",
     "setup": "takes no arguments",
 }
