@@ -103,7 +103,7 @@ def render_cache_stepper(scenario: str = "c5", step: int = 0, mode: str = "show"
 
 def _options(scenario: str) -> list[tuple[str, int]]:
     n = len(stepper(scenario))
-    return [(f"{i} of {n}", i) for i in range(n + 1)]
+    return [(str(i), i) for i in range(n + 1)]
 
 
 def cache_stepper() -> LessonWidget:

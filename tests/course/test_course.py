@@ -149,32 +149,33 @@ def test_every_problem_is_reported_at_once(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- one edit, everything follows
 
-def test_writing_lesson_04_touches_lessons_toml_once(tmp_path, monkeypatch):
-    """Point the course at a copy of lessons.toml in which lesson 04 is written: the lesson list,
-    the claim map (card, table, figure, labels) and the quiz rule all follow, with no code change."""
+def test_writing_lesson_05_touches_lessons_toml_once(tmp_path, monkeypatch):
+    """Point the course at a copy of lessons.toml in which lesson 05 (the first planned one) is written:
+    the lesson list, the claim map (card, table, figure, labels) and the quiz rule all follow, with no
+    code change."""
     before_table = start_here.claim_table().text
-    assert "04 (planned)" in before_table and course.lesson("04").is_planned
+    assert "05 (planned)" in before_table and course.lesson("05").is_planned
     text = TOML.read_text(encoding="utf-8")
-    old = 'stem = "04_cache_incoherence"\nstatus = "planned"'
+    old = 'stem = "05_swap"\nstatus = "planned"'
     assert old in text
-    _use(tmp_path, monkeypatch, text.replace(old, 'stem = "04_cache_incoherence"\nstatus = "written"\n'
+    _use(tmp_path, monkeypatch, text.replace(old, 'stem = "05_swap"\nstatus = "written"\n'
                                                   'exercises = false'))
 
-    assert [e.number for e in course.written()] == ["00", "01", "02", "03", "04"]
-    assert [e.number for e in course.planned()] == ["05", "06", "07", "08"]
-    assert not course.lesson("04").is_planned
-    assert course.lesson("04").label == "04 — Cache incoherence"
+    assert [e.number for e in course.written()] == ["00", "01", "02", "03", "04", "05"]
+    assert [e.number for e in course.planned()] == ["06", "07", "08"]
+    assert not course.lesson("05").is_planned
+    assert course.lesson("05").label == "05 — Swap"
     table = start_here.claim_table().text
-    assert "04 (planned)" not in table and "C5 [04]" in table and "C6 [04]" in table
-    assert "the course so far has lessons 00, 01, 02, 03, 04." in table
-    card = start_here.render_claim_card("C5")
-    assert "Lesson 04 — Cache incoherence" in card.text and "(planned)" not in card.text
-    assert "not written yet" not in card.text  # no lesson of C5 is planned any more
+    assert "05 (planned)" not in table and "C4 [05]" in table
+    assert "the course so far has lessons 00, 01, 02, 03, 04, 05." in table
+    card = start_here.render_claim_card("C4")
+    assert "Lesson 05 — Swap" in card.text and "(planned)" not in card.text
+    assert "not written yet" not in card.text  # no lesson of C4 is planned any more
     alt = start_here.claim_figure().mktme_alt
-    assert "04" not in alt.split("planned:")[-1] and "05" in alt.split("planned:")[-1]
+    assert "05" not in alt.split("planned:")[-1] and "06" in alt.split("planned:")[-1]
 
     monkeypatch.delenv(course.ENV)  # and back to the course's own file
-    assert course.lesson("04").is_planned and start_here.claim_table().text == before_table
+    assert course.lesson("05").is_planned and start_here.claim_table().text == before_table
 
 
 def test_a_retitled_lesson_is_retitled_everywhere_it_is_shown(tmp_path, monkeypatch):
