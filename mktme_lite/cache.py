@@ -108,6 +108,7 @@ class Cache:
         return [line for index in sorted(self._sets) for line in self._sets[index].values()]
 
     def copy(self) -> "Cache":
-        c = Cache(self.package, self.sets, self.ways)
+        c = Cache.__new__(Cache)  # the geometry was checked when this cache was made
+        c.package, c.sets, c.ways = self.package, self.sets, self.ways
         c._sets = {i: OrderedDict((k, v.copy()) for k, v in s.items()) for i, s in self._sets.items()}
         return c

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import Enum, IntEnum
+from functools import lru_cache
 
 from .address import ALG_KEY_BYTES, ALG_NAMES
 from .errors import KeyMaterialError
@@ -86,6 +87,16 @@ def key_fingerprint(data_key: bytes, tweak_key: bytes) -> str:
 
 
 def make_key_entry(data_key: bytes, tweak_key: bytes, alg: int, source: str) -> KeyEntry:
+    """The entry PCONFIG writes for a key pair (checked). Entries are frozen and the cipher keeps
+    no state between calls, so programming the same key again reuses the entry made the first
+    time: a scenario that re-keys thousands of cloned machines builds each AES key schedule once."""
+    if isinstance(data_key, bytes) and isinstance(tweak_key, bytes):
+        return _key_entry(data_key, tweak_key, alg, source)
+    return _key_entry.__wrapped__(data_key, tweak_key, alg, source)
+
+
+@lru_cache(maxsize=256)
+def _key_entry(data_key: bytes, tweak_key: bytes, alg: int, source: str) -> KeyEntry:
     size = ALG_KEY_BYTES[alg]
     for name, k in (("data_key", data_key), ("tweak_key", tweak_key)):
         if not isinstance(k, (bytes, bytearray)) or len(k) != size:

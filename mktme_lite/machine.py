@@ -4,9 +4,10 @@ This is the facade every lesson drives. It is deliberately small and explicit:
 
 * ``store`` / ``load`` go through the issuing package's cache (write-back, write-allocate).
   A miss fills the line from DRAM; a dirty line leaving a cache is written back to DRAM.
-  Both pass through the encryption engine of the memory controller that owns the address
-  (its *home* package), which uses the key its own table holds for that KeyID *now*.
-  Memory is split evenly between packages, like NUMA nodes (``home_package``).
+  Both pass through an encryption engine, which uses the key its table holds for that KeyID
+  *now*. Which table that is, is a switch (``keytable_scope``, below); by default it is the
+  memory controller that owns the address (its *home* package). Memory is split evenly
+  between packages, like NUMA nodes (``home_package``).
 * The same full address stays coherent across packages (a simple MSI protocol): a store
   invalidates other packages' copies, and a dirty copy elsewhere is first written back by its
   own package's engine. Different KeyIDs of one frame are different addresses to the caches,
@@ -30,11 +31,26 @@ This is the facade every lesson drives. It is deliberately small and explicit:
 * All randomness (the TME key, random PCONFIG keys, DRAM's power-on noise) comes from one
   generator seeded by ``seed``: the same seed gives the same run.
 * ``clone()`` copies the whole state cheaply so a scenario can be replayed many times.
+
+Which key table encrypts a fill or a write-back is not published for MKTME, and the sources
+frame it three ways; ``keytable_scope`` makes it a visible modelling choice (``KEYTABLE_SCOPES``):
+
+* ``"home"`` (default): the table of the package whose memory controller owns the line. The
+  MKTME engines sit in the memory controllers (hardware.md 1.1), and the spec calls PCONFIG
+  package-scoped, to be run on every package (2.5).
+* ``"writer"``: the table of the package doing the fill or the write-back, as Andy Lutomirski
+  wrote it on 4 Dec 2018 ("whether the writeback happens before or after the package doing
+  the writeback notices the PCONFIG").
+* ``"platform"``: one table for the whole machine, as today's SDM words it ("shared by all
+  logical processors in a platform"); PCONFIG on any package programs it for every package.
+
+Claim C7 takes a different form under each (lesson 06).
 """
 
 from __future__ import annotations
 
 from collections import Counter, deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,13 +61,15 @@ from .address import (
     ALG_KEY_BYTES,
     ALG_NAMES,
     IA32_TME_ACTIVATE,
+    IA32_MKTME_KEYID_PARTITIONING,
     IA32_TME_CAPABILITY,
     AddressLayout,
+    KeyIDPartition,
     TMEActivate,
     TMECapability,
 )
 from .cache import Cache, CacheLine
-from .errors import AddressError, ConfigError, KeyMaterialError, MKTMEError, PackageError, ParameterError
+from .errors import AddressError, ConfigError, KeyIDError, KeyMaterialError, MKTMEError, PackageError, ParameterError
 from .keytable import (
     KeyEntry,
     KeyMode,
@@ -64,7 +82,7 @@ from .memory import DRAM, LINE, EncryptionEngine
 from .params import byteslike, choose, flag, whole
 from .xts import XTSCipher
 
-__all__ = ["Machine", "Event", "Trace", "DEFAULT_TRACE_CAP", "MAX_DRAM_BYTES", "MAX_INJECTED", "LINE", "PconfigCommand", "PconfigStatus",
+__all__ = ["Machine", "Event", "Trace", "KEYTABLE_SCOPES", "DEFAULT_TRACE_CAP", "MAX_DRAM_BYTES", "MAX_INJECTED", "LINE", "PconfigCommand", "PconfigStatus",
            "KeyMode"]
 
 #: Events a trace keeps by default. An event costs 130-200 bytes, so 50 000 of them hold under
@@ -77,6 +95,9 @@ MAX_DRAM_BYTES = 32 * 1024 * 1024
 #: Most transient PCONFIG failures one ``inject_pconfig_status`` call queues. Linux's key service
 #: gives up after 10 rounds; a queue of millions would only fill memory.
 MAX_INJECTED = 10_000
+#: Which key table encrypts a line on its way to or from DRAM (module docstring): the home
+#: memory controller's, the table of the package doing the fill or write-back, or one shared table.
+KEYTABLE_SCOPES = ("home", "writer", "platform")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +149,8 @@ class Machine:
     cache geometry, ``tme_bypass`` (KeyID 0 unencrypted) and ``crypto_algs`` (algorithms
     allowed for KeyIDs >= 1; the 2018 parts offered AES-XTS-128 only). ``trace`` turns the
     event trace on or off; ``trace_cap`` is how many recent events it keeps (None: all).
+    ``keytable_scope`` picks which key table encrypts a fill or write-back (one of
+    ``KEYTABLE_SCOPES``; a modelling choice, see the module docstring).
 
     ``coherent_keyids`` (default False, as on every MKTME part: hardware.md 3.1) is a model of the
     idea behind AMD's SME_COHERENT, not of AMD's implementation: when True, every CPU fill of a
@@ -152,7 +175,10 @@ class Machine:
         max_keyid_bits: int | None = None,
         trace: bool = True,
         trace_cap: int | None = DEFAULT_TRACE_CAP,
+        keytable_scope: str = "home",
         coherent_keyids: bool = False,
+        tdx_keyid_bits: int = 0,
+        pmem_bytes: int = 0,
     ):
         # Every argument through the shared checks (mktme_lite.params): a string is never a flag,
         # True never a number, and every size has a ceiling that keeps construction under a second.
@@ -176,6 +202,15 @@ class Machine:
         crypto_algs = whole(crypto_algs, "crypto_algs", 0, 0xFFFF, hex_=True)
         if crypto_algs not in (ALG_AES_XTS_128, ALG_AES_XTS_256, ALG_AES_XTS_128 | ALG_AES_XTS_256):
             raise ConfigError("crypto_algs must be ALG_AES_XTS_128, ALG_AES_XTS_256 or both (bitwise or)")
+        self.partition = KeyIDPartition.split(keyid_bits, tdx_keyid_bits)
+        tdx_keyid_bits = int(tdx_keyid_bits)  # checked by KeyIDPartition.split
+        self._private_first = self.partition.private_range.start if self.partition.tdx_keyids else None
+        self._in_seam = False
+        pmem_bytes = whole(pmem_bytes, f"pmem_bytes (persistent memory at the top of DRAM; dram_bytes={dram_bytes:#x})",
+                           0, dram_bytes)
+        if pmem_bytes % 4096:
+            raise ConfigError(f"pmem_bytes must be a multiple of 4096 (whole pages); got {pmem_bytes:#x}")
+        self.pmem = range(dram_bytes - pmem_bytes, dram_bytes)
         # numpy seeds its generators with non-negative integers only; 64 bits is plenty of seed.
         seed = whole(seed, "seed", 0, (1 << 64) - 1)
         self.seed = seed
@@ -183,11 +218,24 @@ class Machine:
         self.capability = TMECapability(
             max_keyid_bits=max_keyid_bits, max_keys=(1 << max_keyid_bits) - 1
         )
-        self.activate = TMEActivate(bypass=tme_bypass, keyid_bits=keyid_bits, crypto_algs=crypto_algs)
+        self.activate = TMEActivate(bypass=tme_bypass, keyid_bits=keyid_bits, crypto_algs=crypto_algs,
+                                    tdx_keyid_bits=tdx_keyid_bits)
+        # What reboot() needs to build the same machine again.
+        self._config = dict(packages=packages, keyid_bits=keyid_bits, phys_bits=phys_bits, dram_bytes=dram_bytes,
+                            cache_sets=cache_sets, cache_ways=cache_ways, tme_bypass=tme_bypass,
+                            crypto_algs=crypto_algs, max_keyid_bits=max_keyid_bits, trace=trace, trace_cap=trace_cap,
+                            keytable_scope=keytable_scope, coherent_keyids=coherent_keyids,
+                            tdx_keyid_bits=tdx_keyid_bits, pmem_bytes=pmem_bytes)
         # The TME key: made by the CPU's RNG at boot, never visible to software.
         self._tme_cipher = XTSCipher(self.rng.bytes(16), self.rng.bytes(16))
         self.memory = DRAM(dram_bytes, self.rng)
-        self.tables = [KeyTable(p, self.layout.nr_keyids) for p in range(packages)]
+        self.keytable_scope = choose(keytable_scope, KEYTABLE_SCOPES,
+                                     "keytable_scope (which key table encrypts a fill or write-back)")
+        if self.keytable_scope == "platform":
+            shared = KeyTable(0, self.layout.nr_keyids)
+            self.tables = [shared] * packages  # one table: PCONFIG on any package programs it
+        else:
+            self.tables = [KeyTable(p, self.layout.nr_keyids) for p in range(packages)]
         self.engines = [EncryptionEngine(t, self._tme_cipher, tme_bypass) for t in self.tables]
         self.caches = [Cache(p, cache_sets, cache_ways) for p in range(packages)]
         trace = flag(trace, "trace")
@@ -245,6 +293,10 @@ class Machine:
         msr = whole(msr, "msr (an MSR number, an int such as 0x981)", 0, 0xFFFFFFFF, hex_=True)
         if msr == IA32_TME_CAPABILITY:
             return self.capability.value
+        if msr == IA32_MKTME_KEYID_PARTITIONING:
+            # Modelling choice: on a machine that keeps no KeyID bits for TDX it reads as "every
+            # KeyID is an MKTME KeyID"; on real parts without TDX the MSR does not exist.
+            return self.partition.value
         if msr == IA32_TME_ACTIVATE:
             return self.activate.value
         raise MKTMEError(
@@ -300,7 +352,31 @@ class Machine:
             hpa = whole(hpa, "hpa (a full physical address)")
         pa, keyid = self.split(hpa)
         pa, n = self.memory.check(pa, n)
+        if self._private_first is not None and keyid >= self._private_first and not self._in_seam:
+            self._refuse_private(keyid, "an access through")
         return hpa, pa, keyid, n
+
+    def _refuse_private(self, keyid: int, what: str) -> None:
+        r = self.partition.private_range
+        raise KeyIDError(
+            f"{what} KeyID {keyid} refused: it is a TDX private KeyID (private range [{r.start}, {r.stop}), "
+            f"IA32_MKTME_KEYID_PARTITIONING = {self.partition.value:#x}). Only software in SEAM mode (the TDX "
+            f"module) may use it; outside SEAM its address bits are reserved bits (Documentation/x86/tdx.rst). "
+            f"The host may use KeyIDs 0-{self.partition.mktme_keyids}; `with m.seam():` plays the TDX module")
+
+    def is_private(self, keyid: int) -> bool:
+        """Whether ``keyid`` is a TDX private KeyID on this machine (see ``tdx_keyid_bits``)."""
+        return self.partition.is_private(self.layout.check_keyid(keyid))
+
+    @contextmanager
+    def seam(self):
+        """``with m.seam(): ...`` runs the block as the TDX module would: in SEAM mode, where TDX
+        private KeyIDs may be programmed and used. Everything else refuses them."""
+        was, self._in_seam = self._in_seam, True
+        try:
+            yield self
+        finally:
+            self._in_seam = was
 
     # -- the cache/engine core -------------------------------------------------------------------------
     def home_package(self, pa: int) -> int:
@@ -316,13 +392,19 @@ class Machine:
         pa, _ = self.memory.check(pa, 1)
         return pa * self.packages // self.memory.size
 
-    def _engine(self, pa: int) -> tuple[int, EncryptionEngine]:
+    def _engine(self, pa: int, package: int | None = None) -> tuple[int, EncryptionEngine]:
+        """The package whose key table encrypts a line of ``pa`` that ``package`` fills or
+        writes back, and its engine (``keytable_scope``; under "platform" every engine reads the
+        one shared table, so the home engine stands for all). A device access (DMA) has no
+        package: the home memory controller's engine serves it under every scope."""
+        if self.keytable_scope == "writer" and package is not None:
+            return package, self.engines[package]
         home = pa * self.packages // self.memory.size
         return home, self.engines[home]
 
     def _writeback(self, package: int, line: CacheLine) -> None:
         pa, keyid = self.split(line.hpa)
-        home, engine = self._engine(pa)
+        home, engine = self._engine(pa, package)
         self.memory.write_line(pa, engine.encrypt_line(pa, keyid, line.data))
         line.dirty = False
         self.emit("writeback", package, pa, keyid, f"engine P{home}" if self.packages > 1 else "", engine=home)
@@ -374,7 +456,7 @@ class Machine:
         if victim is not None:
             self._evict_line(package, victim, "replaced")
         pa, keyid = self.split(line_hpa)
-        home, engine = self._engine(pa)
+        home, engine = self._engine(pa, package)
         data = engine.decrypt_line(pa, keyid, self.memory.read_line(pa))
         line = CacheLine(line_hpa, bytearray(data), False, speculative)
         cache.insert(line)
@@ -668,6 +750,10 @@ class Machine:
             return PconfigStatus.INVALID_PROG_CMD, None
         if not 1 <= keyid <= min(self.nr_keyids, self.capability.max_keys):
             return PconfigStatus.INVALID_KEYID, None
+        if self.partition.is_private(keyid) and not self._in_seam:
+            # Modelling choice: host software programming a private KeyID gets INVALID_KEYID; only
+            # the TDX module (SEAM) programs private KeyIDs (TDH.MNG.KEY.CONFIG, lessons-04-08.md 06).
+            return PconfigStatus.INVALID_KEYID, None
         if enc_alg not in ALG_NAMES or not (enc_alg & self.activate.crypto_algs):
             return PconfigStatus.INVALID_ENC_ALG, None
         size = ALG_KEY_BYTES[enc_alg]
@@ -741,6 +827,27 @@ class Machine:
         return any(c.lookup(line_hpa, touch=False) is not None for c in caches)
 
     # -- cloning --------------------------------------------------------------------------------------------
+    def reboot(self, seed: int | None = None) -> "Machine":
+        """Power-cycle the machine: a new Machine built the same way, with what survives a reboot.
+
+        * The TME key is new: the CPU generates it at every cold boot (IA32_TME_ACTIVATE key
+          select 0, hardware.md 1.6); ``seed`` (default: this seed + 1) picks it.
+        * Every key table is empty: keys are lost on reset (hardware.md 1.8). Software must
+          program a user KeyID again, with the same key material if it wants its data back.
+        * Ordinary DRAM comes back as power-on noise; the ``pmem_bytes`` at the top of DRAM
+          keep exactly the bytes they held (ciphertext, sealed to its physical address).
+        * Caches come back empty: a dirty line that was never written back is lost, even for
+          pmem. Modelling choice: real platforms differ (ADR drains the memory controller's
+          queues, eADR also the caches); here only what reached DRAM persists.
+        """
+        seed = self.seed + 1 if seed is None else seed
+        m = Machine(seed=seed, **self._config)
+        if len(self.pmem):
+            m.memory.cells[self.pmem.start:self.pmem.stop] = self.memory.cells[self.pmem.start:self.pmem.stop]
+        m.emit("reboot", None, None, None,
+               f"new TME key (seed {seed}); key tables empty; {len(self.pmem)} B of pmem kept; caches lost")
+        return m
+
     def clone(self) -> "Machine":
         """A deep copy of the whole machine state (DRAM, caches, key tables, RNG, trace, counters).
 
@@ -755,7 +862,9 @@ class Machine:
         m.rng.bit_generator.state = self.rng.bit_generator.state
         m._tme_cipher = self._tme_cipher
         m.memory = self.memory.copy()
-        m.tables = [t.copy() for t in self.tables]
+        copies: dict[int, KeyTable] = {}  # keeps one shared table shared ("platform" scope)
+        m.tables = [copies.setdefault(id(t), t.copy()) for t in self.tables]
+        m.keytable_scope = self.keytable_scope
         m.engines = [EncryptionEngine(t, self._tme_cipher, self.tme_bypass) for t in m.tables]
         m.caches = [c.copy() for c in self.caches]
         # Events are frozen, so the copy shares them; its length is bounded by the cap, not by
@@ -764,6 +873,8 @@ class Machine:
         m.counters = Counter(self.counters)
         m.trace_enabled = self.trace_enabled
         m._coherent_keyids = self._coherent_keyids
+        m.partition, m._private_first, m._in_seam = self.partition, self._private_first, self._in_seam
+        m.pmem, m._config = self.pmem, self._config
         m._seq = self._seq
         m._traced = self._traced
         m._injected = [deque(d) for d in self._injected]
@@ -773,7 +884,10 @@ class Machine:
         return (
             f"Machine(packages={self.packages}, phys_bits={self.phys_bits}, keyid_bits={self.keyid_bits}, "
             f"dram={self.dram_bytes // 1024} KiB, cache={self.caches[0].sets}x{self.caches[0].ways} lines/package, "
-            f"tme_bypass={self.tme_bypass}"
+            f"tme_bypass={self.tme_bypass}, keytable_scope={self.keytable_scope!r}"
+            + (f", tdx_keyid_bits={self.activate.tdx_keyid_bits} ({self.partition})"
+               if self.partition.tdx_keyids else "")
+            + (f", pmem={len(self.pmem) // 1024} KiB at {self.pmem.start:#x}" if len(self.pmem) else "")
             + (", coherent_keyids=True: a model of the idea of AMD's SME_COHERENT, not of AMD's implementation)"
                if self._coherent_keyids else ", coherent_keyids=False)")
         )

@@ -65,6 +65,8 @@ def is_whole(value: Any) -> bool:
     """A Python or numpy integer that is not a bool (``True``, ``2.0`` and ``"2"`` are not whole numbers).
 
     For checks whose refusal must say something domain-specific ("KEYID is a 16-bit field")."""
+    if type(value) is int:  # the common case, without the slower abstract-class check
+        return True
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
