@@ -77,9 +77,9 @@ LINES = 4
 #: Prices from the literature (thread-xpfo-costs.md 5.2), order-of-magnitude anchors on older
 #: hardware: kind -> (nanoseconds, source sentence).
 PRICES = {
-    "clflush": (34.0, "about 34 ns per 64-byte line, derived from 'flushing 1024 pages line by line took up to "
-                      "2200 µs' (John Ogness, commit 459fbe006934, Jan 2017)"),
-    "wbinvd": (100_000.0, "WBINVD 'can stall the memory bus for over 100 µs' (same commit); a lower bound, per "
+    "clflush": (34.0, "about 34 ns per 64-byte line, derived from up to 2200 µs to clflush 1024 pages line by line "
+                      "(John Ogness, commit 459fbe006934, Jan 2017)"),
+    "wbinvd": (100_000.0, "WBINVD can stall the memory bus for over 100 µs (same commit); a lower bound, per "
                           "package"),
 }
 
