@@ -53,12 +53,16 @@ def state_word(line: Mapping) -> str:
     return "speculative" if line["speculative"] else "clean"
 
 
-def line_text(data: bytes) -> str:
-    """64 bytes as four 16-character groups of text (``.`` for unprintable), or ``zeros``."""
+def line_text(data: bytes, wrap: bool = False) -> str:
+    """64 bytes as four 16-character groups of text (``.`` for unprintable), or ``zeros``; ``wrap`` puts
+    two groups on each of two lines (for narrow table cells)."""
     if not any(data):
         return "zeros (64 × 00)"
     text = printable(data)
-    return " ".join(text[i:i + 16] for i in range(0, len(text), 16))
+    groups = [text[i:i + 16] for i in range(0, len(text), 16)]
+    if wrap:
+        return "\n".join(" ".join(groups[i:i + 2]) for i in range(0, len(groups), 2))
+    return " ".join(groups)
 
 
 def _check_line(line, where: str) -> None:
@@ -134,7 +138,7 @@ def cache_state(caches: Sequence[Sequence[Mapping]], dram: Sequence[Mapping], *,
             index = line.get("line", -1)
             where = f"{index}" if index is not None and index >= 0 else "other"
             mark = " ◀" if highlight is not None and index == highlight else ""
-            data = line_text(bytes(line["data"]))
+            data = line_text(bytes(line["data"]), wrap=True)
             parts.append(f"<tr>{_TD}{_code(format(line['hpa'], '#x'))}{mark}</td>{_TD}{where}</td>{_TD}{keyid_html}"
                          f"</td>{_TD}{glyph} {word}</td>{_TD}{_code(data)}</td></tr>")
             text.append(f"  {line['hpa']:#x}{mark} line {where}, {label}, {glyph} {meaning}: "
@@ -156,7 +160,7 @@ def cache_state(caches: Sequence[Sequence[Mapping]], dram: Sequence[Mapping], *,
         mark = " ◀" if highlight is not None and row["line"] == highlight else ""
         stored = bytes(row["stored"])
         cells = [str(row["line"]) + mark, _code(f"{row['pa']:#x}"), _code(stored[:16].hex(" "))]
-        cells += [_code(line_text(bytes(v))) for v in row["views"].values()]
+        cells += [_code(line_text(bytes(v), wrap=True)) for v in row["views"].values()]
         parts.append("<tr>" + "".join(f"{_TD}{c}</td>" for c in cells) + "</tr>")
         views = "; ".join(f"through {k}: {describe_bytes(bytes(v))}" for k, v in row["views"].items())
         text.append(f"  line {row['line']}{mark} at {row['pa']:#x}: stored {describe_bytes(stored)}; {views}")

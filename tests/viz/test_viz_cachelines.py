@@ -61,3 +61,7 @@ def test_corruption_plot_has_alt_text_listing_every_value():
     data, meta = viz.to_bundle(fig)
     assert meta["image/png"]["alt"] == fig.mktme_alt
     assert len(fig.axes) == 2
+
+
+def test_wrapped_line_text_has_two_lines_of_two_blocks():
+    assert line_text(b"a" * 64, wrap=True) == "\n".join(["a" * 16 + " " + "a" * 16] * 2)
