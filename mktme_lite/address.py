@@ -13,10 +13,10 @@ tweak is built from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from .errors import AddressError, ConfigError, KeyIDError
-from .params import whole
+from .params import flag, whole
 
 __all__ = [
     "AddressLayout", "TMECapability", "TMEActivate", "IA32_TME_CAPABILITY", "IA32_TME_ACTIVATE",
@@ -131,6 +131,20 @@ class AddressLayout:
         return hpa & (self.addressable_bytes - 1), hpa >> self.keyid_shift
 
 
+def _check_fields(record, cls: str, widths: dict[str, int]) -> None:
+    """Every bool field a real bool, every number field a whole number that fits its MSR field
+    (``widths``: the largest value; a number field not listed is a 4-bit field). A frozen dataclass:
+    the checked value is stored back with ``object.__setattr__``."""
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if f.type in (bool, "bool"):
+            value = flag(value, f"{cls}.{f.name}")
+        else:
+            most = widths.get(f.name, 0xF)
+            value = whole(value, f"{cls}.{f.name}", 0, most, hex_=most > 0xF)
+        object.__setattr__(record, f.name, value)
+
+
 @dataclass(frozen=True)
 class TMECapability:
     """IA32_TME_CAPABILITY (MSR 0x981), read-only. Field layout from Intel's tdx-module headers."""
@@ -142,6 +156,9 @@ class TMECapability:
     bypass_supported: bool = True
     max_keyid_bits: int = 6
     max_keys: int = 63
+
+    def __post_init__(self):
+        _check_fields(self, "TMECapability", {"max_keyid_bits": 0xF, "max_keys": 0x7FFF})
 
     @property
     def value(self) -> int:
@@ -183,6 +200,10 @@ class TMEActivate:
     keyid_bits: int = 6
     crypto_algs: int = ALG_AES_XTS_128  # algorithms allowed for KeyIDs >= 1 (bits 63:48)
     tdx_keyid_bits: int = 0  # TDX_RESERVED_KEYID_BITS (39:36): top KeyID bits kept for TDX private KeyIDs
+
+    def __post_init__(self):
+        _check_fields(self, "TMEActivate", {"key_select": 1, "policy": 0xF, "keyid_bits": 0xF,
+                                            "crypto_algs": 0xFFFF})
 
     @property
     def value(self) -> int:

@@ -240,7 +240,8 @@ class Machine:
         self.caches = [Cache(p, cache_sets, cache_ways) for p in range(packages)]
         trace = flag(trace, "trace")
         if trace_cap is not None:
-            trace_cap = whole(trace_cap, "trace_cap (how many recent events the trace keeps; None keeps all)", 1)
+            trace_cap = whole(trace_cap, "trace_cap (how many recent events the trace keeps; None keeps all)", 1,
+                              1 << 31)
         self.trace: Trace = Trace(maxlen=trace_cap)
         self.counters: Counter[str] = Counter()
         self.trace_enabled = trace

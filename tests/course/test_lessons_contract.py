@@ -152,6 +152,8 @@ def test_import_scan(source, modules):
 def copy_course(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "lessons.toml", tmp_path)
     shutil.copy(ROOT / "README.md", tmp_path)
+    shutil.copy(ROOT / "glossary.toml", tmp_path)  # the headers link the glossary when there is one
+    shutil.copy(ROOT / "GLOSSARY.md", tmp_path)
     for folder in NOTEBOOK_DIRS:
         (tmp_path / folder).mkdir()
         for path in (ROOT / folder).glob("*.ipynb"):
@@ -207,7 +209,7 @@ BREAKAGES = {
         "98_gone.ipynb does not exist"),
     "notebook of a planned lesson": (
         lambda r: shutil.copy(first(r), r / "notebooks" / f"{sl.load_course(r).planned()[0].stem}.ipynb"),
-        "exists but lessons.toml says 05_swap is planned"),
+        "exists but lessons.toml says 06_pconfig_races is planned"),
     "title in the metadata differs from lessons.toml": (
         lambda r: edit(first(r), _set("title", "A title kept by hand")),
         "title is 'A title kept by hand' but lessons.toml says 'Start here'"),
