@@ -46,7 +46,7 @@ from ..errors import ParameterError
 from ..kernel import PAGE_SIZE, Kernel
 from ..keytable import PconfigCommand
 from ..machine import Machine
-from ..params import choose, flag, shown, whole
+from ..params import byteslike, choose, flag, shown, whole
 from .pages import CPU_KEY, SEED, encrypt_pages
 
 __all__ = [
@@ -92,6 +92,9 @@ def payload(who: str, line: int, version: int = 1) -> bytes:
 
     Every 16-byte block names the writer, the version and the line, so two versions differ in every
     AES block (XTS garbles block by block: versions that shared a block would share its garbage)."""
+    choose(who, ("alice", "bob"), "writer")
+    line = whole(line, "line (0 to 63)", 0, PAGE_SIZE // LINE - 1)
+    version = whole(version, "version (1 or 2)", 1, 2)
     if who == "alice":
         blocks = [f"alice v{version} L{line} b{b}" for b in range(4)]
     else:
@@ -104,6 +107,10 @@ def current(m: Machine, h: int) -> bytes:
     cached: the reader's own dirty copy if one is cached, else DRAM, decrypted with ``h``'s key, after
     every dirty copy of the line under any KeyID has been written back. Simulator-only: a probe on a
     clone; ``m`` is not changed."""
+    if not isinstance(m, Machine):
+        raise ParameterError(f"m must be a Machine; got {shown(m)}")
+    h = whole(h, "h (a full physical address)", 0, hex_=True)
+    m.dram_as(h, 1)  # refuses an address outside DRAM
     line_hpa = h - h % LINE
     for cache in m.caches:
         own = cache.lookup(line_hpa, touch=False)
@@ -204,7 +211,14 @@ class Op:
 def time_passes(m: Machine, pa: int, keyids, order: str, lines: int = PAGE_SIZE // LINE) -> list[str]:
     """Every cached line of the frame leaves the caches: the packages in ``order`` (one package after
     the other), inside a package least recently used first. Returns what left, in order."""
+    if not isinstance(m, Machine):
+        raise ParameterError(f"m must be a Machine; got {shown(m)}")
     choose(order, ORDERS, "eviction order")
+    pa = whole(pa, "pa (the frame's physical address)", 0, m.dram_bytes - 1, hex_=True)
+    if isinstance(keyids, (str, bytes)) or not isinstance(keyids, (tuple, list)) or not keyids:
+        raise ParameterError(f"keyids must be a tuple of KeyIDs; got {shown(keyids)}")
+    keyids = [m.layout.check_keyid(whole(k, "keyid")) for k in keyids]
+    lines = whole(lines, "lines (of the frame)", 1, PAGE_SIZE // LINE)
     packages = [NEW_PKG, OLD_PKG] if order == "new_first" else [OLD_PKG, NEW_PKG]
     packages = [p for p in packages if p < m.packages] + [p for p in range(m.packages) if p not in (0, 1)]
     gone = []
@@ -220,6 +234,10 @@ def time_passes(m: Machine, pa: int, keyids, order: str, lines: int = PAGE_SIZE 
 
 def apply(lab_: Lab, op: Op) -> bytes | None:
     """Run ``op`` on ``lab_``'s machine; returns what a load read (None for every other kind)."""
+    if not isinstance(lab_, Lab):
+        raise ParameterError(f"lab_ must be a Lab (from incoherence.lab()); got {shown(lab_)}")
+    if not isinstance(op, Op):
+        raise ParameterError(f"op must be an incoherence.Op; got {shown(op)}")
     m = lab_.machine
     kind = choose(op.kind, OP_KINDS, "op kind")
     if kind in ("wbinvd", "wbnoinvd"):
@@ -252,6 +270,9 @@ def apply(lab_: Lab, op: Op) -> bytes | None:
 def classify(got: bytes, line: int, fresh: bytes) -> tuple[str, str]:
     """``(category, verdict)`` of a 64-byte read of ``line``: one of :data:`CATEGORIES`, and a
     sentence. ``fresh`` is what a fill would bring now (``Machine.dram_as``)."""
+    got = byteslike(got, "got (the 64 bytes a load returned)", LINE, LINE)
+    fresh = byteslike(fresh, "fresh (what the read should return)", LINE, LINE)
+    line = whole(line, "line (0 to 63)", 0, PAGE_SIZE // LINE - 1)
     names = [("alice's data", payload("alice", line, 2), "alice's last write"),
              ("alice's older data", payload("alice", line, 1), "alice's first write, from before her last one"),
              ("bob's data", payload("bob", line), "bob's data"),
@@ -510,6 +531,7 @@ def handover(order: str = "new_first", dirty: tuple[int, ...] = (0, 2), flush_ol
     time passes in ``order``; bob reads lines 0..3."""
     choose(order, ORDERS, "eviction order")
     flag(flush_old, "flush_old")
+    flag(coherent, "coherent")
     if isinstance(dirty, int) or not isinstance(dirty, (tuple, list)) or not all(
             isinstance(i, int) and not isinstance(i, bool) and 0 <= i < LINES for i in dirty):
         raise ParameterError(f"dirty must be a tuple of line numbers 0..{LINES - 1}; got {shown(dirty)}")
@@ -553,6 +575,7 @@ def speculative(keys: str = "no-encrypt", flush_new: bool = False, zero_new: boo
     optionally, bob's alias is flushed (``flush_new``) or zeroed (``zero_new``); bob reads line 0."""
     flag(flush_new, "flush_new")
     flag(zero_new, "zero_new")
+    choose(keys, KEY_PAIRS, "key pair")
     base = lab(keys)
     m = base.machine
     hn = base.h(0, "new")
@@ -596,6 +619,10 @@ class ProtocolStep:
 
 def price_ns(counts: dict) -> float:
     """What ``counts`` cost at :data:`PRICES` (clflush per line, WBINVD per package; nothing else priced)."""
+    if not isinstance(counts, dict):
+        raise ParameterError(f"counts must be a dict of event counts; got {shown(counts)}")
+    for k in PRICES:
+        whole(counts.get(k, 0), f"counts[{k!r}]", 0)
     return sum(counts.get(k, 0) * PRICES[k][0] for k in PRICES)
 
 

@@ -31,7 +31,7 @@ from typing import Mapping, Sequence
 from .. import style
 from ..dump import LINE, describe_bytes, printable
 from ..errors import ParameterError
-from ..params import shown
+from ..params import flag, shown, whole
 from .figure import HTMLCard, LessonFigure, new_figure
 
 __all__ = ["STATE_GLYPHS", "state_word", "line_text", "cache_state", "corruption_plot"]
@@ -100,6 +100,15 @@ def cache_state(caches: Sequence[Sequence[Mapping]], dram: Sequence[Mapping], *,
     about (its rows are marked ``◀``)."""
     if not isinstance(title, str) or not title.strip():
         raise ParameterError(f"title must be a non-empty str; got {shown(title)}")
+    for value, what in ((note, "note"), (read, "read")):
+        if not isinstance(value, str):
+            raise ParameterError(f"{what} must be a str (a sentence, or empty); got {shown(value)}")
+    read_strong = flag(read_strong, "read_strong")
+    if highlight is not None:
+        highlight = whole(highlight, "highlight (a line of the frame, or None)", 0)
+    if isinstance(events, (str, bytes)) or not isinstance(events, Sequence) or not all(
+            isinstance(e, str) for e in events):
+        raise ParameterError(f"events must be a list of trace lines (str); got {shown(events)}")
     if isinstance(caches, (str, bytes)) or not isinstance(caches, Sequence):
         raise ParameterError(f"caches must be a list with one list of lines per package; got {shown(caches)}")
     parts = [f"<div class='mktme-cache-state' role='group' aria-label='{_html.escape(title, quote=True)}' "
@@ -182,11 +191,20 @@ def corruption_plot(points: Sequence[Mapping], *, title: str = "", reference: st
     ``reference`` is a sentence added to the alt text (e.g. what the base point was)."""
     if isinstance(points, (str, bytes)) or not isinstance(points, Sequence) or not points:
         raise ParameterError(f"points must be a non-empty list of mappings; got {shown(points)}")
+    for value, what in ((title, "title"), (reference, "reference")):
+        if not isinstance(value, str):
+            raise ParameterError(f"{what} must be a str (or empty); got {shown(value)}")
     sweeps: dict[str, list] = {}
     for i, pt in enumerate(points):
         if not isinstance(pt, Mapping) or pt.get("sweep") not in _SWEEPS or not {"x", "fraction", "runs"} <= set(pt):
             raise ParameterError(f"point {i} needs sweep (one of {', '.join(_SWEEPS)}), x, fraction and runs; "
                                  f"got {shown(pt)}")
+        frac = pt["fraction"]
+        if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 <= frac <= 1:
+            raise ParameterError(f"point {i}: fraction must be a number from 0 to 1; got {shown(frac)}")
+        if isinstance(pt["x"], bool) or not isinstance(pt["x"], (int, float)) or pt["x"] != pt["x"]:
+            raise ParameterError(f"point {i}: x must be a number; got {shown(pt['x'])}")
+        whole(pt["runs"], f"point {i}: runs", 1)
         sweeps.setdefault(pt["sweep"], []).append(pt)
     names = [s for s in _SWEEPS if s in sweeps]
     fig = new_figure(3.6 * len(names) + 0.4, 3.2)
