@@ -885,10 +885,12 @@ class Machine:
         return (
             f"Machine(packages={self.packages}, phys_bits={self.phys_bits}, keyid_bits={self.keyid_bits}, "
             f"dram={self.dram_bytes // 1024} KiB, cache={self.caches[0].sets}x{self.caches[0].ways} lines/package, "
-            f"tme_bypass={self.tme_bypass}, keytable_scope={self.keytable_scope!r}"
+            f"keytable_scope={self.keytable_scope!r}"
             + (f", tdx_keyid_bits={self.activate.tdx_keyid_bits} ({self.partition})"
                if self.partition.tdx_keyids else "")
             + (f", pmem={len(self.pmem) // 1024} KiB at {self.pmem.start:#x}" if len(self.pmem) else "")
-            + (", coherent_keyids=True: a model of the idea of AMD's SME_COHERENT, not of AMD's implementation)"
-               if self._coherent_keyids else ", coherent_keyids=False)")
+            + (", coherent_keyids=True (a model of the idea of AMD's SME_COHERENT, not of AMD's implementation)"
+               if self._coherent_keyids else ", coherent_keyids=False")
+            # tme_bypass stays the last field: lesson 00 reads the repr and says so
+            + f", tme_bypass={self.tme_bypass})"
         )

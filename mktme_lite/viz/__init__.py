@@ -19,6 +19,7 @@ Where each part lives (import from ``mktme_lite.viz``; the modules are the map):
 ``timeline``   trace_timeline (``Machine.trace`` as a timeline)
 ``diagrams``   claim_matrix (claims x lessons), tme_boundary (the TME threat model)
 ``tables``     table, Cell, card, text_columns: every HTML table, each with a plain-text twin
+``cachelines`` cache_state (every cache line of each package and the frame's DRAM), corruption_plot
 ``use_cases``  keyid_partition (the KeyIDs split MKTME / TDX private), outcome_table (lesson 08)
 ``glyphs``     Glyphs: figure text as cached outlines (why the widgets redraw in milliseconds)
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 from ..dump import BLOCK, LINE, changed_lines, describe_bytes, differing_blocks, hexdump, printable
 from .bytes import bytes_figure, line_changes
+from .cachelines import cache_state, corruption_plot
 from .diagrams import claim_matrix, tme_boundary
 from .figure import HTMLCard, LessonFigure, figure_png, is_static, live_html, show, to_bundle
 from .maps import alias_map, memory_map
@@ -45,8 +47,8 @@ __all__ = [
     # figure
     "LessonFigure", "HTMLCard", "is_static", "figure_png", "show", "to_bundle", "live_html",
     # pictures
-    "bytes_figure", "line_changes", "memory_map", "alias_map", "trace_timeline", "claim_matrix", "tme_boundary",
-    "keyid_partition", "outcome_table",
+    "bytes_figure", "line_changes", "cache_state", "corruption_plot", "memory_map", "alias_map", "trace_timeline",
+    "claim_matrix", "tme_boundary", "keyid_partition", "outcome_table",
     # tables
     "Cell", "table", "card", "text_columns",
     # text helpers, from mktme_lite.dump

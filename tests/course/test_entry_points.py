@@ -59,7 +59,7 @@ MODULES = [
     "mktme_lite.memory", "mktme_lite.cache", "mktme_lite.dump", "mktme_lite.kernel", "mktme_lite.kernel.mm",
     "mktme_lite.scenarios.pages", "mktme_lite.scenarios.tme_basics", "mktme_lite.scenarios.aliasing",
     "mktme_lite.scenarios.multi_key", "mktme_lite.scenarios.use_cases", "mktme_lite.scenarios.races",
-    "mktme_lite.scenarios.promela", "mktme_lite.scenarios.swap", "mktme_lite.viz", "mktme_lite.lesson", "mktme_lite.quiz",
+    "mktme_lite.scenarios.promela", "mktme_lite.scenarios.swap", "mktme_lite.scenarios.incoherence", "mktme_lite.viz", "mktme_lite.lesson", "mktme_lite.quiz",
     "mktme_lite.course",
 ]
 #: scenario modules not (yet) in MODULES, and why: test_every_scenario_module_is_judged keeps this honest
@@ -70,6 +70,7 @@ PREFIXED = [
     ("mktme_lite.widgets.start_here", "render_"), ("mktme_lite.widgets.tme_basics", "render_"),
     ("mktme_lite.checks.aliasing", "check_"), ("mktme_lite.checks.multi_key", "check_"),
     ("mktme_lite.checks.tme_basics", "check_"),
+    ("mktme_lite.widgets.cache_incoherence", "render_"), ("mktme_lite.checks.cache_incoherence", "check_"),
 ]
 #: classes whose constructor a learner calls
 CONSTRUCTED = {"Machine", "Kernel", "Policy", "AddressLayout", "TMEActivate", "TMECapability", "XTSCipher"}
@@ -90,7 +91,12 @@ NOT_ENTRY_POINTS = {
                                                   "PmemResult", "Partition", "Group", "Exploration", "Step",
                                                   "SwapRun", "IdentityRow", "OutliveRun", "DeviceDump",
                                                   "MSRRow", "CoherenceResult", "Requirement",
-                                                  "LessonFigure", "HTMLCard", "Cell")},
+                                                  "LessonFigure", "HTMLCard", "Cell",
+                                                  # lesson 04 (scenarios/incoherence.py)
+                                                  "Lab", "LineView", "DramView", "ReadView", "Snapshot", "C5Result",
+                                                  "HandoverResult", "SpeculativeResult", "ProtocolStep",
+                                                  "InstructionRow", "CoherentRow", "StatPoint", "FreePathResult")},
+    "Stepper": "built by incoherence.stepper() and by exercise 3's given cell, from fixed ops",
     # building blocks a Machine or Kernel makes for itself (their arguments come checked from it)
     **{n: "a scenario record built by races.scenario() and its op builders, which check every field"
        for n in ("Op", "Thread", "Check", "Scenario")},
@@ -372,7 +378,52 @@ OVERRIDES: dict[tuple[str, str], tuple[Callable[[World], Any], str]] = {
     ("keyid_partition", "keyid_bits"): (W(6), "whole"), ("keyid_partition", "mktme_keyids"): (W(15), "whole"),
     ("keyid_partition", "tdx_keyids"): (W(48), "whole"), ("keyid_partition", "facts"): (W((("a", "b"),)), "any"),
     ("keyid_partition", "title"): (W("KeyIDs"), "text?"),
+    # lesson 04: cache incoherence
+    ("lab", "keys"): (W("cpu"), "choice"), ("lab", "coherent"): (W(False), "flag"), ("lab", "packages"): (W(2), "whole"),
+    ("payload", "who"): (W("alice"), "choice"), ("payload", "line"): (W(3), "whole"),
+    ("payload", "version"): (W(2), "whole"),
+    ("current", "m"): (lambda w: w.m, "any"), ("current", "h"): (lambda w: w.m.hpa(w.pa, w.keyid), "whole"),
+    ("apply", "lab_"): (lambda w: _inc().lab(), "any"), ("apply", "op"): (lambda w: _inc().Op("load", "new", 1), "any"),
+    ("time_passes", "m"): (lambda w: w.m, "any"), ("time_passes", "pa"): (lambda w: w.pa, "whole"),
+    ("time_passes", "keyids"): (W((0, 1)), "any"), ("time_passes", "order"): (W("old_first"), "choice"),
+    ("time_passes", "lines"): (W(4), "whole"),
+    ("classify", "got"): (W(bytes(64)), "bytes"), ("classify", "line"): (W(0), "whole"),
+    ("classify", "fresh"): (W(bytes(64)), "bytes"),
+    ("write_then_read", "keys"): (W("no-encrypt"), "choice"),
+    ("handover", "order"): (W("old_first"), "choice"), ("handover", "dirty"): (W((1,)), "any"),
+    ("handover", "flush_old"): (W(False), "flag"), ("handover", "keys"): (W("cpu"), "choice"),
+    ("handover", "coherent"): (W(False), "flag"),
+    ("speculative", "keys"): (W("cpu"), "choice"), ("speculative", "flush_new"): (W(False), "flag"),
+    ("speculative", "zero_new"): (W(True), "flag"), ("protocol", "keys"): (W("cpu"), "choice"),
+    ("corruption_stats", "sets"): (W((2,)), "any"), ("corruption_stats", "ways"): (W(2), "whole"),
+    ("corruption_stats", "dirty"): (W((0.5,)), "any"), ("corruption_stats", "delays"): (W((0,)), "any"),
+    ("corruption_stats", "runs"): (W(1), "whole"), ("corruption_stats", "base_sets"): (W(2), "whole"),
+    ("corruption_stats", "base_dirty"): (W(0.5), "any"), ("corruption_stats", "base_delay"): (W(0), "whole"),
+    ("corruption_stats", "seed"): (W(0), "whole"),
+    ("stepper", "name"): (W("c6"), "choice"),
+    ("run_free_path", "path"): (lambda w: ["unmap", "tlb_shootdown", "flush_keyid_k", "reset_keyid", "free_list"],
+                                "any"),
+    ("price_ns", "counts"): (W({"clflush": 64}), "any"),
+    ("cache_state", "caches"): (W([[], []]), "any"),
+    ("cache_state", "dram"): (W([{"line": 0, "pa": 0x40, "stored": bytes(64), "views": {"K1": bytes(64)}}]), "any"),
+    ("cache_state", "events"): (W(["#1 P0 store"]), "any"), ("cache_state", "read"): (W("a read"), "text"),
+    ("cache_state", "read_strong"): (W(False), "flag"), ("cache_state", "highlight"): (W(None), "whole?"),
+    ("corruption_plot", "points"): (W([{"sweep": "delay", "x": 0, "fraction": 0.5, "runs": 2}]), "any"),
+    ("corruption_plot", "title"): (W("t"), "text"), ("corruption_plot", "reference"): (W(""), "text"),
+    ("render_cache_stepper", "scenario"): (W("c6"), "choice"), ("render_cache_stepper", "step"): (W(3), "whole"),
+    ("render_cache_stepper", "mode"): (W("predict"), "choice"),
+    ("render_cache_stepper", "prediction"): (W("garbage"), "choice"),
+    ("render_protocol_table", "rows"): (lambda w: _inc().protocol(), "any"),
+    ("render_instruction_table", "rows"): (lambda w: _inc().instruction_table(), "any"),
+    ("render_coherent_table", "rows"): (lambda w: _inc().coherent_rerun(), "any"),
+    ("render_corruption_plot", "points"): (lambda w: _inc().corruption_stats((2,), 2, (0.5,), (0,), 1, base_sets=2),
+                                           "any"),
 }
+
+
+@lru_cache(maxsize=1)
+def _inc():
+    return importlib.import_module("mktme_lite.scenarios.incoherence")
 
 
 def _races():
@@ -383,7 +434,9 @@ SIGNATURES: dict[str, list[tuple[str, Any, str]]] = {
     "lesson.expect_error": [("types", MKTMEError, "any")],
 }
 #: entry points that are slow per call (a kernel boot per design, a figure): fewer examples
-EXAMPLES = {"compare_designs": 4, "render_design_table": 6}
+EXAMPLES = {"compare_designs": 4, "render_design_table": 6, "corruption_stats": 4, "instruction_table": 4,
+            "render_protocol_table": 4, "render_instruction_table": 4, "render_coherent_table": 4,
+            "render_corruption_plot": 4, "run_free_path": 4, "check_change_keyid": 3, "check_free_path": 4}
 
 #: known crashes in code another helper owns: entry id -> reason (xfail, strict)
 KNOWN_BROKEN: dict[str, str] = {}

@@ -1,0 +1,186 @@
+"""p50/p95 of the lesson 04 cache stepper, and of the notebook cells that compute the lesson's tables.
+
+``render`` is the pure function (a stored snapshot turned into an HTML card); ``update`` is what a
+learner waits for after moving a control or pressing a step button: the same call through the widget
+shell, which also builds the display bundle. The budget is 100 ms per update (DESIGN.md). Every
+scenario is run once, on first use (``build``, timed separately with a cold cache); after that a
+redraw never touches the machine, so stepping backwards costs what stepping forwards does.
+
+The statistics and the tables are one notebook cell each, judged against a budget of a few seconds.
+
+``python benchmarks/bench_cache_incoherence.py --browser`` (or ``MKTME_BENCH_BROWSER=1``) also measures the
+stepper in Chromium: a throw-away JupyterLab (as the browser test starts it) runs a one-cell notebook with the
+stepper, and the page clicks "step ▶" and "◀ step back" in turn, 40 times, timing each click until the widget's output
+has changed in the DOM (a MutationObserver): the round trip through the comm, the kernel, the render and the
+front end that a learner waits for. Needs /usr/bin/chromium (or ``MKTME_CHROMIUM``); never ``playwright install``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_all import time_call, time_widget_cases  # noqa: E402
+
+from mktme_lite.scenarios import incoherence as inc  # noqa: E402
+from mktme_lite.widgets import cache_incoherence as cw  # noqa: E402
+
+SETTINGS = [
+    {},
+    {"scenario": "c6", "step": 8},
+    {"scenario": "c6", "step": 9},
+    {"scenario": "protocol", "step": 16},
+    {"scenario": "speculative", "step": 5, "mode": "predict"},
+    {"scenario": "speculative", "step": 5, "mode": "predict", "prediction": "garbage"},
+    {"scenario": "c5", "step": 99},  # refused input: the error path must be quick too
+]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+CLICKS_JS = """async (n) => {
+  const c = document.querySelector('.jp-OutputArea-output .mktme-widget');
+  const out = c.querySelector('.mktme-widget-output');
+  const buttons = [...c.querySelectorAll('button')];
+  const fwd = buttons.find(b => b.textContent.includes('step ▶'));
+  const back = buttons.find(b => b.textContent.includes('step back'));
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const btn = i % 2 === 0 ? fwd : back;  // 2 -> 3 -> 2 ...: never at an end of the slider
+    const before = out.innerHTML;
+    const done = new Promise(res => {
+      const mo = new MutationObserver(() => {
+        if (out.innerHTML !== before && out.children.length) { mo.disconnect(); res(); }
+      });
+      mo.observe(out, {childList: true, subtree: true, characterData: true});
+    });
+    const t0 = performance.now();
+    btn.click();
+    const late = new Promise(res => setTimeout(() => res("timeout"), 10000));
+    if (await Promise.race([done, late]) === "timeout") { times.push(-1); continue; }
+    times.push(performance.now() - t0);
+    await new Promise(r => setTimeout(r, 60));
+  }
+  return times;
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def browser(clicks: int = 40) -> dict:
+    """p50/p95 of a stepper click in Chromium, from the click to the changed output in the DOM."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = os.environ.get("MKTME_CHROMIUM", "/usr/bin/chromium")
+    bench_dir = ROOT / "artifacts" / "bench"
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": "0", "metadata": {}, "outputs": [],
+                     "source": "from mktme_lite.widgets.cache_incoherence import cache_stepper\ncache_stepper()"}],
+          "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (bench_dir / "stepper.ipynb").write_text(json.dumps(nb))
+    tmp = Path(tempfile.mkdtemp(prefix="mktme-bench-"))
+    env = {k: v for k, v in os.environ.items() if k not in ("MKTME_STATIC", "MPLBACKEND")}
+    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+        (tmp / name).mkdir()
+        env[name] = str(tmp / name)
+    port, token = _free_port(), secrets.token_hex(16)
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+           f"--port={port}", f"--ServerApp.token={token}", f"--ServerApp.root_dir={ROOT}",
+           "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    log = open(tmp / "lab.log", "w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("JupyterLab did not start; see " + str(tmp / "lab.log"))
+                time.sleep(0.25)
+        print("JupyterLab is up", flush=True)
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
+            page = b.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"{base}/lab/tree/artifacts/bench/stepper.ipynb?reset&token={token}")
+            page.wait_for_function("() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+                                   " const k = w && w.sessionContext && w.sessionContext.session &&"
+                                   " w.sessionContext.session.kernel; return !!(k && k.status === 'idle'); }",
+                                   timeout=60_000)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            page.wait_for_selector(".jp-OutputArea-output .mktme-widget .mktme-widget-output *", timeout=60_000)
+            print("stepper shown; clicking", flush=True)
+            page.evaluate(CLICKS_JS, 6)  # warm-up (an even number: back where it started)
+            times = sorted(page.evaluate(CLICKS_JS, clicks))
+            if min(times) < 0:
+                raise RuntimeError(f"{times.count(-1)} click(s) did not change the output within 10 s")
+            b.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    p50 = statistics.median(times)
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    verdict = "ok" if p95 <= 100 else "OVER the 100 ms budget"
+    print(f"Chromium: stepper click -> output changed: p50 {p50:.1f} ms, p95 {p95:.1f} ms ({clicks} clicks) {verdict}")
+    return {"p50_ms": p50, "p95_ms": p95, "runs": clicks}
+
+
+def main() -> dict:
+    results = {}
+    inc._stepper.cache_clear()
+    t0 = time.perf_counter()
+    for name in inc.STEPPER_SCENARIOS:
+        inc.stepper(name)
+    build = (time.perf_counter() - t0) * 1e3
+    print(f"build every stepper scenario once (cold): {build:.0f} ms")
+    results["build all steppers (cold, once)"] = {"ms": build}
+    results.update(time_widget_cases({"cache_stepper": (cw.render_cache_stepper, cw.cache_stepper, SETTINGS)}))
+    w = cw.cache_stepper()
+    w.set(scenario="protocol")
+
+    def step_forward_and_back():
+        w.buttons[1].click()
+        w.buttons[0].click()
+
+    results["button: step forward then back (2 updates)"] = time_call(
+        step_forward_and_back, label="button: step forward then back (2 updates)", budget_ms=200)
+    results["corruption_stats (lesson cell)"] = time_call(lambda: inc.corruption_stats(runs=40), repeat=3, warmup=0,
+                                                          budget_ms=20_000, label="corruption_stats(runs=40)")
+    results["protocol + instruction_table + coherent_rerun"] = time_call(
+        lambda: (inc.protocol(), inc.instruction_table(), inc.coherent_rerun()), repeat=5, budget_ms=3000,
+        label="protocol + instruction_table + coherent_rerun")
+    pts = inc.corruption_stats(runs=10)
+    # One notebook cell (a PNG), not a widget update: judged against 1 s.
+    results["render_corruption_plot"] = time_call(lambda: cw.render_corruption_plot(pts), budget_ms=1000,
+                                                  label="render_corruption_plot (one cell)")
+    if "--browser" in sys.argv or os.environ.get("MKTME_BENCH_BROWSER"):
+        results["Chromium: stepper click to changed output"] = browser()
+    return results
+
+
+if __name__ == "__main__":
+    main()
