@@ -17,6 +17,7 @@ Where each part lives (import from ``mktme_lite.viz``; the modules are the map):
 ``bytes``      bytes_figure (heat map + hex grid), line_changes (which 64-byte lines differ)
 ``maps``       memory_map (frames and their KeyIDs), alias_map (which addresses reach a frame)
 ``timeline``   trace_timeline (``Machine.trace`` as a timeline)
+``races``      outcome_histogram, replay_timeline, race_figure (lesson 06: every interleaving of a race)
 ``diagrams``   claim_matrix (claims x lessons), tme_boundary (the TME threat model)
 ``tables``     table, Cell, card, text_columns: every HTML table, each with a plain-text twin
 ``glyphs``     Glyphs: figure text as cached outlines (why the widgets redraw in milliseconds)
@@ -36,6 +37,7 @@ from .bytes import bytes_figure, line_changes
 from .diagrams import claim_matrix, tme_boundary
 from .figure import HTMLCard, LessonFigure, figure_png, is_static, show, to_bundle
 from .maps import alias_map, memory_map
+from .races import outcome_histogram, race_figure, replay_timeline
 from .tables import Cell, card, table, text_columns
 from .timeline import trace_timeline
 
@@ -44,6 +46,7 @@ __all__ = [
     "LessonFigure", "HTMLCard", "is_static", "figure_png", "show", "to_bundle",
     # pictures
     "bytes_figure", "line_changes", "memory_map", "alias_map", "trace_timeline", "claim_matrix", "tme_boundary",
+    "outcome_histogram", "replay_timeline", "race_figure",
     # tables
     "Cell", "table", "card", "text_columns",
     # text helpers, from mktme_lite.dump
