@@ -440,11 +440,11 @@ class Group:
     def summary(self) -> str:
         """The outcome in one line: the reads, every thread that did not end normally, what DRAM
         holds. Two groups of one exploration never share a summary (the label alone may)."""
-        parts = [", ".join(f"{k}={v}" for k, v in self.reads) or "no reads"]
+        parts = [", ".join(f"{k}={v}" for k, v in self.reads)] if self.reads else []
         parts += [f"{name} {how}" for name, how in self.ends if how != "done"]
         parts += [f"DRAM {line}: {what}" for line, what in self.dram]
         parts += [f"check {label}={value}" for label, value in self.checks]
-        return "; ".join(parts)
+        return "; ".join(parts) or "every thread done"
 
 
 @dataclass(frozen=True)

@@ -145,8 +145,9 @@ def race_explorer() -> LessonWidget:
     telling = [
         Telling("The unsafe rotation under the home scope: in the first outcome group the new owner reads the old "
                 "owner's secret, because its dirty line reached DRAM sealed with the new key B.", {}),
-        Telling("The same interleaving at the step where P1's cache writes the line back: P0 has already "
-                "re-keyed, and P0's table (the line's home) seals it with key B.", {"step": unsafe_wb}),
+        Telling("The same interleaving at its write-back: the new owner's load makes P1's cache write the dirty "
+                "line back, and P0's table (the line's home) seals it with key B, since P0 has already re-keyed.",
+                {"step": unsafe_wb}),
         Telling("Write back, then re-key, each package on its own: under the writer scope every interleaving "
                 "ends OK (under home it does not).", {"scenario": "rotate_no_barrier", "scope": "writer"}),
         Telling("The safe order with 10 retries instead of a mutex, under one platform table: a schedule that "
