@@ -158,13 +158,7 @@ def outcome_histogram(explorations, *, highlight: int | None = None, title: str 
     items = _explorations(explorations)
     if highlight is not None:
         highlight = whole(highlight, "highlight (an outcome group's number)", 0)
-    height = (0.4 if title else 0.15) + sum(_histogram_height(ex) for ex in items) + 0.1
-    fig, ax = _canvas(height)
-    g, patches = Glyphs(), []
-    y = 0.15
-    if title:
-        g.text(_PAD, y, title, _HEAD, weight="bold", va="top")
-        y += 0.3
+    fig, ax, g, patches, y = _start(sum(_histogram_height(ex) for ex in items), title)
     for ex in items:
         y = _draw_histogram(ax, g, patches, y, ex, highlight)
     _finish(ax, g, patches)
@@ -313,20 +307,22 @@ def _timeline_alt(steps, lanes, at: int) -> str:
             + "; ".join(f"P{p} {t}" for p, t in step.tables) + ".")
 
 
+def _replay_height(steps, at: int) -> float:
+    return max(_timeline_height(steps), _state_height(steps[at], _W - _SPLIT - _PAD) + 0.3)
+
+
+def _draw_replay(ax, g: Glyphs, patches: list, y: float, steps, lanes, at: int) -> None:
+    """The timeline on the left and the state after step ``at`` on the right, both from ``y`` down."""
+    _draw_timeline(ax, g, patches, y, steps, lanes, at)
+    _draw_state(g, _SPLIT, y, _W - _SPLIT - _PAD, steps[at])
+
+
 def replay_timeline(steps, lanes: Sequence[str], *, at: int | None = None, title: str | None = None) -> LessonFigure:
     """A replayed interleaving (``races.replay()``) as a swim-lane timeline, and the state after step ``at``
     (default: the last step). ``lanes`` are the threads' names, in the scenario's order."""
     steps, lanes, at = _check_steps(steps, lanes, at)
-    state_w = _W - _SPLIT - _PAD
-    height = (0.4 if title else 0.15) + max(_timeline_height(steps), _state_height(steps[at], state_w) + 0.3) + 0.1
-    fig, ax = _canvas(height)
-    g, patches = Glyphs(), []
-    y = 0.15
-    if title:
-        g.text(_PAD, y, title, _HEAD, weight="bold", va="top")
-        y += 0.3
-    _draw_timeline(ax, g, patches, y, steps, lanes, at)
-    _draw_state(g, _SPLIT, y, state_w, steps[at])
+    fig, ax, g, patches, y = _start(_replay_height(steps, at), title)
+    _draw_replay(ax, g, patches, y, steps, lanes, at)
     _finish(ax, g, patches)
     fig.mktme_alt = (f"{title}. " if title else "") + _timeline_alt(steps, lanes, at)
     return fig
@@ -340,20 +336,10 @@ def race_figure(exploration, steps, lanes: Sequence[str], *, group: int, at: int
     (ex,) = _explorations([exploration])
     group = whole(group, f"group (an outcome group's number, 0..{len(ex.groups) - 1})", 0, len(ex.groups) - 1)
     steps, lanes, at = _check_steps(steps, lanes, at)
-    state_w = _W - _SPLIT - _PAD
-    hist_h = _histogram_height(ex)
-    body_h = max(_timeline_height(steps), _state_height(steps[at], state_w) + 0.3)
-    height = (0.4 if title else 0.15) + hist_h + body_h + 0.1
-    fig, ax = _canvas(height)
-    g, patches = Glyphs(), []
-    y = 0.15
-    if title:
-        g.text(_PAD, y, title, _HEAD, weight="bold", va="top")
-        y += 0.3
+    fig, ax, g, patches, y = _start(_histogram_height(ex) + _replay_height(steps, at), title)
     y = _draw_histogram(ax, g, patches, y, ex, group)
     ax.hlines([y - 0.06], _PAD, _W - _PAD, colors="#999999", linewidth=0.7)
-    _draw_timeline(ax, g, patches, y, steps, lanes, at)
-    _draw_state(g, _SPLIT, y, state_w, steps[at])
+    _draw_replay(ax, g, patches, y, steps, lanes, at)
     _finish(ax, g, patches)
     gr = ex.groups[group]
     fig.mktme_alt = ((f"{title}. " if title else "") + _histogram_alt(ex)
@@ -383,10 +369,16 @@ class _Inches:
         self.add_artist(LineCollection([[(x0, y), (x1, y)] for y in ys], colors=colors, linewidths=linewidth))
 
 
-def _canvas(height: float):
+def _start(body: float, title: str | None):
+    """A figure tall enough for ``body`` inches (and the title, if any): (fig, canvas, glyphs, patches, y)."""
     style.apply()
+    height = (0.4 if title else 0.15) + body + 0.1
     fig = LessonFigure(figsize=(_W, height))
-    return fig, _Inches(fig, height)
+    g, y = Glyphs(), 0.15
+    if title:
+        g.text(_PAD, y, title, _HEAD, weight="bold", va="top")
+        y += 0.3
+    return fig, _Inches(fig, height), g, [], y
 
 
 def _finish(ax: _Inches, g: Glyphs, patches: list) -> None:
