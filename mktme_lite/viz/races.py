@@ -36,7 +36,7 @@ from matplotlib.transforms import Affine2D
 
 from .. import style
 from ..errors import ParameterError
-from ..params import shown, whole
+from ..params import shown, text_bytes, whole
 from .figure import LessonFigure
 from .glyphs import Glyphs, text_width
 
@@ -371,6 +371,8 @@ class _Inches:
 
 def _start(body: float, title: str | None):
     """A figure tall enough for ``body`` inches (and the title, if any): (fig, canvas, glyphs, patches, y)."""
+    if title is not None:
+        text_bytes(title, "title", 0, 200)  # text, and drawable: a lone surrogate has no glyph
     style.apply()
     height = (0.4 if title else 0.15) + body + 0.1
     fig = LessonFigure(figsize=(_W, height))

@@ -91,3 +91,9 @@ def test_long_text_is_cut_to_fit_not_spilled():
     cut = vr._fit("x" * 400, 8, 2.0)
     assert cut.endswith("…") and viz.glyphs.text_width(cut, 8) <= 2.0
     assert vr._fit("short", 8, 2.0) == "short"
+
+
+@pytest.mark.parametrize("title", ["\ud800", 3, b"title", "two\nlines"])
+def test_a_title_that_cannot_be_drawn_is_refused(title):
+    with pytest.raises(ParameterError):
+        viz.outcome_histogram(races.explored(UNSAFE), title=title)
