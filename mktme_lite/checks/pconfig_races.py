@@ -58,8 +58,8 @@ def _ex1_ok_path():
            ([0, 0, 1, 7], "thread index")],
     correct=lambda: list(_EX1_SOLUTION),
 ))
-def check_corrupting_path(path):
-    scen = races.SCENARIOS[EX1_SCENARIO]
+def check_corrupting_path(answer):
+    scen, path = races.SCENARIOS[EX1_SCENARIO], answer
     if isinstance(path, (str, bytes)) or not isinstance(path, (list, tuple)):
         return hint(f"give the interleaving as a list of thread numbers (0 to {len(scen.threads) - 1}), one per "
                     f"step, e.g. [0, 0, 1, ...]; got a {type(path).__name__}")
