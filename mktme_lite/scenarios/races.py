@@ -34,6 +34,7 @@ Modelling choices (each visible in the lesson):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,7 @@ __all__ = [
     "OPS", "Op", "Thread", "Check", "Scenario", "Group", "Exploration", "Step",
     "store", "load", "clflush", "wbinvd", "evict", "pconfig", "lock", "unlock", "signal", "wait",
     "scenario", "explore", "replay", "SCENARIOS", "KEYS", "MAX_STATES", "MAX_RETRIES",
+    "explored", "rotation", "key_service", "KEYTABLE_SCOPES",
 ]
 
 #: What an op can be, with what it does.
@@ -479,6 +481,16 @@ class Group:
         reads = ", ".join(f"{k}={v}" for k, v in self.reads) or "no reads"
         return ("OK: " if self.ok else "BAD: ") + reads
 
+    @property
+    def summary(self) -> str:
+        """The outcome in one line: the reads, every thread that did not end normally, what DRAM
+        holds. Two groups of one exploration never share a summary (the label alone may)."""
+        parts = [", ".join(f"{k}={v}" for k, v in self.reads)] if self.reads else []
+        parts += [f"{name} {how}" for name, how in self.ends if how != "done"]
+        parts += [f"DRAM {line}: {what}" for line, what in self.dram]
+        parts += [f"check {label}={value}" for label, value in self.checks]
+        return "; ".join(parts) or "every thread done"
+
 
 @dataclass(frozen=True)
 class Exploration:
@@ -557,6 +569,19 @@ def explore(scen: Scenario, scope: str = "home") -> Exploration:
               for (reads, checks, dram, ends, problems), (count, path) in result.items()]
     groups.sort(key=lambda g: (g.ok, -g.count, g.label))
     return Exploration(scen.name, scope, sum(g.count for g in groups), len(memo), tuple(groups))
+
+
+@functools.lru_cache(maxsize=64)
+def _explored(scen: Scenario, scope: str) -> Exploration:
+    return explore(scen, scope)
+
+
+def explored(scen: Scenario, scope: str = "home") -> Exploration:
+    """:func:`explore`, remembered: a Scenario and its Exploration are frozen, so one result per
+    (scenario, scope) serves every widget redraw and notebook cell (the 64 most recent are kept)."""
+    if not isinstance(scen, Scenario):
+        raise ParameterError(f"explored() needs a races.Scenario (see races.SCENARIOS); got {shown(scen)}")
+    return _explored(scen, choose(scope, KEYTABLE_SCOPES, "scope (the Machine's keytable_scope)"))
 
 
 @dataclass(frozen=True)
@@ -644,6 +669,42 @@ def _rotation(name: str, title: str, kernel_p0, kernel_p1, note: str) -> Scenari
         reads={"first read": _NO_LEAK},
         note=note,
     )
+
+
+def rotation(kernel_p0, kernel_p1, *, name: str = "my_rotation", title: str = "A key rotation of your own",
+             note: str = "") -> Scenario:
+    """The lesson's rotation race with your own kernel programs: the old owner (P1) writes its
+    secret through KeyID 1 and signals "freed"; the new owner (P0) waits for "rekeyed P0" and
+    "rekeyed P1", then reads; P1's cache may write the line back at any moment. ``kernel_p0`` and
+    ``kernel_p1`` are the op lists of the kernel on each package (they must signal "rekeyed P0"
+    and "rekeyed P1"). A correct run: the new owner never reads the secret."""
+    p0 = _listed(kernel_p0, "kernel_p0 must be a list of races ops (the kernel on package 0)")
+    p1 = _listed(kernel_p1, "kernel_p1 must be a list of races ops (the kernel on package 1)")
+    return _rotation(name, title, p0, p1, note)
+
+
+#: Keys the key-service CPUs of :func:`key_service` program, one per CPU (KeyIDs 1, 2, 3).
+_SERVICE_KEYS = ("B", "C", "A")
+
+
+def key_service(cpus: int = 2, retries: int = 0, mutex: bool = False) -> Scenario:
+    """``cpus`` logical processors of package 0 each program their own KeyID at the same time
+    (KeyID 1 := B, 2 := C, 3 := A), each retrying DEVICE_BUSY up to ``retries`` times, or
+    serialised by a software mutex when ``mutex`` is set (KVM's choice)."""
+    cpus = whole(cpus, "cpus (key-service CPUs of package 0)", 1, 3)
+    retries = whole(retries, "retries", 0, MAX_RETRIES)
+    if not isinstance(mutex, bool):
+        raise ParameterError(f"mutex must be True or False; got {shown(mutex)}")
+    threads = []
+    for i in range(cpus):
+        ops = [pconfig(i + 1, _SERVICE_KEYS[i], retries=retries)]
+        if mutex:
+            ops = [lock("keys"), *ops, unlock("keys")]
+        threads.append((f"key service, CPU {'abc'[i]}", 0, ops))
+    how = "a mutex" if mutex else f"{retries} retries"
+    return scenario(f"key_service_{cpus}cpus_{'mutex' if mutex else f'r{retries}'}",
+                    f"{cpus} CPUs of one package program a KeyID each, {how}", threads, (),
+                    keys=("A", "B", "C"), note=f"Key-service CPUs contend for the key-table lock; {how}.")
 
 
 SCENARIOS: dict[str, Scenario] = {

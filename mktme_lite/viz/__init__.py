@@ -17,6 +17,7 @@ Where each part lives (import from ``mktme_lite.viz``; the modules are the map):
 ``bytes``      bytes_figure (heat map + hex grid), line_changes (which 64-byte lines differ)
 ``maps``       memory_map (frames and their KeyIDs), alias_map (which addresses reach a frame)
 ``timeline``   trace_timeline (``Machine.trace`` as a timeline)
+``races``      outcome_histogram, replay_timeline, race_figure (lesson 06: every interleaving of a race)
 ``diagrams``   claim_matrix (claims x lessons), tme_boundary (the TME threat model)
 ``tables``     table, Cell, card, text_columns: every HTML table, each with a plain-text twin
 ``cachelines`` cache_state (every cache line of each package and the frame's DRAM), corruption_plot
@@ -39,6 +40,7 @@ from .cachelines import cache_state, corruption_plot
 from .diagrams import claim_matrix, tme_boundary
 from .figure import HTMLCard, LessonFigure, figure_png, is_static, live_html, show, to_bundle
 from .maps import alias_map, memory_map
+from .races import outcome_histogram, race_figure, replay_timeline
 from .tables import Cell, card, table, text_columns
 from .timeline import trace_timeline
 from .use_cases import keyid_partition, outcome_table
@@ -48,7 +50,8 @@ __all__ = [
     "LessonFigure", "HTMLCard", "is_static", "figure_png", "show", "to_bundle", "live_html",
     # pictures
     "bytes_figure", "line_changes", "cache_state", "corruption_plot", "memory_map", "alias_map", "trace_timeline",
-    "claim_matrix", "tme_boundary", "keyid_partition", "outcome_table",
+    "claim_matrix", "tme_boundary", "keyid_partition", "outcome_table", "outcome_histogram", "replay_timeline",
+    "race_figure",
     # tables
     "Cell", "table", "card", "text_columns",
     # text helpers, from mktme_lite.dump

@@ -71,6 +71,7 @@ PREFIXED = [
     ("mktme_lite.checks.aliasing", "check_"), ("mktme_lite.checks.multi_key", "check_"),
     ("mktme_lite.checks.tme_basics", "check_"),
     ("mktme_lite.widgets.cache_incoherence", "render_"), ("mktme_lite.checks.cache_incoherence", "check_"),
+    ("mktme_lite.widgets.pconfig_races", "render_"), ("mktme_lite.checks.pconfig_races", "check_"),
 ]
 #: classes whose constructor a learner calls
 CONSTRUCTED = {"Machine", "Kernel", "Policy", "AddressLayout", "TMEActivate", "TMECapability", "XTSCipher"}
@@ -140,6 +141,15 @@ def _template() -> Page:
     """An encrypted page (as proposed) of alice's, two packages, plus a second mapped buffer."""
     page = encrypted_page("as_proposed", OLD_LINE, packages=2)
     return page
+
+
+@lru_cache(maxsize=1)
+def _race():
+    """Lesson 06's smallest race (two CPUs, one mutex): its exploration, one replay and the lanes."""
+    races = importlib.import_module("mktme_lite.scenarios.races")
+    scen = races.SCENARIOS["busy_mutex"]
+    ex = races.explored(scen, "home")
+    return ex, races.replay(scen, ex.groups[0].example, "home"), [t.name for t in scen.threads]
 
 
 @lru_cache(maxsize=1)
@@ -351,6 +361,13 @@ OVERRIDES: dict[tuple[str, str], tuple[Callable[[World], Any], str]] = {
     ("replay", "scen"): (lambda w: _races().SCENARIOS["busy_mutex"], "any"),
     ("replay", "path"): (W([0, 0, 0, 0, 1, 1, 1, 1]), "any"), ("replay", "scope"): (W("home"), "choice"),
     ("model", "scen"): (lambda w: _races().SCENARIOS["busy_mutex"], "any"), ("model", "scope"): (W("home"), "choice"),
+    ("explored", "scen"): (lambda w: _races().SCENARIOS["busy_mutex"], "any"), ("explored", "scope"): (W("home"), "choice"),
+    ("rotation", "kernel_p0"): (lambda w: [_races().wait("freed"), _races().signal("rekeyed P0")], "any"),
+    ("rotation", "kernel_p1"): (lambda w: [_races().wait("freed"), _races().signal("rekeyed P1")], "any"),
+    ("rotation", "name"): (W("mine"), "text"), ("rotation", "title"): (W("a rotation"), "text"),
+    ("rotation", "note"): (W(""), "text"),
+    ("key_service", "cpus"): (W(2), "whole"), ("key_service", "retries"): (W(1), "whole"),
+    ("key_service", "mutex"): (W(False), "flag"),
     # lesson 05: swap
     ("policy_for", "path"): (W("keyid0"), "choice"), ("policy_for", "encrypted"): (W(True), "flag"),
     ("swap_run", "path"): (W("page_keyid"), "choice"), ("swap_run", "flush"): (W(True), "flag"),
@@ -418,6 +435,18 @@ OVERRIDES: dict[tuple[str, str], tuple[Callable[[World], Any], str]] = {
     ("render_coherent_table", "rows"): (lambda w: _inc().coherent_rerun(), "any"),
     ("render_corruption_plot", "points"): (lambda w: _inc().corruption_stats((2,), 2, (0.5,), (0,), 1, base_sets=2),
                                            "any"),
+    # lesson 06: the race pictures and the race explorer
+    ("outcome_histogram", "explorations"): (lambda w: _race()[0], "any"),
+    ("outcome_histogram", "highlight"): (W(None), "whole"),
+    ("replay_timeline", "steps"): (lambda w: _race()[1], "any"), ("replay_timeline", "lanes"): (lambda w: _race()[2], "any"),
+    ("replay_timeline", "at"): (W(None), "whole"),
+    ("race_figure", "exploration"): (lambda w: _race()[0], "any"), ("race_figure", "steps"): (lambda w: _race()[1], "any"),
+    ("race_figure", "lanes"): (lambda w: _race()[2], "any"), ("race_figure", "group"): (W(0), "whole"),
+    ("race_figure", "at"): (W(None), "whole"),
+    ("render_race_explorer", "scenario"): (W("busy_mutex"), "choice"),
+    ("render_race_explorer", "scope"): (W("home"), "choice"),
+    ("render_race_explorer", "group"): (W(0), "whole"),
+    ("render_race_explorer", "step"): (W("end"), "any"),  # a step number, or "end"
 }
 
 

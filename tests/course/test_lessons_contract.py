@@ -209,7 +209,7 @@ BREAKAGES = {
         "98_gone.ipynb does not exist"),
     "notebook of a planned lesson": (
         lambda r: shutil.copy(first(r), r / "notebooks" / f"{sl.load_course(r).planned()[0].stem}.ipynb"),
-        "exists but lessons.toml says 06_pconfig_races is planned"),
+        "is planned; set status = \"written\""),
     "title in the metadata differs from lessons.toml": (
         lambda r: edit(first(r), _set("title", "A title kept by hand")),
         "title is 'A title kept by hand' but lessons.toml says 'Start here'"),
