@@ -47,7 +47,7 @@ from .costs import DESIGNS, _policy
 from .pages import CPU_KEY, RW, SEED
 
 __all__ = [
-    "PAYLOAD", "SECRET", "DIRECT_MAP_BASE", "CHOICES", "THREATS", "FUNCTIONS", "COLUMNS",
+    "PAYLOAD", "SECRET", "DIRECT_MAP_BASE", "CHOICES", "THREATS", "FUNCTIONS", "COLUMNS", "SHORT",
     "Ret2dirResult", "Outcome", "SecurityRow", "SecurityMatrix", "VerdictCell",
     "attacker_choices", "ret2dir", "security_matrix", "andy_verdict", "cheapest_meeting",
 ]
@@ -79,6 +79,10 @@ FUNCTIONS = {
     "gup_ordinary": "get_user_pages() on an ordinary page of alice",
 }
 COLUMNS = {**THREATS, **FUNCTIONS}
+#: a short heading per column, for pictures and tables
+SHORT = {"ret2dir": "ret2dir (attacker's page)", "stray_read": "stray read of the secret",
+         "kernel_read": "compromised kernel read", "cold_boot": "cold boot (DIMM read)",
+         "gup_secret": "gup: secret page", "gup_ordinary": "gup: ordinary page"}
 
 
 def attacker_choices(design: str) -> tuple[str, ...]:

@@ -1,0 +1,196 @@
+"""Lesson 07's pictures: what each design costs (bars) and what it stops (a grid of words).
+
+How a lesson or a widget calls them (the numbers come from mktme_lite.scenarios.costs and
+.ret2dir; these functions only draw plain data)::
+
+    from mktme_lite import viz
+    viz.overhead_bars([("none", 1.0, "", "none"), ("xpfo", 2.28, "", "XPO")],
+                      title="Kernel-build mix, 96 CPUs", references=[("XPFO v7, measured", 26.37)])
+    viz.security_grid(["none", "xpfo"], ["ret2dir", "stray read"],
+                      [[("PAYLOAD USED", False), ("PLAINTEXT", False)], [("oops", True), ("oops", True)]])
+
+No meaning by colour alone: every bar carries its value in words ("x2.28") and a hatch per family;
+every grid cell starts with a mark, "✓" (the defence held, or the kernel path still works) or
+"✗", before its word, and the failing cells are hatched as well as tinted.
+
+Both draw their text as glyph outlines (:mod:`~mktme_lite.viz.glyphs`) on one axes whose data units
+are inches, y down, so a redraw costs a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from matplotlib.patches import Rectangle
+
+from .. import style
+from ..errors import ParameterError
+from ..params import shown
+from .figure import LessonFigure
+from .glyphs import Glyphs, text_width
+
+__all__ = ["overhead_bars", "security_grid", "FAMILY_HATCH"]
+
+#: family -> (hatch, face colour) of a bar
+FAMILY_HATCH = {"none": ("", "#dddddd"), "MKTME": ("//", style.OKABE_ITO["sky_blue"]),
+                "XPO": ("..", style.OKABE_ITO["orange"])}
+_OK = ("#d9efe6", "")  # tint, hatch
+_BAD = ("#f7d9c9", "///")
+
+
+def _figure(w: float, h: float):
+    style.apply()
+    fig = LessonFigure(figsize=(w, h))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    ax.set_xlim(0, w)
+    ax.set_ylim(h, 0)
+    return fig, ax
+
+
+def _times(x: float) -> str:
+    return f"x{x:.3g}" if x < 100 else f"x{x:,.0f}"
+
+
+def overhead_bars(bars: Sequence[tuple[str, float, str, str]], *, title: str = "",
+                  references: Sequence[tuple[str, float]] = (), highlight: str | None = None,
+                  note: str = "") -> LessonFigure:
+    """One horizontal bar per design: its estimated slowdown on a log scale from x1.
+
+    ``bars`` are ``(label, slowdown >= 1, note, family)`` with family one of :data:`FAMILY_HATCH`;
+    ``references`` are measured slowdowns drawn as dashed lines with their label; ``highlight`` is
+    the label of a bar to frame; ``note`` a line under the picture."""
+    if not isinstance(bars, (list, tuple)) or not bars:
+        raise ParameterError(f"overhead_bars needs a non-empty list of (label, slowdown, note, family); got {shown(bars)}")
+    rows = []
+    for b in bars:
+        if (not isinstance(b, (list, tuple)) or len(b) != 4 or isinstance(b[1], bool)
+                or not isinstance(b[1], (int, float)) or not b[1] >= 1 or not math.isfinite(b[1])
+                or b[3] not in FAMILY_HATCH):
+            raise ParameterError(f"a bar is (label, slowdown >= 1, note, family in {', '.join(FAMILY_HATCH)}); "
+                                 f"got {shown(b)}")
+        rows.append((str(b[0]), float(b[1]), str(b[2]), b[3]))
+    refs = [(str(l), float(v)) for l, v in references if isinstance(v, (int, float)) and v >= 1]
+    top = max([r[1] for r in rows] + [v for _, v in refs] + [2.0])
+    decades = max(1.0, math.log10(top) * 1.05)
+    label_w = max(text_width(r[0], 9) for r in rows) + 0.3
+    plot_w = 5.2
+    bar_h, gap = 0.3, 0.12
+    head = 0.45 if title else 0.15
+    ref_h = 0.2 * len(refs)
+    h = head + ref_h + len(rows) * (bar_h + gap) + 0.55 + (0.25 if note else 0)
+    w = label_w + plot_w + 2.6
+    fig, ax = _figure(w, h)
+    g = Glyphs()
+    if title:
+        g.text(0.1, 0.2, title, 11, weight="bold")
+
+    def x_of(v: float) -> float:
+        return label_w + plot_w * math.log10(v) / decades
+
+    y0 = head + ref_h
+    bottom = y0 + len(rows) * (bar_h + gap)
+    for tick in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000):
+        if tick > 10 ** decades:
+            break
+        x = x_of(tick)
+        ax.add_artist(Rectangle((x, y0 - 0.05), 0.004, bottom - y0 + 0.05, facecolor="#cccccc", lw=0))
+        g.text(x, bottom + 0.12, f"x{tick}", 8, ha="center", va="top", colour="#444444")
+    g.text(label_w, bottom + 0.38, "estimated slowdown (log scale)", 8, va="top", colour="#444444")
+    for i, (label, value) in enumerate(refs):
+        x = x_of(value)
+        ax.add_artist(Rectangle((x, head + 0.2 * i + 0.12), 0.012, bottom - head - 0.2 * i - 0.12,
+                                facecolor="black", lw=0, zorder=4))
+        g.text(x + 0.05, head + 0.2 * i + 0.1, f"{label}: {_times(value)}", 7.5, slant="italic")
+    alt = []
+    for i, (label, value, text, family) in enumerate(rows):
+        y = y0 + i * (bar_h + gap)
+        hatch, face = FAMILY_HATCH[family]
+        width = max(x_of(value) - label_w, 0.02)
+        ax.add_artist(Rectangle((label_w, y), width, bar_h, facecolor=face, edgecolor="black", hatch=hatch,
+                                lw=1.6 if label == highlight else 0.6))
+        strong = "bold" if label == highlight else "normal"
+        g.text(label_w - 0.1, y + bar_h / 2, label, 9, ha="right", weight=strong)
+        words = _times(value) + (f"  {text}" if text else "")
+        g.text(label_w + width + 0.08, y + bar_h / 2, words, 8.5, weight=strong)
+        alt.append(f"{label} {_times(value)}" + (f" ({text})" if text else ""))
+    if note:
+        g.text(0.1, h - 0.15, note, 8, colour="#333333")
+    g.draw(ax)
+    fig.mktme_alt = ((f"{title}. " if title else "") + "Bars of estimated slowdown per design, log scale: "
+                     + "; ".join(alt) + "."
+                     + (" Measured reference lines: " + "; ".join(f"{l} {_times(v)}" for l, v in refs) + "."
+                        if refs else ""))
+    return fig
+
+
+def _wrap(text: str, width: float, points: float) -> list[str]:
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        trial = f"{line} {word}".strip()
+        if line and text_width(trial, points) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = trial
+    return lines + ([line] if line else [])
+
+
+def security_grid(rows: Sequence[str], columns: Sequence[str], cells: Sequence[Sequence[tuple[str, bool]]], *,
+                  title: str = "", highlight: str | None = None, note: str = "") -> LessonFigure:
+    """A grid: one row per design, one column per threat or kernel function, a word per cell.
+
+    ``cells[i][j]`` is ``(word, ok)``: ok means the defence held (or the function still works).
+    Each cell reads "✓ word" or "✗ word"; failing cells are tinted and hatched too. ``highlight``
+    frames one row."""
+    if not isinstance(rows, (list, tuple)) or not rows or not isinstance(columns, (list, tuple)) or not columns:
+        raise ParameterError("security_grid needs non-empty lists of row and column labels")
+    if len(cells) != len(rows) or any(len(r) != len(columns) for r in cells):
+        raise ParameterError(f"cells must have {len(rows)} rows of {len(columns)} (word, ok) pairs")
+    for r in cells:
+        for c in r:
+            if not (isinstance(c, (list, tuple)) and len(c) == 2 and isinstance(c[0], str) and isinstance(c[1], bool)):
+                raise ParameterError(f"a cell is (word, ok) with ok True or False; got {shown(c)}")
+    if highlight is not None and highlight not in rows:
+        raise ParameterError(f"highlight {shown(highlight)} is not one of the rows: {', '.join(rows)}")
+    label_w = max(text_width(r, 9) for r in rows) + 0.25
+    col_w = max(1.25, max(text_width("✗ " + c[0], 8.5) for r in cells for c in r) + 0.2)
+    heads = [_wrap(c, col_w - 0.1, 8) for c in columns]
+    head_h = 0.17 * max(len(h) for h in heads) + 0.15
+    top = (0.45 if title else 0.12)
+    row_h = 0.32
+    h = top + head_h + len(rows) * row_h + 0.2 + (0.25 if note else 0)
+    w = label_w + len(columns) * col_w + 0.2
+    fig, ax = _figure(w, h)
+    g = Glyphs()
+    if title:
+        g.text(0.1, 0.2, title, 11, weight="bold")
+    for j, lines in enumerate(heads):
+        for k, line in enumerate(lines):
+            g.text(label_w + j * col_w + 0.06, top + 0.1 + 0.17 * k, line, 8, weight="bold", va="top")
+    y0 = top + head_h
+    alt = []
+    for i, (label, row) in enumerate(zip(rows, cells)):
+        y = y0 + i * row_h
+        strong = "bold" if label == highlight else "normal"
+        g.text(label_w - 0.1, y + row_h / 2, label, 9, ha="right", weight=strong)
+        parts = []
+        for j, (word, ok) in enumerate(row):
+            tint, hatch = _OK if ok else _BAD
+            ax.add_artist(Rectangle((label_w + j * col_w, y), col_w, row_h, facecolor=tint, edgecolor="#888888",
+                                    hatch=hatch, lw=0.5))
+            g.text(label_w + j * col_w + 0.08, y + row_h / 2, ("✓ " if ok else "✗ ") + word, 8.5,
+                   weight="bold" if not ok else "normal")
+            parts.append(f"{columns[j]}: {'held' if ok else 'FAILED'} ({word})")
+        if label == highlight:
+            ax.add_artist(Rectangle((0.04, y + 0.02), w - 0.12, row_h - 0.04, facecolor="none", edgecolor="black",
+                                    lw=2.0, zorder=6))
+        alt.append(f"{label}: " + ", ".join(parts))
+    if note:
+        g.text(0.1, h - 0.15, note, 8, colour="#333333")
+    g.draw(ax)
+    fig.mktme_alt = ((f"{title}. " if title else "") + "Grid of designs (rows) against threats and kernel functions "
+                     "(columns); a tick means the defence held or the function works, a cross that it failed. "
+                     + "; ".join(alt) + "." + (f" Row {highlight} is framed." if highlight else ""))
+    return fig
