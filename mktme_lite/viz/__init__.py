@@ -20,7 +20,8 @@ Where each part lives (import from ``mktme_lite.viz``; the modules are the map):
 ``diagrams``   claim_matrix (claims x lessons), tme_boundary (the TME threat model)
 ``tables``     table, Cell, card, text_columns: every HTML table, each with a plain-text twin
 ``glyphs``     Glyphs: figure text as cached outlines (why the widgets redraw in milliseconds)
-``costs``      overhead_bars (slowdown per design), security_grid (design x threat, a word per cell)
+``costs``      overhead_bars (slowdown per design), security_grid (design x threat, a word per cell),
+               cost_and_security (both, for one design: lesson 07's explorer)
 
 The text helpers (hexdump, printable, describe_bytes, differing_blocks, changed_lines, BLOCK,
 LINE) live in :mod:`mktme_lite.dump`, below every layer; they are re-exported here because the
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 from ..dump import BLOCK, LINE, changed_lines, describe_bytes, differing_blocks, hexdump, printable
 from .bytes import bytes_figure, line_changes
-from .costs import overhead_bars, security_grid
+from .costs import cost_and_security, overhead_bars, security_grid
 from .diagrams import claim_matrix, tme_boundary
 from .figure import HTMLCard, LessonFigure, figure_png, is_static, show, to_bundle
 from .maps import alias_map, memory_map
@@ -46,7 +47,7 @@ __all__ = [
     "LessonFigure", "HTMLCard", "is_static", "figure_png", "show", "to_bundle",
     # pictures
     "bytes_figure", "line_changes", "memory_map", "alias_map", "trace_timeline", "claim_matrix", "tme_boundary",
-    "overhead_bars", "security_grid",
+    "overhead_bars", "security_grid", "cost_and_security",
     # tables
     "Cell", "table", "card", "text_columns",
     # text helpers, from mktme_lite.dump
