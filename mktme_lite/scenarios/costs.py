@@ -61,7 +61,7 @@ __all__ = [
     "PriceError", "Price", "PriceTable", "Measured", "Design", "Workload", "WorkloadRun", "Estimate",
     "ReferencePoint", "STATUSES", "EVENT_PRICES", "SHOOTDOWN_PRICES", "REQUIRED_PRICES", "DESIGNS", "WORKLOADS",
     "PRICES_FILE", "load_prices", "measured_slowdowns", "workload", "run_workload", "price_run", "estimate",
-    "compare", "reference_points", "MAX_CPUS",
+    "compare", "reference_points", "solve_price", "MAX_CPUS",
 ]
 
 #: The package's price list (``mktme_lite/data/costs.toml``).
@@ -572,3 +572,23 @@ def reference_points(prices: PriceTable | Mapping | None = None, w: str | Worklo
         mid = (m.low + m.high) / 2
         out.append(ReferencePoint(m, e.slowdown, (e.slowdown - 1) / (mid - 1)))
     return tuple(out)
+
+
+def solve_price(design: str, target: float, price: str, w: str | Workload = "kernel_build",
+                prices: PriceTable | Mapping | None = None, cpus: int = 96, *, seed: int = SEED) -> float | None:
+    """The value of ``price`` (ns) at which ``design``'s estimated slowdown on ``w`` equals ``target``.
+
+    An estimate is linear in every price, so two estimates fix the line. None when the price does
+    not move this design's estimate (or the answer would be negative)."""
+    prices = _prices_arg(prices)
+    choose(price, prices.names(), "price name")
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not math.isfinite(target) or target < 1:
+        raise ParameterError(f"target must be a slowdown >= 1 (e.g. 26.37); got {shown(target)}")
+    p0 = prices.value(price)
+    s0 = estimate(design, w, prices, cpus, seed=seed).slowdown
+    s1 = estimate(design, w, prices.with_overrides({price: p0 + 1000.0}), cpus, seed=seed).slowdown
+    slope = (s1 - s0) / 1000.0
+    if slope <= 0:
+        return None
+    value = p0 + (target - s0) / slope
+    return value if value >= 0 else None

@@ -242,3 +242,12 @@ def test_an_edited_file_is_read_again(tmp_path):
     assert costs.load_prices(path)["gup"].value == 1.0
     path = _own_file(tmp_path, lambda p: p["gup"].update(value=2.0))
     assert costs.load_prices(path)["gup"].value == 2.0
+
+
+def test_solve_price_finds_the_value_that_gives_the_target():
+    ipi = costs.solve_price("xpfo", 26.37, "tlb_shootdown_ipi")
+    assert ipi > 10 * costs.load_prices().value("tlb_shootdown_ipi")
+    assert costs.estimate("xpfo", "kernel_build", {"tlb_shootdown_ipi": ipi}).slowdown == pytest.approx(26.37)
+    assert costs.solve_price("xpfo", 2.0, "clflush_line") is None  # XPFO flushes no lines
+    with pytest.raises(MKTMEError, match="target"):
+        costs.solve_price("xpfo", 0.5, "gup")
