@@ -488,7 +488,8 @@ class Kernel:
         ``keyid`` picks one of the per-KeyID direct maps (``per_keyid`` design only: the attacker
         "pivots" to the right map); by default the KeyID-0 map, where kernel data lives. Under
         ``rekey`` the map's entry for the frame carries the frame's KeyID. Under ``xpfo`` and
-        ``unmapped`` a user frame missing from the direct map raises :class:`KernelPageFault`.
+        ``unmapped`` a user frame missing from the direct map raises :class:`KernelPageFault`, and so does
+        a ``memfd_secret()`` frame under any design.
         """
         self._check_package(package)
         design = self.policy.direct_map
