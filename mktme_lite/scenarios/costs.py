@@ -60,7 +60,7 @@ from .pages import CPU_KEY, RW, SEED
 __all__ = [
     "PriceError", "Price", "PriceTable", "Measured", "Design", "Workload", "WorkloadRun", "Estimate",
     "ReferencePoint", "STATUSES", "EVENT_PRICES", "SHOOTDOWN_PRICES", "REQUIRED_PRICES", "DESIGNS", "WORKLOADS",
-    "PRICES_FILE", "load_prices", "measured_slowdowns", "workload", "run_workload", "price_run", "estimate",
+    "PRICES_FILE", "design_policy", "load_prices", "measured_slowdowns", "workload", "run_workload", "price_run", "estimate",
     "compare", "reference_points", "solve_price", "MAX_CPUS",
 ]
 
@@ -319,8 +319,9 @@ DESIGNS: Mapping[str, Design] = MappingProxyType({d.name: d for d in (
 )})
 
 
-def _policy(design: str):
-    return policy_for(DESIGNS[design].direct_map, "core_series")
+def design_policy(design: str):
+    """The kernel policy a design runs under: the core series with only its direct map changed."""
+    return policy_for(DESIGNS[choose(design, DESIGNS, "design")].direct_map, "core_series")
 
 
 @dataclass(frozen=True)
@@ -401,7 +402,7 @@ def _alloc(proc, npages: int, secret: bool, design: Design, serial: int) -> int:
 @lru_cache(maxsize=256)
 def _run(design: str, w: Workload, seed: int) -> WorkloadRun:
     d = DESIGNS[design]
-    k = Kernel(Machine(packages=1, seed=seed, trace=True, trace_cap=None), _policy(design))
+    k = Kernel(Machine(packages=1, seed=seed, trace=True, trace_cap=None), design_policy(design))
     serial = k.add_key("mktme", "all-anonymous-memory", CPU_KEY)  # one KeyID for everything (PATCHv4)
     debugger = k.spawn("gdb")
     k.machine.reset_trace()

@@ -43,7 +43,7 @@ from ..kernel import PAGE_SIZE, Kernel, KernelPageFault, SyscallError
 from ..machine import LINE, Machine
 from ..params import choose, whole
 from .aliasing import DIRECT_MAP_REGION
-from .costs import DESIGNS, _policy
+from .costs import DESIGNS, design_policy
 from .pages import CPU_KEY, RW, SEED
 
 __all__ = [
@@ -98,7 +98,7 @@ def attacker_choices(design: str) -> tuple[str, ...]:
 
 
 def _boot(design: str, seed: int):
-    k = Kernel(Machine(packages=1, seed=seed, trace=False), _policy(design))
+    k = Kernel(Machine(packages=1, seed=seed, trace=False), design_policy(design))
     alice, mallory = k.spawn("alice"), k.spawn("mallory")
     gdb = k.spawn("gdb")
     return k, alice, mallory, gdb
