@@ -25,14 +25,19 @@ RUN_PYTEST := $(PY) tools/run_pytest.py $(PYTEST_ARGS)
 # Kernels started by nbval, nbclient and JupyterLab resolve `python` and `jupyter` here.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: lab test install test-unit test-notebooks test-stripped test-exercises test-sync \
+.PHONY: lab my-work test install test-unit test-notebooks test-stripped test-exercises test-sync \
         test-browser exercises sync bench check-env clean html
 
-lab: $(STAMP)
+# Your exercises live in my-work/ (git-ignored): `make lab` copies in every exercise you do not
+# have yet and never overwrites one you have. No other target reads or writes my-work/.
+lab: my-work
 	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" \
 	  notebooks/00_start_here.ipynb $(LAB_ARGS)
 
 install: $(STAMP)
+
+my-work: $(STAMP)
+	$(PY) tools/make_exercises.py --learner-copies
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -65,7 +70,7 @@ test-sync: $(STAMP)
 test-browser: $(STAMP)
 	$(RUN_PYTEST) -p no:nbval tests/browser
 
-# Regenerate exercises/ from solutions/.
+# Regenerate exercises/ from solutions/ (authors only; a learner's copies in my-work/ stay as they are).
 exercises: $(STAMP)
 	$(PY) tools/make_exercises.py
 

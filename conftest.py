@@ -9,7 +9,7 @@ as run, so nbval compares their fresh output with the stored one. It relies on n
 that a corrupted golden output still fails.
 """
 
-collect_ignore = ["tests/fixtures", ".venv", "artifacts", "build"]
+collect_ignore = ["tests/fixtures", ".venv", "artifacts", "build", "my-work"]  # my-work: a learner's own copies
 
 
 def pytest_itemcollected(item):

@@ -13,21 +13,23 @@ tweak is built from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from .errors import AddressError, ConfigError, KeyIDError
-from .params import whole
+from .params import flag, whole
 
 __all__ = [
     "AddressLayout", "TMECapability", "TMEActivate", "IA32_TME_CAPABILITY", "IA32_TME_ACTIVATE",
     "IA32_TME_EXCLUDE_MASK", "IA32_TME_EXCLUDE_BASE", "ALG_AES_XTS_128", "ALG_AES_XTS_256", "ALG_NAMES",
-    "ALG_KEY_BYTES",
+    "ALG_KEY_BYTES", "IA32_MKTME_KEYID_PARTITIONING", "KeyIDPartition",
 ]
 
 IA32_TME_CAPABILITY = 0x981
 IA32_TME_ACTIVATE = 0x982
 IA32_TME_EXCLUDE_MASK = 0x983
 IA32_TME_EXCLUDE_BASE = 0x984
+#: TDX platforms: how the BIOS split the KeyIDs between MKTME and TDX (hardware.md 1.4, 5).
+IA32_MKTME_KEYID_PARTITIONING = 0x87
 
 #: Algorithm bits as they appear in IA32_TME_CAPABILITY[3:0], IA32_TME_ACTIVATE[63:48] and
 #: PCONFIG's KEYID_CTRL.ENC_ALG field (bit i of ENC_ALG <-> IA32_TME_ACTIVATE bit 48+i).
@@ -129,6 +131,20 @@ class AddressLayout:
         return hpa & (self.addressable_bytes - 1), hpa >> self.keyid_shift
 
 
+def _check_fields(record, cls: str, widths: dict[str, int]) -> None:
+    """Every bool field a real bool, every number field a whole number that fits its MSR field
+    (``widths``: the largest value; a number field not listed is a 4-bit field). A frozen dataclass:
+    the checked value is stored back with ``object.__setattr__``."""
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if f.type in (bool, "bool"):
+            value = flag(value, f"{cls}.{f.name}")
+        else:
+            most = widths.get(f.name, 0xF)
+            value = whole(value, f"{cls}.{f.name}", 0, most, hex_=most > 0xF)
+        object.__setattr__(record, f.name, value)
+
+
 @dataclass(frozen=True)
 class TMECapability:
     """IA32_TME_CAPABILITY (MSR 0x981), read-only. Field layout from Intel's tdx-module headers."""
@@ -140,6 +156,9 @@ class TMECapability:
     bypass_supported: bool = True
     max_keyid_bits: int = 6
     max_keys: int = 63
+
+    def __post_init__(self):
+        _check_fields(self, "TMECapability", {"max_keyid_bits": 0xF, "max_keys": 0x7FFF})
 
     @property
     def value(self) -> int:
@@ -180,6 +199,11 @@ class TMEActivate:
     bypass: bool = False
     keyid_bits: int = 6
     crypto_algs: int = ALG_AES_XTS_128  # algorithms allowed for KeyIDs >= 1 (bits 63:48)
+    tdx_keyid_bits: int = 0  # TDX_RESERVED_KEYID_BITS (39:36): top KeyID bits kept for TDX private KeyIDs
+
+    def __post_init__(self):
+        _check_fields(self, "TMEActivate", {"key_select": 1, "policy": 0xF, "keyid_bits": 0xF,
+                                            "crypto_algs": 0xFFFF})
 
     @property
     def value(self) -> int:
@@ -191,6 +215,7 @@ class TMEActivate:
             | (self.policy & 0xF) << 4
             | int(self.bypass) << 31
             | (self.keyid_bits & 0xF) << 32
+            | (self.tdx_keyid_bits & 0xF) << 36
             | (self.crypto_algs & 0xFFFF) << 48
         )
 
@@ -206,4 +231,52 @@ class TMEActivate:
             bypass=bool(_bits(value, 31, 31)),
             keyid_bits=_bits(value, 32, 35),
             crypto_algs=_bits(value, 48, 63),
+            tdx_keyid_bits=_bits(value, 36, 39),
         )
+
+
+@dataclass(frozen=True)
+class KeyIDPartition:
+    """IA32_MKTME_KEYID_PARTITIONING (MSR 0x87) on TDX platforms: bits 31:0 the number of MKTME
+    KeyIDs, bits 63:32 the number of TDX private KeyIDs. Private KeyIDs start right after the
+    last MKTME KeyID (Linux ``tdx.c``: ``nr_mktme_keyids + 1``); only software in SEAM mode (the
+    TDX module) may use them, and outside SEAM their address bits are reserved bits
+    (``Documentation/x86/tdx.rst``). Example: 6 KeyID bits, 2 of them kept for TDX, give MKTME
+    KeyIDs 1-15 and the private range [16, 64), as Linux logs it."""
+
+    mktme_keyids: int
+    tdx_keyids: int = 0
+
+    @classmethod
+    def split(cls, keyid_bits: int, tdx_keyid_bits: int) -> "KeyIDPartition":
+        """The split the BIOS makes when it keeps the top ``tdx_keyid_bits`` KeyID bits for TDX."""
+        keyid_bits = whole(keyid_bits, "keyid_bits", 0, 15)
+        tdx_keyid_bits = whole(tdx_keyid_bits, f"tdx_keyid_bits (top KeyID bits kept for TDX; keyid_bits={keyid_bits})",
+                               0, keyid_bits)
+        mktme = (1 << (keyid_bits - tdx_keyid_bits)) - 1
+        return cls(mktme, (1 << keyid_bits) - 1 - mktme)
+
+    @property
+    def value(self) -> int:
+        return (self.mktme_keyids & 0xFFFFFFFF) | (self.tdx_keyids & 0xFFFFFFFF) << 32
+
+    @classmethod
+    def decode(cls, value: int) -> "KeyIDPartition":
+        value = whole(value, "IA32_MKTME_KEYID_PARTITIONING value (a 64-bit MSR)", 0, (1 << 64) - 1, hex_=True)
+        return cls(_bits(value, 0, 31), _bits(value, 32, 63))
+
+    @property
+    def private_range(self) -> range:
+        """The TDX private KeyIDs (empty when the BIOS kept none)."""
+        first = self.mktme_keyids + 1
+        return range(first, first + self.tdx_keyids)
+
+    def is_private(self, keyid: int) -> bool:
+        return keyid in self.private_range
+
+    def __str__(self) -> str:
+        if not self.tdx_keyids:
+            return f"MKTME KeyIDs 1-{self.mktme_keyids}, no TDX private KeyIDs"
+        r = self.private_range
+        mktme = f"MKTME KeyIDs 1-{self.mktme_keyids}" if self.mktme_keyids else "no MKTME KeyIDs"
+        return f"{mktme}; TDX private KeyID range: [{r.start}, {r.stop})"

@@ -95,6 +95,14 @@ class Cache:
             del self._sets[index]
         return line
 
+    def set_of(self, line_hpa: int) -> list[CacheLine]:
+        """The lines of the set ``line_hpa`` maps to, least recently used first (at most ``ways``).
+
+        The aliases of one frame under other KeyIDs share its set (the KeyID bits are far above
+        the index bits), so this is where ``Machine(coherent_keyids=True)`` looks for them."""
+        s = self._sets.get(self._index(line_hpa))
+        return [] if s is None else list(s.values())
+
     def lines(self) -> list[CacheLine]:
         """Every valid line, set by set (in set order), least recently used first."""
         return [line for index in sorted(self._sets) for line in self._sets[index].values()]

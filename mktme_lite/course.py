@@ -115,7 +115,7 @@ class Course:
     def claim(self, cid: Any) -> Claim:
         """The claim with id ``cid`` ("C5")."""
         for entry in self.claims:
-            if entry.id == cid and isinstance(cid, str):
+            if isinstance(cid, str) and entry.id == cid:
                 return entry
         raise ParameterError(f"unknown claim {shown(cid)}; the claims are "
                              f"{', '.join(entry.id for entry in self.claims)}")
@@ -273,8 +273,15 @@ def load(path: str | os.PathLike | None = None) -> Course:
     (a few kilobytes) and parsed again only when its bytes changed."""
     if path is None:
         path = source()
-    path = Path(path)
-    if not path.is_file():
+    if not isinstance(path, (str, os.PathLike)):
+        raise CourseError(f"path must be the path of a lessons.toml (a str or a Path), or None; got {path!r:.60} "
+                          f"(a {type(path).__name__})")
+    try:
+        path = Path(path)
+        is_file = path.is_file()
+    except (OSError, ValueError) as exc:  # a NUL byte, a lone surrogate, a name too long ...
+        raise CourseError(f"no lessons.toml at {str(path)!r:.60}: {exc}") from None
+    if not is_file:
         raise CourseError(f"{path} does not exist; a course needs a lessons.toml (docs/CONVENTIONS.md)")
     return _parse_bytes(os.path.abspath(path), path.read_bytes())
 

@@ -13,21 +13,31 @@ helpers use them to print it. They sit at the bottom of the layers, beside the h
 from __future__ import annotations
 
 from .errors import ParameterError
+from .params import byteslike, whole
 
 __all__ = ["BLOCK", "LINE", "printable", "hexdump", "differing_blocks", "changed_lines", "describe_bytes",
            "format_bytes"]
 
 BLOCK = 16  # one AES block: the unit in which XTS garbles data
 LINE = 64  # one cache line = one XTS data unit (modelling choice)
+#: Most bytes a text dump shows: 64 KiB is 4096 rows already (about 300 KB of text).
+MAX_DUMP_BYTES = 64 * 1024
 
 
 def printable(data: bytes) -> str:
     """Bytes as ASCII, with ``.`` for every byte that is not a printable character."""
+    if type(data) is not bytes:
+        data = byteslike(data, "data")
     return "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in data)
 
 
 def hexdump(data: bytes, base: int = 0, width: int = 16) -> str:
-    """A classic hex dump: address, hex bytes, ASCII. One row per 16-byte AES block by default."""
+    """A classic hex dump: address, hex bytes, ASCII. One row per 16-byte AES block by default.
+
+    At most ``MAX_DUMP_BYTES`` (64 KiB); ``width`` is 1 to 64 bytes per row."""
+    data = byteslike(data, f"data (at most {MAX_DUMP_BYTES} bytes; slice a longer dump)", 0, MAX_DUMP_BYTES)
+    base = whole(base, "base (the address of the first byte)", 0, (1 << 64) - 1, hex_=True)
+    width = whole(width, "width (bytes per row)", 1, 64)
     rows = []
     last = base + max(len(data) - 1, 0)
     digits = max(4, len(f"{last:x}"))
@@ -40,6 +50,8 @@ def hexdump(data: bytes, base: int = 0, width: int = 16) -> str:
 
 def differing_blocks(a: bytes, b: bytes, block: int = BLOCK) -> list[int]:
     """Indices of the ``block``-byte blocks in which ``a`` and ``b`` differ."""
+    a, b = byteslike(a, "a (the first bytes)"), byteslike(b, "b (the second bytes)")
+    block = whole(block, "block (bytes per block)", 1, 1 << 20)
     if len(a) != len(b):
         raise ParameterError(f"cannot compare {len(a)} bytes with {len(b)} bytes: give two runs of equal length")
     return [i // block for i in range(0, len(a), block) if a[i : i + block] != b[i : i + block]]
@@ -47,11 +59,14 @@ def differing_blocks(a: bytes, b: bytes, block: int = BLOCK) -> list[int]:
 
 def changed_lines(before: bytes, after: bytes, base: int = 0) -> list[int]:
     """Physical addresses of the 64-byte lines that differ between two DRAM dumps."""
+    before, after = byteslike(before, "before (a DRAM dump)"), byteslike(after, "after (a DRAM dump)")
+    base = whole(base, "base (the address of the first byte)", 0, (1 << 64) - 1, hex_=True)
     return [base + i * LINE for i in differing_blocks(before, after, LINE)]
 
 
 def describe_bytes(data: bytes) -> str:
     """A few words a screen reader can say about a run of bytes."""
+    data = byteslike(data, "data")
     if not data:
         return "no bytes"
     if not any(data):
@@ -72,8 +87,7 @@ _UNITS = [("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20)
 
 def format_bytes(n: int) -> str:
     """An exact size in binary units: ``1 TiB``, ``63 TiB``, ``65534 GiB`` (never rounded)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ParameterError(f"a size must be a non-negative whole number of bytes; got {n!r}")
+    n = whole(n, "a size (a whole number of bytes)", 0)
     if n == 0:
         return "0 B"
     for name, unit in _UNITS:

@@ -26,6 +26,7 @@ from functools import lru_cache
 
 from .address import ALG_KEY_BYTES, ALG_NAMES
 from .errors import KeyMaterialError
+from .params import byteslike
 from .xts import XTSCipher
 
 __all__ = ["PconfigCommand", "PconfigStatus", "KeyMode", "KeyEntry", "KeyTable", "key_fingerprint",
@@ -83,6 +84,7 @@ class KeyEntry:
 
 def key_fingerprint(data_key: bytes, tweak_key: bytes) -> str:
     """A 6-hex-digit name for a key pair, so lessons can tell keys apart without seeing them."""
+    data_key, tweak_key = byteslike(data_key, "data_key", 1, 64), byteslike(tweak_key, "tweak_key", 1, 64)
     return hashlib.sha256(b"mktme-lite" + data_key + tweak_key).hexdigest()[:6]
 
 

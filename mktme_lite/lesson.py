@@ -21,6 +21,8 @@ import numpy as np
 
 from . import style
 from .address import ALG_NAMES, TMEActivate, TMECapability
+from .errors import ParameterError
+from .params import byteslike, shown
 from .viz import HTMLCard, LessonFigure, describe_bytes, hexdump, is_static, printable, show
 from .viz.tables import text_columns
 
@@ -55,11 +57,11 @@ def aes_block(key: bytes, block: bytes) -> bytes:
     """
     from Crypto.Cipher import AES
 
-    if not isinstance(key, (bytes, bytearray)) or len(key) not in (16, 32):
-        raise ValueError("key must be 16 or 32 bytes")
-    if not isinstance(block, (bytes, bytearray)) or len(block) != 16:
-        raise ValueError("block must be exactly 16 bytes")
-    return AES.new(bytes(key), AES.MODE_ECB).encrypt(bytes(block))
+    key = byteslike(key, "key (16 or 32 bytes)", 16, 32)
+    if len(key) not in (16, 32):
+        raise ParameterError(f"key must be 16 or 32 bytes (AES-128 or AES-256); got {len(key)} bytes")
+    block = byteslike(block, "block (one 16-byte AES block)", 16, 16)
+    return AES.new(key, AES.MODE_ECB).encrypt(block)
 
 
 def hexlist(values) -> str:
@@ -82,6 +84,10 @@ def expect_error(*types: type[BaseException]) -> Iterator[None]:
     It prints ``KeyIDError: <message>``. If the block does not raise, it says so loudly
     (raising AssertionError), so a demonstration cannot silently stop demonstrating.
     """
+    for t in types:
+        if not (isinstance(t, type) and issubclass(t, BaseException)):
+            raise ParameterError(f"expect_error takes exception classes such as KeyIDError or MKTMEError; "
+                                 f"got {shown(t)}")
     types = types or (Exception,)
     try:
         yield
@@ -103,7 +109,7 @@ def _algs(mask: int) -> str:
 
 def tme_activate_table(value: int) -> str:
     """IA32_TME_ACTIVATE (MSR 0x982) decoded field by field, as a text table."""
-    a = TMEActivate.decode(value)
+    a = TMEActivate.decode(value)  # checks value: a whole number of 64 bits
     policy = {0: "AES-XTS-128", 2: "AES-XTS-256"}.get(a.policy, f"{a.policy} (unknown)")
     rows = [
         ("bits", "field", "value", "meaning"),

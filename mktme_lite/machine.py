@@ -13,7 +13,15 @@ This is the facade every lesson drives. It is deliberately small and explicit:
   own package's engine. Different KeyIDs of one frame are different addresses to the caches,
   so nothing keeps *them* coherent. That is the hardware rule the 2018 thread was about.
 * ``clflush`` (every package), ``wbinvd`` (one package), ``evict`` and ``speculative_fill``
-  let a lesson step through time by hand.
+  let a lesson step through time by hand. The other cache-maintenance instructions a kernel
+  could use are there too, each with its own trace event: ``clflushopt`` (the same effect as
+  ``clflush`` here, since the model runs one operation at a time), ``clwb`` (write back, keep the
+  line clean) and ``wbnoinvd`` (one package: write back every dirty line, keep every line).
+* ``dma_write`` / ``dma_read`` are a device reaching memory through one full address: snooped
+  against the CPU caches for that address only.
+* ``Machine(coherent_keyids=True)`` switches on a model of the *idea* of AMD's SME_COHERENT
+  (CPUID 0x8000001F EAX[10]): a CPU fill of one KeyID of a frame's line first writes back and
+  drops that line's copies under every other KeyID. It is not a model of how AMD builds it.
 * Every operation bumps ``counters`` (one count per event kind, kept for the machine's whole
   life) and appends an :class:`Event` to ``trace``, a ring buffer that keeps the most recent
   ``trace_cap`` events (``DEFAULT_TRACE_CAP``, 50 000: under 10 MB; ``trace_cap=None`` keeps
@@ -42,6 +50,7 @@ Claim C7 takes a different form under each (lesson 06).
 from __future__ import annotations
 
 from collections import Counter, deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,13 +61,15 @@ from .address import (
     ALG_KEY_BYTES,
     ALG_NAMES,
     IA32_TME_ACTIVATE,
+    IA32_MKTME_KEYID_PARTITIONING,
     IA32_TME_CAPABILITY,
     AddressLayout,
+    KeyIDPartition,
     TMEActivate,
     TMECapability,
 )
 from .cache import Cache, CacheLine
-from .errors import AddressError, ConfigError, KeyMaterialError, MKTMEError, PackageError, ParameterError
+from .errors import AddressError, ConfigError, KeyIDError, KeyMaterialError, MKTMEError, PackageError, ParameterError
 from .keytable import (
     KeyEntry,
     KeyMode,
@@ -140,6 +151,14 @@ class Machine:
     event trace on or off; ``trace_cap`` is how many recent events it keeps (None: all).
     ``keytable_scope`` picks which key table encrypts a fill or write-back (one of
     ``KEYTABLE_SCOPES``; a modelling choice, see the module docstring).
+
+    ``coherent_keyids`` (default False, as on every MKTME part: hardware.md 3.1) is a model of the
+    idea behind AMD's SME_COHERENT, not of AMD's implementation: when True, every CPU fill of a
+    line (a load or store miss, a speculative fill) first writes back (if dirty) and drops the
+    copies of the same frame's line under every other KeyID, in every package. Device accesses
+    (``dma_write``/``dma_read``) are not CPU fills and stay coherent with their own full address
+    only, which is why KVM still flushes pages for DMA on SME_COHERENT parts
+    (``sev_flush_encrypted_page``, lessons-04-08.md section 04).
     """
 
     def __init__(
@@ -157,11 +176,16 @@ class Machine:
         trace: bool = True,
         trace_cap: int | None = DEFAULT_TRACE_CAP,
         keytable_scope: str = "home",
+        coherent_keyids: bool = False,
+        tdx_keyid_bits: int = 0,
+        pmem_bytes: int = 0,
     ):
         # Every argument through the shared checks (mktme_lite.params): a string is never a flag,
         # True never a number, and every size has a ceiling that keeps construction under a second.
         packages = whole(packages, "packages", 1, 8)
         tme_bypass = flag(tme_bypass, "tme_bypass")
+        self._coherent_keyids = flag(
+            coherent_keyids, "coherent_keyids (a model of the idea of AMD's SME_COHERENT)")
         self.layout = AddressLayout(phys_bits, keyid_bits)
         keyid_bits, phys_bits = self.layout.keyid_bits, self.layout.phys_bits
         if max_keyid_bits is None:
@@ -178,6 +202,15 @@ class Machine:
         crypto_algs = whole(crypto_algs, "crypto_algs", 0, 0xFFFF, hex_=True)
         if crypto_algs not in (ALG_AES_XTS_128, ALG_AES_XTS_256, ALG_AES_XTS_128 | ALG_AES_XTS_256):
             raise ConfigError("crypto_algs must be ALG_AES_XTS_128, ALG_AES_XTS_256 or both (bitwise or)")
+        self.partition = KeyIDPartition.split(keyid_bits, tdx_keyid_bits)
+        tdx_keyid_bits = int(tdx_keyid_bits)  # checked by KeyIDPartition.split
+        self._private_first = self.partition.private_range.start if self.partition.tdx_keyids else None
+        self._in_seam = False
+        pmem_bytes = whole(pmem_bytes, f"pmem_bytes (persistent memory at the top of DRAM; dram_bytes={dram_bytes:#x})",
+                           0, dram_bytes)
+        if pmem_bytes % 4096:
+            raise ConfigError(f"pmem_bytes must be a multiple of 4096 (whole pages); got {pmem_bytes:#x}")
+        self.pmem = range(dram_bytes - pmem_bytes, dram_bytes)
         # numpy seeds its generators with non-negative integers only; 64 bits is plenty of seed.
         seed = whole(seed, "seed", 0, (1 << 64) - 1)
         self.seed = seed
@@ -185,7 +218,14 @@ class Machine:
         self.capability = TMECapability(
             max_keyid_bits=max_keyid_bits, max_keys=(1 << max_keyid_bits) - 1
         )
-        self.activate = TMEActivate(bypass=tme_bypass, keyid_bits=keyid_bits, crypto_algs=crypto_algs)
+        self.activate = TMEActivate(bypass=tme_bypass, keyid_bits=keyid_bits, crypto_algs=crypto_algs,
+                                    tdx_keyid_bits=tdx_keyid_bits)
+        # What reboot() needs to build the same machine again.
+        self._config = dict(packages=packages, keyid_bits=keyid_bits, phys_bits=phys_bits, dram_bytes=dram_bytes,
+                            cache_sets=cache_sets, cache_ways=cache_ways, tme_bypass=tme_bypass,
+                            crypto_algs=crypto_algs, max_keyid_bits=max_keyid_bits, trace=trace, trace_cap=trace_cap,
+                            keytable_scope=keytable_scope, coherent_keyids=coherent_keyids,
+                            tdx_keyid_bits=tdx_keyid_bits, pmem_bytes=pmem_bytes)
         # The TME key: made by the CPU's RNG at boot, never visible to software.
         self._tme_cipher = XTSCipher(self.rng.bytes(16), self.rng.bytes(16))
         self.memory = DRAM(dram_bytes, self.rng)
@@ -200,7 +240,8 @@ class Machine:
         self.caches = [Cache(p, cache_sets, cache_ways) for p in range(packages)]
         trace = flag(trace, "trace")
         if trace_cap is not None:
-            trace_cap = whole(trace_cap, "trace_cap (how many recent events the trace keeps; None keeps all)", 1)
+            trace_cap = whole(trace_cap, "trace_cap (how many recent events the trace keeps; None keeps all)", 1,
+                              1 << 31)
         self.trace: Trace = Trace(maxlen=trace_cap)
         self.counters: Counter[str] = Counter()
         self.trace_enabled = trace
@@ -233,6 +274,13 @@ class Machine:
     def tme_bypass(self) -> bool:
         return self.activate.bypass
 
+    @property
+    def coherent_keyids(self) -> bool:
+        """Whether fills keep one frame's KeyID aliases coherent (a model of the SME_COHERENT idea).
+
+        Fixed when the machine is built, as a CPUID feature is."""
+        return self._coherent_keyids
+
     def hpa(self, pa: int, keyid: int = 0) -> int:
         """Full physical address of ``pa`` under ``keyid`` (KeyID in the top bits)."""
         return self.layout.hpa(pa, keyid)
@@ -246,6 +294,10 @@ class Machine:
         msr = whole(msr, "msr (an MSR number, an int such as 0x981)", 0, 0xFFFFFFFF, hex_=True)
         if msr == IA32_TME_CAPABILITY:
             return self.capability.value
+        if msr == IA32_MKTME_KEYID_PARTITIONING:
+            # Modelling choice: on a machine that keeps no KeyID bits for TDX it reads as "every
+            # KeyID is an MKTME KeyID"; on real parts without TDX the MSR does not exist.
+            return self.partition.value
         if msr == IA32_TME_ACTIVATE:
             return self.activate.value
         raise MKTMEError(
@@ -301,7 +353,31 @@ class Machine:
             hpa = whole(hpa, "hpa (a full physical address)")
         pa, keyid = self.split(hpa)
         pa, n = self.memory.check(pa, n)
+        if self._private_first is not None and keyid >= self._private_first and not self._in_seam:
+            self._refuse_private(keyid, "an access through")
         return hpa, pa, keyid, n
+
+    def _refuse_private(self, keyid: int, what: str) -> None:
+        r = self.partition.private_range
+        raise KeyIDError(
+            f"{what} KeyID {keyid} refused: it is a TDX private KeyID (private range [{r.start}, {r.stop}), "
+            f"IA32_MKTME_KEYID_PARTITIONING = {self.partition.value:#x}). Only software in SEAM mode (the TDX "
+            f"module) may use it; outside SEAM its address bits are reserved bits (Documentation/x86/tdx.rst). "
+            f"The host may use KeyIDs 0-{self.partition.mktme_keyids}; `with m.seam():` plays the TDX module")
+
+    def is_private(self, keyid: int) -> bool:
+        """Whether ``keyid`` is a TDX private KeyID on this machine (see ``tdx_keyid_bits``)."""
+        return self.partition.is_private(self.layout.check_keyid(keyid))
+
+    @contextmanager
+    def seam(self):
+        """``with m.seam(): ...`` runs the block as the TDX module would: in SEAM mode, where TDX
+        private KeyIDs may be programmed and used. Everything else refuses them."""
+        was, self._in_seam = self._in_seam, True
+        try:
+            yield self
+        finally:
+            self._in_seam = was
 
     # -- the cache/engine core -------------------------------------------------------------------------
     def home_package(self, pa: int) -> int:
@@ -317,11 +393,12 @@ class Machine:
         pa, _ = self.memory.check(pa, 1)
         return pa * self.packages // self.memory.size
 
-    def _engine(self, pa: int, package: int) -> tuple[int, EncryptionEngine]:
+    def _engine(self, pa: int, package: int | None = None) -> tuple[int, EncryptionEngine]:
         """The package whose key table encrypts a line of ``pa`` that ``package`` fills or
         writes back, and its engine (``keytable_scope``; under "platform" every engine reads the
-        one shared table, so the home engine stands for all)."""
-        if self.keytable_scope == "writer":
+        one shared table, so the home engine stands for all). A device access (DMA) has no
+        package: the home memory controller's engine serves it under every scope."""
+        if self.keytable_scope == "writer" and package is not None:
             return package, self.engines[package]
         home = pa * self.packages // self.memory.size
         return home, self.engines[home]
@@ -355,9 +432,27 @@ class Machine:
                 pa, keyid = self.split(line_hpa)
                 self.emit("invalidate", q, pa, keyid, f"snooped by P{package}")
 
+    def _drop_other_keyids(self, package: int, line_hpa: int) -> None:
+        """``coherent_keyids``: before ``package`` fills ``line_hpa``, write back and drop the same
+        frame line's copies under every other KeyID, in every package (the SME_COHERENT idea)."""
+        pa, keyid = self.split(line_hpa)
+        for q, cache in enumerate(self.caches):
+            for other in cache.set_of(line_hpa):
+                if other.hpa == line_hpa:
+                    continue
+                opa, okeyid = self.split(other.hpa)
+                if opa != pa:
+                    continue
+                if other.dirty:
+                    self._writeback(q, other)
+                cache.remove(other.hpa)
+                self.emit("invalidate", q, opa, okeyid, f"coherent_keyids: P{package} fills KeyID {keyid}")
+
     def _fill(self, package: int, line_hpa: int, speculative: bool = False) -> CacheLine:
         cache = self.caches[package]
         self._snoop(package, line_hpa, invalidate=False)
+        if self._coherent_keyids:
+            self._drop_other_keyids(package, line_hpa)
         victim = cache.victim(line_hpa)
         if victim is not None:
             self._evict_line(package, victim, "replaced")
@@ -417,26 +512,64 @@ class Machine:
         return None
 
     # -- cache maintenance --------------------------------------------------------------------------------
-    def clflush(self, hpa: int) -> None:
-        """CLFLUSH: write back (if dirty) and invalidate the line holding ``hpa`` in every package."""
+    def _flush_line(self, hpa: int, kind: str, invalidate: bool) -> None:
+        """The line holding ``hpa`` (this full address only) in every package: write back if dirty,
+        then drop it (``invalidate``) or keep it clean."""
         hpa, pa, keyid, _ = self._check_range(hpa, 1)
         line_hpa = hpa - hpa % LINE
-        self.emit("clflush", None, pa - pa % LINE, keyid)
+        self.emit(kind, None, pa - pa % LINE, keyid)
         for p, cache in enumerate(self.caches):
             line = cache.lookup(line_hpa, touch=False)
             if line is not None:
                 if line.dirty:
                     self._writeback(p, line)
-                cache.remove(line_hpa)
-                self.emit("flush", p, pa - pa % LINE, keyid)
+                if invalidate:
+                    cache.remove(line_hpa)
+                    self.emit("flush", p, pa - pa % LINE, keyid)
 
-    def flush_range(self, hpa: int, n: int) -> int:
-        """clflush every line of ``[hpa, hpa+n)`` (Linux's ``clflush_cache_range``); returns the line count."""
+    def clflush(self, hpa: int) -> None:
+        """CLFLUSH: write back (if dirty) and invalidate the line holding ``hpa`` in every package.
+
+        It acts on the line of the full address it is given, KeyID included: flushing one alias
+        of a frame leaves the frame's lines under other KeyIDs where they are (the TDX module
+        maps a page with the KeyID it wants to flush, lessons-04-08.md section 04)."""
+        self._flush_line(hpa, "clflush", invalidate=True)
+
+    def clflushopt(self, hpa: int) -> None:
+        """CLFLUSHOPT: the same effect on the line as :meth:`clflush` (write back if dirty,
+        invalidate, every package), traced as its own event ``clflushopt``.
+
+        On real hardware the difference is ordering, not effect: CLFLUSH instructions execute in
+        order with each other, while CLFLUSHOPTs to different lines are weakly ordered and can be
+        in flight together, so a batch of them is faster and software ends it with a fence
+        (SFENCE/MFENCE) before relying on it; the spec's EvictPage lists "CLFLUSHOPT+fence"
+        (hardware.md 3.2), and the TDX module CLFLUSHOPTs a page and then MFENCEs. This model
+        runs one operation at a time and each completes before the next starts, so there is
+        nothing to reorder and no fence to model: a modelling choice."""
+        self._flush_line(hpa, "clflushopt", invalidate=True)
+
+    def clwb(self, hpa: int) -> None:
+        """CLWB: write the line holding ``hpa`` back if it is dirty, in every package, and keep it.
+
+        Modelling choice: the line stays cached, clean. The architecture lets CLWB keep the line
+        (that is its point: the data is still there for the next read) but does not promise it,
+        and some parts drop it; the model always keeps it. So CLWB ends a late dirty write-back
+        (nothing is dirty any more) but removes no stale clean line."""
+        self._flush_line(hpa, "clwb", invalidate=False)
+
+    #: The instructions :meth:`flush_range` can use on each line.
+    LINE_FLUSHES = ("clflush", "clflushopt", "clwb")
+
+    def flush_range(self, hpa: int, n: int, instruction: str = "clflush") -> int:
+        """``instruction`` (clflush, clflushopt or clwb) on every line of ``[hpa, hpa+n)``
+        (Linux's ``clflush_cache_range``); returns the line count."""
+        instruction = choose(instruction, self.LINE_FLUSHES, "cache-line flush instruction")
         hpa, _, _, n = self._check_range(hpa, n)
         first = hpa - hpa % LINE
+        op = getattr(self, instruction)
         count = 0
         for line_hpa in range(first, hpa + n, LINE):
-            self.clflush(line_hpa)
+            op(line_hpa)
             count += 1
         return count
 
@@ -447,6 +580,20 @@ class Machine:
             self.emit("wbinvd", p)
             for line in self.caches[p].lines():
                 self._evict_line(p, line, "wbinvd")
+
+    def wbnoinvd(self, package: int | None = None) -> None:
+        """WBNOINVD on one package (or on every package when ``package`` is None): write every
+        dirty line of that package's cache back and keep every line, clean.
+
+        Like WBINVD it acts on one package's caches only; unlike it, it leaves stale clean lines
+        (a speculatively filled alias, say) where they are. AMD's KVM uses it because it ends
+        every late dirty write-back (Kevin Loughlin, Feb 2025, lessons-04-08.md section 04)."""
+        targets = range(self.packages) if package is None else [self._check_package(package)]
+        for p in targets:
+            self.emit("wbnoinvd", p)
+            for line in self.caches[p].lines():
+                if line.dirty:
+                    self._writeback(p, line)
 
     def evict(self, hpa: int, package: int | None = None) -> bool:
         """Let time pass for one line: push it out of ``package``'s cache (every package if None),
@@ -473,6 +620,63 @@ class Machine:
             return False
         self._fill(package, line_hpa, speculative=True)
         return True
+
+    # -- devices -------------------------------------------------------------------------------------------
+    def _dma_snoop(self, line_hpa: int, invalidate: bool) -> None:
+        """A device access to ``line_hpa``: CPU copies of that full address are written back if
+        dirty (and dropped for a device write). Other KeyIDs of the frame are not looked at."""
+        pa, keyid = self.split(line_hpa)
+        for p, cache in enumerate(self.caches):
+            line = cache.lookup(line_hpa, touch=False)
+            if line is None:
+                continue
+            if line.dirty:
+                self._writeback(p, line)
+            if invalidate:
+                cache.remove(line_hpa)
+                self.emit("invalidate", p, pa, keyid, "snooped by a device (DMA)")
+
+    def dma_write(self, hpa: int, data: bytes) -> None:
+        """A device writes ``data`` at ``hpa`` (the KeyID is the one its IOMMU mapping carries).
+
+        The memory controller encrypts it with the key of ``hpa``'s KeyID. Modelling choice: the
+        device is coherent with the CPU caches for that full address only (a dirty CPU copy is
+        written back first and every copy is dropped); lines of the frame under other KeyIDs stay
+        cached, whatever ``coherent_keyids`` says, because no CPU fill happens. That is the
+        reason KVM still clflushes on SME_COHERENT parts "to work properly with DMA devices"
+        (``sev_flush_encrypted_page``, lessons-04-08.md section 04)."""
+        data = byteslike(data, "data (what dma_write() writes)", 1)
+        hpa, pa, keyid, _ = self._check_range(hpa, len(data))
+        self.emit("dma_write", None, pa, keyid, f"{len(data)} B")
+        first = hpa - hpa % LINE
+        for line_hpa in range(first, hpa + len(data), LINE):
+            self._dma_snoop(line_hpa, invalidate=True)
+            lpa = line_hpa - (hpa - pa)
+            _, engine = self._engine(lpa)
+            plain = bytearray(engine.decrypt_line(lpa, keyid, self.memory.read_line(lpa)))
+            lo = max(hpa, line_hpa) - line_hpa
+            hi = min(hpa + len(data), line_hpa + LINE) - line_hpa
+            src = max(hpa, line_hpa) - hpa
+            plain[lo:hi] = data[src : src + hi - lo]
+            self.memory.write_line(lpa, engine.encrypt_line(lpa, keyid, bytes(plain)))
+
+    def dma_read(self, hpa: int, n: int = LINE) -> bytes:
+        """A device reads ``n`` bytes at ``hpa``: dirty CPU copies of that full address are written
+        back first (and stay cached, clean), then the controller decrypts DRAM with ``hpa``'s key.
+        Lines of the frame under other KeyIDs are not looked at (see :meth:`dma_write`)."""
+        hpa, pa, keyid, n = self._check_range(hpa, n)
+        self.emit("dma_read", None, pa, keyid, f"{n} B")
+        out = bytearray()
+        first = hpa - hpa % LINE
+        for line_hpa in range(first, hpa + n, LINE):
+            self._dma_snoop(line_hpa, invalidate=False)
+            lpa = line_hpa - (hpa - pa)
+            _, engine = self._engine(lpa)
+            plain = engine.decrypt_line(lpa, keyid, self.memory.read_line(lpa))
+            lo = max(hpa, line_hpa) - line_hpa
+            hi = min(hpa + n, line_hpa + LINE) - line_hpa
+            out += plain[lo:hi]
+        return bytes(out)
 
     # -- raw DRAM: what a physical attacker sees and does ------------------------------------------------
     def _check_dram_pa(self, pa, what: str) -> int:
@@ -547,6 +751,10 @@ class Machine:
             return PconfigStatus.INVALID_PROG_CMD, None
         if not 1 <= keyid <= min(self.nr_keyids, self.capability.max_keys):
             return PconfigStatus.INVALID_KEYID, None
+        if self.partition.is_private(keyid) and not self._in_seam:
+            # Modelling choice: host software programming a private KeyID gets INVALID_KEYID; only
+            # the TDX module (SEAM) programs private KeyIDs (TDH.MNG.KEY.CONFIG, lessons-04-08.md 06).
+            return PconfigStatus.INVALID_KEYID, None
         if enc_alg not in ALG_NAMES or not (enc_alg & self.activate.crypto_algs):
             return PconfigStatus.INVALID_ENC_ALG, None
         size = ALG_KEY_BYTES[enc_alg]
@@ -596,6 +804,22 @@ class Machine:
                         "speculative": line.speculative, "data": bytes(line.data)})
         return out
 
+    def dram_as(self, hpa: int, n: int = LINE) -> bytes:
+        """Simulator-only view: the ``n`` bytes a fill through ``hpa`` would bring in *now* (DRAM
+        decrypted by the home engine with the key ``hpa``'s KeyID selects), without filling,
+        without an event and whatever the caches hold. Lessons compare a load with it to tell a
+        stale cached line from a fresh one."""
+        hpa, pa, keyid, n = self._check_range(hpa, n)
+        out = bytearray()
+        first = pa - pa % LINE
+        for lpa in range(first, pa + n, LINE):
+            _, engine = self._engine(lpa)
+            plain = engine.decrypt_line(lpa, keyid, self.memory.read_line(lpa))
+            lo = max(pa, lpa) - lpa
+            hi = min(pa + n, lpa + LINE) - lpa
+            out += plain[lo:hi]
+        return bytes(out)
+
     def cached(self, hpa: int, package: int | None = None) -> bool:
         """Whether the line holding ``hpa`` is in ``package``'s cache (any package if None)."""
         hpa, _, _, _ = self._check_range(hpa, 1)
@@ -604,6 +828,27 @@ class Machine:
         return any(c.lookup(line_hpa, touch=False) is not None for c in caches)
 
     # -- cloning --------------------------------------------------------------------------------------------
+    def reboot(self, seed: int | None = None) -> "Machine":
+        """Power-cycle the machine: a new Machine built the same way, with what survives a reboot.
+
+        * The TME key is new: the CPU generates it at every cold boot (IA32_TME_ACTIVATE key
+          select 0, hardware.md 1.6); ``seed`` (default: this seed + 1) picks it.
+        * Every key table is empty: keys are lost on reset (hardware.md 1.8). Software must
+          program a user KeyID again, with the same key material if it wants its data back.
+        * Ordinary DRAM comes back as power-on noise; the ``pmem_bytes`` at the top of DRAM
+          keep exactly the bytes they held (ciphertext, sealed to its physical address).
+        * Caches come back empty: a dirty line that was never written back is lost, even for
+          pmem. Modelling choice: real platforms differ (ADR drains the memory controller's
+          queues, eADR also the caches); here only what reached DRAM persists.
+        """
+        seed = self.seed + 1 if seed is None else seed
+        m = Machine(seed=seed, **self._config)
+        if len(self.pmem):
+            m.memory.cells[self.pmem.start:self.pmem.stop] = self.memory.cells[self.pmem.start:self.pmem.stop]
+        m.emit("reboot", None, None, None,
+               f"new TME key (seed {seed}); key tables empty; {len(self.pmem)} B of pmem kept; caches lost")
+        return m
+
     def clone(self) -> "Machine":
         """A deep copy of the whole machine state (DRAM, caches, key tables, RNG, trace, counters).
 
@@ -628,6 +873,9 @@ class Machine:
         m.trace = Trace(self.trace, maxlen=self.trace.maxlen)
         m.counters = Counter(self.counters)
         m.trace_enabled = self.trace_enabled
+        m._coherent_keyids = self._coherent_keyids
+        m.partition, m._private_first, m._in_seam = self.partition, self._private_first, self._in_seam
+        m.pmem, m._config = self.pmem, self._config
         m._seq = self._seq
         m._traced = self._traced
         m._injected = [deque(d) for d in self._injected]
@@ -637,5 +885,10 @@ class Machine:
         return (
             f"Machine(packages={self.packages}, phys_bits={self.phys_bits}, keyid_bits={self.keyid_bits}, "
             f"dram={self.dram_bytes // 1024} KiB, cache={self.caches[0].sets}x{self.caches[0].ways} lines/package, "
-            f"tme_bypass={self.tme_bypass}, keytable_scope={self.keytable_scope!r})"
+            f"tme_bypass={self.tme_bypass}, keytable_scope={self.keytable_scope!r}"
+            + (f", tdx_keyid_bits={self.activate.tdx_keyid_bits} ({self.partition})"
+               if self.partition.tdx_keyids else "")
+            + (f", pmem={len(self.pmem) // 1024} KiB at {self.pmem.start:#x}" if len(self.pmem) else "")
+            + (", coherent_keyids=True: a model of the idea of AMD's SME_COHERENT, not of AMD's implementation)"
+               if self._coherent_keyids else ", coherent_keyids=False)")
         )

@@ -36,6 +36,8 @@ def line_tweak(pa: int) -> int:
     physical address with the KeyID bits already stripped, used directly as the data-unit
     number (encoded little-endian, the IEEE 1619 convention).
     """
+    if type(pa) is not int or pa < 0:
+        pa = whole(pa, "pa (a physical address)", 0, hex_=True)
     return pa - pa % LINE
 
 

@@ -10,6 +10,8 @@ allowed::
     written_back = flag(written_back, "written_back")       # True or False, nothing else
     keyid = whole(keyid, "KEYID", 0, 0xFFFF)                # a whole number in a range
     data = text_bytes(message, "message", most=64)          # UTF-8 text -> 1..64 bytes
+    name = text(name, "name", most=64)                      # a str, never bytes or a number
+    machine = instance(machine, Machine, "machine")         # an object, never its class
 
 Why one module: pyca/cryptography checks every mode's tweak with the same helper, so the same
 mistake gets the same sentence everywhere. Here ``True`` is never a number, ``"False"`` is never
@@ -23,7 +25,8 @@ from typing import Any, Iterable
 
 from .errors import ParameterError
 
-__all__ = ["shown", "is_whole", "choose", "flag", "whole", "address", "byteslike", "text_bytes", "ParameterError"]
+__all__ = ["shown", "is_whole", "choose", "flag", "whole", "address", "byteslike", "text_bytes", "text", "instance",
+           "items", "ParameterError"]
 
 _SHOWN_MAX = 40
 
@@ -121,6 +124,51 @@ def text_bytes(value: Any, what: str = "message", least: int = 1, most: int | No
                              "or retype that part") from None
     _length(data, what, least, most)
     return data
+
+
+def text(value: Any, what: str, least: int = 0, most: int | None = None) -> str:
+    """A ``str`` of ``least`` to ``most`` characters (a name, a title, a description).
+
+    Bytes, numbers and None are refused rather than shown as ``"b'...'"`` or ``"None"``; so is a
+    lone surrogate, which no font draws and no terminal prints (the same sentence as text_bytes)."""
+    if not isinstance(value, str):
+        raise ParameterError(f"{what} must be text (a str); got {shown(value)}")
+    if not value.isascii():
+        text_bytes(value, what, 0)
+    if len(value) < least:
+        raise ParameterError(f"{what} must not be empty" if least == 1 else
+                             f"{what} must be at least {least} characters; got {len(value)}")
+    if most is not None and len(value) > most:
+        raise ParameterError(f"{what} is {len(value)} characters, at most {most} are allowed; got {shown(value)}")
+    return value
+
+
+def instance(value: Any, kind: type | tuple[type, ...], what: str, example: str | None = None) -> Any:
+    """An instance of ``kind`` (a class or a tuple of classes).
+
+    The class itself (``Kernel(Machine, ...)`` instead of ``Kernel(Machine(), ...)``) gets its own
+    sentence: it is the commonest slip, and ``isinstance`` alone would only say "wrong type"."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, kinds):
+        return value
+    names = " or ".join(k.__name__ for k in kinds)
+    hint = f", e.g. {example}" if example else ""
+    if isinstance(value, type) and issubclass(value, kinds):
+        raise ParameterError(f"{what} must be a {names} object; got the class {value.__name__} itself: "
+                             f"call it to make one, {example or value.__name__ + '()'}")
+    raise ParameterError(f"{what} must be a {names}{hint}; got {shown(value)}")
+
+
+def items(value: Any, what: str, least: int = 0, most: int | None = None) -> list:
+    """A list or tuple of ``least`` to ``most`` items, as a list (a str, a dict or a generator is refused:
+    each would be iterated as something else than the learner meant)."""
+    if not isinstance(value, (list, tuple)):
+        raise ParameterError(f"{what} must be a list; got {shown(value)}")
+    if len(value) < least:
+        raise ParameterError(f"{what} needs at least {least} item(s); got {len(value)}")
+    if most is not None and len(value) > most:
+        raise ParameterError(f"{what} has {len(value)} items; at most {most} are allowed")
+    return list(value)
 
 
 def _length(data: bytes, what: str, least: int, most: int | None) -> None:

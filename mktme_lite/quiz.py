@@ -41,7 +41,7 @@ from pathlib import Path
 
 from . import course
 from .errors import MKTMEError, ParameterError
-from .params import shown
+from .params import is_whole, shown
 from .viz import HTMLCard, is_static
 
 __all__ = ["Option", "Question", "QuizError", "quiz_path", "read", "load", "question", "feedback",
@@ -133,8 +133,16 @@ def _load_file(path: str, mtime: float) -> dict[str, Question]:
 
 def read(path) -> dict[str, Question]:
     """Every question in the quiz file at ``path``, checked (any file: tests use this)."""
-    path = Path(path)
-    if not path.is_file():
+    import os
+
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise QuizError(f"path must be the path of a quiz file (a str or a Path); got {shown(path)}")
+    try:
+        path = Path(path)
+        is_file = path.is_file()
+    except (OSError, ValueError) as exc:  # a NUL byte, a lone surrogate, a name too long ...
+        raise QuizError(f"no quiz file at {shown(str(path))}: {exc}") from None
+    if not is_file:
         raise QuizError(f"no quiz file {path.name} in {path.parent}")
     return _load_file(str(path), path.stat().st_mtime)
 
@@ -155,9 +163,11 @@ def question(key, qid) -> Question:
 
 def feedback(q: Question, choice: int) -> tuple[bool, str]:
     """(is it right?, what to tell the learner) for picking option ``choice``. Pure; tested."""
-    if not isinstance(choice, int) or not 0 <= choice < len(q.options):
+    if not isinstance(q, Question):
+        raise QuizError(f"q must be a Question (from quiz.question(lesson, id)); got {shown(q)}")
+    if not is_whole(choice) or not 0 <= choice < len(q.options):
         return False, f"Pick one of the options {LETTERS[0]} to {LETTERS[len(q.options) - 1]}."
-    o = q.options[choice]
+    o = q.options[int(choice)]
     if o.correct:
         return True, f"✔ Right. {o.why} {q.explanation}"
     return False, f"✘ Not quite. {o.why} Try another option."
@@ -172,6 +182,8 @@ def _text(q: Question) -> str:
 
 def render_static(q: Question) -> HTMLCard:
     """The kernel-free form: question, options, and a collapsible answer with every explanation."""
+    if not isinstance(q, Question):
+        raise QuizError(f"q must be a Question (from quiz.question(lesson, id)); got {shown(q)}")
     esc = html.escape
     items = "".join(f"<li><strong>{LETTERS[i]}.</strong> {esc(o.text)}</li>" for i, o in enumerate(q.options))
     whys = "".join(f"<li><strong>{LETTERS[i]}</strong> ({'right' if o.correct else 'wrong'}): {esc(o.why)}</li>"

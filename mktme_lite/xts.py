@@ -74,6 +74,8 @@ def gf128_mul_alpha(t: int) -> int:
 
     This is the step XTS uses to derive the tweak of block j+1 from that of block j.
     """
+    if type(t) is not int or not 0 <= t <= _MASK128:  # the engine's own calls skip the general check
+        t = whole(t, "t (a 128-bit tweak)", 0, _MASK128, hex_=True)
     t <<= 1
     if t >> 128:
         t = (t & _MASK128) ^ _GF128_FEEDBACK

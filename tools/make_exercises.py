@@ -10,10 +10,18 @@ Rules (docs/CONVENTIONS.md, "Exercises"):
   ``return name`` (or ``return a, b``) of assigned names is kept, so the learner fills in
   ``name = ...`` and the function already returns it;
 - every output and execution count is removed, cell ids are numbered 0, 1, 2, ... (as
-  nbstripout does), and a markdown note at the top says where the notebook came from.
+  nbstripout does), and a markdown note at the top tells the learner where to work; where the
+  notebook came from is recorded for authors in that cell's metadata (``mktme_authoring``), not
+  in what the learner reads.
 
-    python tools/make_exercises.py            # write exercises/
-    python tools/make_exercises.py --check    # exit 1 and name every drifted/stale file
+A learner never works in exercises/ (this tool rewrites it): ``--learner-copies`` (run by
+``make lab`` and ``make my-work``) copies every exercise notebook that is not yet in ``my-work/``
+(git-ignored) there, and never overwrites a file that exists. No make target writes, tests or
+deletes anything in ``my-work/`` (tests/course/test_pipeline_learner.py proves it).
+
+    python tools/make_exercises.py                   # write exercises/
+    python tools/make_exercises.py --check           # exit 1 and name every drifted/stale file
+    python tools/make_exercises.py --learner-copies  # fill my-work/ with missing copies
 """
 from __future__ import annotations
 
@@ -30,6 +38,10 @@ END = "### END SOLUTION"
 PLACEHOLDER = "...  # YOUR CODE HERE"
 SOLUTION_TAG = "solution"
 NOTE_TAG = "generated-exercise-note"
+#: The learner's own folder (git-ignored): copies of the exercises that nothing overwrites.
+LEARNER_DIR = "my-work"
+#: Cell-metadata key holding notes for authors (never shown to a learner).
+AUTHORING_KEY = "mktme_authoring"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -137,10 +149,16 @@ def make_exercise(solution: nbformat.NotebookNode, source_name: str) -> nbformat
     """Build the exercise notebook for one solution notebook (which is left untouched)."""
     nb = copy.deepcopy(solution)
     cells = []
+    stem = Path(source_name).stem
     note = nbformat.v4.new_markdown_cell(
-        f"*Exercise notebook generated from `{source_name}` by `tools/make_exercises.py`; "
-        "do not edit it, edit the solution and run `make exercises`.*")
+        f"**Where to work:** in your own copy, `{LEARNER_DIR}/{stem}.ipynb`. `make lab` makes it "
+        f"the first time (or `make my-work`), and no `make` target ever overwrites, tests or deletes "
+        f"it. The copy in `exercises/` is rebuilt from the worked solutions, so answers typed "
+        f"there are lost.")
     note.metadata["tags"] = [NOTE_TAG]
+    note.metadata[AUTHORING_KEY] = (
+        f"Generated from {source_name} by tools/make_exercises.py: edit the solution and run "
+        "`make exercises`, never this notebook.")
     cells.append(note)
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
@@ -176,13 +194,42 @@ def plan(root: Path = ROOT) -> tuple[dict[Path, str], list[Path]]:
     return expected, stale
 
 
+def learner_copies(root: Path = ROOT) -> list[Path]:
+    """Copy every exercises/*.ipynb that my-work/ lacks into my-work/; return the new files.
+
+    A file already in my-work/ is never touched, whatever it holds (the learner's answers)."""
+    target = root / LEARNER_DIR
+    target.mkdir(exist_ok=True)
+    made = []
+    for source in sorted((root / "exercises").glob("*.ipynb")):
+        copy_path = target / source.name
+        if copy_path.exists():
+            continue
+        try:
+            with open(copy_path, "x", encoding="utf-8") as fh:  # "x": never overwrite
+                fh.write(source.read_text(encoding="utf-8"))
+        except FileExistsError:
+            continue
+        made.append(copy_path)
+    return made
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 if exercises/ is out of date")
+    parser.add_argument("--learner-copies", action="store_true",
+                        help=f"copy exercises that {LEARNER_DIR}/ lacks into it (never overwrites)")
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     root = args.root.resolve()
+    if args.learner_copies:
+        made = learner_copies(root)
+        for p in made:
+            print(f"make_exercises: your copy {p.relative_to(root)} is ready; work there")
+        if not made:
+            print(f"make_exercises: {LEARNER_DIR}/ already holds every exercise (nothing changed)")
+        return 0
     try:
         expected, stale = plan(root)
     except MarkerError as exc:

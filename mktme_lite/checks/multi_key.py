@@ -205,6 +205,23 @@ def _contents_after_ref(op: str, data: bytes, seed: int, *, encrypt_first: bool 
     return proc.read(buf, len(data))
 
 
+def _contents_after_keyid(op: str, data: bytes, seed: int) -> bytes:
+    """A common slip: encrypt_mprotect() given the KeyID (1) where the key serial belongs."""
+    from ..kernel import PROT_READ, PROT_WRITE, Kernel, Policy
+    from ..machine import Machine
+
+    if op != "encrypt_mprotect":
+        return _contents_after_ref(op, data, seed)
+    kernel = Kernel(Machine(packages=2, seed=seed), Policy.as_proposed())
+    proc = kernel.spawn("app")
+    size = -(-len(data) // 4096) * 4096
+    buf = proc.mmap(size, PROT_READ | PROT_WRITE)
+    key = kernel.add_key("mktme", "app-key", "type=cpu algorithm=aes-xts-128")
+    proc.write(buf, data)
+    proc.encrypt_mprotect(buf, size, PROT_READ | PROT_WRITE, kernel.keys.keyid_of(key))
+    return proc.read(buf, len(data))
+
+
 def _buffers() -> list[tuple[bytes, int]]:
     return [(random.Random(seed).randbytes(2 * 4096), seed) for seed in (201, 202)]
 
@@ -215,19 +232,31 @@ def _buffers() -> list[tuple[bytes, int]]:
            (lambda op, data, seed: bytes(len(data)), "write"),
            (lambda op, data, seed: _contents_after_ref(op, data, seed, encrypt_first=True), "before"),
            (lambda op, data, seed: _contents_after_ref(op, data, seed)[:4096], "bytes"),
-           (lambda op, data, seed: None, "missing `return`")],
+           (lambda op, data, seed: None, "missing `return`"),
+           (_contents_after_keyid, "not a KeyID")],
     correct=lambda: _contents_after_ref,
 ))
 def check_contents_after(answer):
     """``answer(op, data, seed)``: what the process reads back after ``op`` on a buffer holding ``data``."""
+    from ..kernel import SyscallError
+
     if not callable(answer):
         return hint("pass the function itself: check_contents_after(contents_after).")
     buffers = _buffers()
     for data, seed in buffers:
         zeros = bytes(len(data))
         for op in _OPS:
-            got = returned(answer(op, data, seed), "contents_after", "`return after`, the bytes the process reads back")
             where = f"contents_after({op!r}, <{len(data)} random bytes>, seed={seed})"
+            try:
+                got = answer(op, data, seed)
+            except SyscallError as exc:
+                if exc.name == "ENOKEY" and exc.syscall == "encrypt_mprotect":
+                    return hint(f"{where}: encrypt_mprotect() answered {exc.name} ({exc.reason}). Its last "
+                                "argument is the key's serial, the number add_key() returned (like 1001), not a "
+                                "KeyID (like 1): pass the value add_key() gave you. The kernel looks the serial "
+                                "up and finds the KeyID itself.")
+                return hint(f"{where}: {exc}. Follow the steps above in order, on the kernel model.")
+            got = returned(got, "contents_after", "`return after`, the bytes the process reads back")
             if not isinstance(got, (bytes, bytearray)):
                 return hint(f"{where} returned a {type(got).__name__}; return the bytes the process reads back, "
                             "p.read(buf, len(data)).")

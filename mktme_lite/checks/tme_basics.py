@@ -274,7 +274,9 @@ def _replay_scenarios():
 
 @check("replay", examples=Examples(
     placeholder=...,
-    wrong=[(lambda m, pa, old: m.clflush(m.hpa(pa)), "still reads"),
+    wrong=[(lambda m, pa, old: m.clflush(m.hpa(pa)), "DRAM still holds"),
+           (lambda m, pa, old: m.store(m.hpa(pa, 1), old), "through the CPU"),
+           (lambda m, pa, old: (m.store(m.hpa(pa, 1), old), m.clflush(m.hpa(pa, 1))), "as data"),
            (lambda m, pa, old: m.write_dram(pa + 64, old), "same physical address"),
            (lambda m, pa, old: m.store(m.hpa(pa), old), "write_dram"),
            (lambda m, pa, old: m.write_dram(m.hpa(pa, 1), old), "KeyID")],
@@ -289,6 +291,7 @@ def check_replay(answer):
     for m, pa, hpa, snapshot, keyid in _replay_scenarios():
         dram_before = m.dram(pa)
         events_before = sum(m.counters.values())
+        stores_before = m.counters["store"]
         try:
             answer(m, pa, snapshot)
         except AddressError as exc:
@@ -296,13 +299,20 @@ def check_replay(answer):
                         f"KeyID. Use pa, not an hpa. (The engine said: {exc})")
         if sum(m.counters.values()) == events_before:
             raise NotAttempted  # the function did nothing at all: still the generated placeholder
+        if m.counters["store"] > stores_before:
+            return hint("you stored the old ciphertext through the CPU (m.store). The CPU treats those 64 bytes "
+                        "as data: a load through the same name reads them back as they are (that is the garbage "
+                        "you may have printed), and a write-back would encrypt them once more. A bus attacker "
+                        "never goes through the CPU: it overwrites DRAM directly, m.write_dram(pa, "
+                        "old_ciphertext).")
         if m.cached(hpa):
             return hint("you went through the CPU (its cache now holds the line). A bus attacker cannot use the "
                         "CPU: it overwrites DRAM directly with m.write_dram(pa, ...).")
         if m.dram(pa) == dram_before:
             if m.counters["dram_write"] == 0:
-                return hint("DRAM was not touched, so the CPU still reads the new balance. Put the old "
-                            "ciphertext back into DRAM with m.write_dram.")
+                return hint("DRAM still holds the new balance's ciphertext: your function wrote nothing to the "
+                            "DIMM, so a load decrypts 0 EUR. Put the old ciphertext back into DRAM with "
+                            "m.write_dram(pa, old_ciphertext).")
             return hint("DRAM at pa still holds the new ciphertext. Write the old ciphertext back to the same "
                         "physical address it was read from: ciphertext only decrypts at its own address.")
         got = m.load(hpa)

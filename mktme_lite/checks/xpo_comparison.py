@@ -198,7 +198,7 @@ L07_CPUS = 96
 def _truth():
     est = {e.design: e for e in costs.compare(L07_WORKLOAD, cpus=L07_CPUS)}
     m = ret2dir.security_matrix()
-    choice = ret2dir.cheapest_meeting(L07_REQUIRED, est.values(), m)
+    choice = ret2dir.cheapest_meeting(L07_REQUIRED, list(est.values()), m)
     fails = {d: tuple(c for c in L07_REQUIRED if not m.cell(d, c).ok) for d in costs.DESIGNS}
     return choice, fails, est
 

@@ -65,6 +65,10 @@ ERRNO_NAMES = {
 # Where mmap() starts looking for room. Modelling choice: bottom-up from a round address so
 # that addresses in lesson output are short; Linux searches top-down below the stack.
 USER_BASE = 0x1000_0000
+
+#: Most swap slots a Kernel's swap device has (16 MiB of swap). ``device_bytes()`` joins every
+#: slot, so the ceiling keeps a stolen-disk read under ~20 MB and a fraction of a second.
+MAX_SWAP_SLOTS = 4096
 TASK_SIZE = 0x7FFF_FFFF_F000  # end of the x86-64 user half with 4-level paging
 
 # Event kinds the kernel adds to Machine.trace / Machine.counters (the machine adds its own:

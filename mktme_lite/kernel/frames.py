@@ -26,6 +26,7 @@ import heapq
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..params import address, choose, whole
 from .constants import PAGE_SIZE
 
 FRAME_ORDERS = ("first_free", "lifo")
@@ -61,8 +62,8 @@ class FrameAllocator:
     """Hands out frames in a deterministic order; knows nothing about caches or keys."""
 
     def __init__(self, nr_frames: int, reserved: int = 4, order: str = "first_free"):
-        if order not in FRAME_ORDERS:
-            raise ConfigError(f"frame_order must be one of {', '.join(FRAME_ORDERS)}; got {order!r}")
+        order = choose(order, FRAME_ORDERS, "frame_order")
+        nr_frames = whole(nr_frames, "nr_frames", 1)
         if not isinstance(reserved, int) or not 0 <= reserved < nr_frames:
             raise ConfigError(
                 f"reserved_frames must be an int between 0 and {nr_frames - 1} (this DRAM has {nr_frames} frames); "
@@ -80,12 +81,14 @@ class FrameAllocator:
     def __len__(self) -> int:
         return len(self.frames)
 
+    def check_pa(self, pa) -> int:
+        """``pa`` as an int, once it is a physical address inside DRAM (refusals in hex)."""
+        return address(pa, f"pa (a physical address in DRAM, frames 0..{len(self.frames) - 1})", 0,
+                       len(self.frames) * PAGE_SIZE - 1)
+
     def frame_at(self, pa: int) -> Frame:
         """The frame containing physical address ``pa``."""
-        index = pa // PAGE_SIZE
-        if not isinstance(pa, int) or not 0 <= index < len(self.frames):
-            raise ConfigError(f"pa {pa!r} is outside DRAM (frames 0..{len(self.frames) - 1})")
-        return self.frames[index]
+        return self.frames[self.check_pa(pa) // PAGE_SIZE]
 
     def pick(self) -> Frame | None:
         """Take the next free frame (None when memory is full)."""

@@ -30,13 +30,17 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..errors import ConfigError, DataError, MKTMEError, PackageError
+from ..errors import ConfigError, MKTMEError, PackageError
+from ..machine import Machine
+from ..params import address, byteslike, choose, flag, instance, text, whole
 from .constants import (
     COST_EVENTS,
+    MAX_SWAP_SLOTS,
     EFAULT,
     EINVAL,
     ENOMEM,
     ENOSPC,
+    ESRCH,
     PAGE_SHIFT,
     PAGE_SIZE,
     PKEY_DISABLE_ACCESS,
@@ -44,12 +48,13 @@ from .constants import (
     PROT_NONE,
     PROT_READ,
     PROT_WRITE,
+    TASK_SIZE,
 )
 from .errors import KernelPageFault, SegmentationFault, SyscallError
-from .frames import Frame, FrameAllocator
+from .frames import FRAME_ORDERS, Frame, FrameAllocator
 from .keys import KeyService
 from .mm import PTE, VMA, Process
-from .policy import Policy
+from .policy import PRESETS, Policy
 from .swap import SwapDevice
 
 
@@ -58,18 +63,22 @@ class Kernel:
 
     Parameters: ``policy`` (a Policy or a preset name), ``reserved_frames`` (low frames kept
     for "kernel data", never handed out), ``frame_order`` (``"first_free"`` or ``"lifo"``, see
-    :mod:`mktme_lite.kernel.frames`) and ``swap_slots`` (size of the swap device in pages).
+    :mod:`mktme_lite.kernel.frames`) and ``swap_slots`` (size of the swap device in pages, at most
+    ``MAX_SWAP_SLOTS``).
     """
 
     def __init__(self, machine, policy, *, reserved_frames: int = 4, frame_order: str = "first_free",
                  swap_slots: int = 64):
+        machine = instance(machine, Machine, "machine (the hardware the kernel runs on)", "Machine()")
         if isinstance(policy, str):
             policy = Policy.preset(policy)
-        if not isinstance(policy, Policy):
-            raise ConfigError(
-                "policy must be a Policy (Policy.as_proposed(), Policy.fixed(), ...) or a preset name; "
-                f"got {type(policy).__name__}"
-            )
+        policy = instance(policy, Policy, "policy (a Policy or a preset name: " + ", ".join(PRESETS) + ")",
+                          "Policy.fixed()")
+        nr_frames = machine.dram_bytes // PAGE_SIZE
+        reserved_frames = whole(reserved_frames, f"reserved_frames (this DRAM has {nr_frames} frames)",
+                                0, nr_frames - 1)
+        frame_order = choose(frame_order, FRAME_ORDERS, "frame_order")
+        swap_slots = whole(swap_slots, "swap_slots (pages of swap)", 0, MAX_SWAP_SLOTS)
         self.machine = machine
         self.policy = policy
         # The kernel's own randomness (swap key, key-service entropy), seeded from the machine's
@@ -92,7 +101,9 @@ class Kernel:
     # -- processes ---------------------------------------------------------------------------------
     def spawn(self, name: str = "proc", package: int = 0, privileged: bool = True) -> Process:
         """Start an empty process on ``package`` (``privileged``: has CAP_SYS_RESOURCE)."""
-        self._check_package(package)
+        name = text(name, "name (of the process)", 1, 64)
+        package = self._check_package(package)
+        privileged = flag(privileged, "privileged")
         proc = Process(self, self._next_pid, name, package, privileged)
         self.processes[proc.pid] = proc
         self._next_pid += 1
@@ -100,11 +111,36 @@ class Kernel:
         return proc
 
     def _check_package(self, package) -> int:
-        if not isinstance(package, int) or isinstance(package, bool) or not 0 <= package < self.machine.packages:
+        package = whole(package, "package")
+        if not 0 <= package < self.machine.packages:
             raise PackageError(
                 f"package {package!r} does not exist; this machine has packages 0..{self.machine.packages - 1}"
             )
         return package
+
+    def _check_proc(self, proc, what: str = "proc") -> Process:
+        """A Process of this kernel, or a pid (as the real system calls take)."""
+        if isinstance(proc, Process):
+            if proc._k is not self:
+                raise MKTMEError(f"{what} {proc!r} belongs to another kernel (a clone?); use this kernel's "
+                                 f"processes: pids {sorted(self.processes)}")
+            return proc
+        if isinstance(proc, type) or not (isinstance(proc, int) or hasattr(proc, "__index__")) \
+                or isinstance(proc, bool):
+            instance(proc, Process, f"{what} (a Process, or its pid)", "kernel.spawn('bob')")
+        pid = whole(proc, f"{what} (a Process, or its pid)")
+        if pid not in self.processes:
+            raise SyscallError(ESRCH, "pid lookup", f"no process with pid {pid}; the pids are {sorted(self.processes)}")
+        return self.processes[pid]
+
+    def _check_access_size(self, nr_pages: int, syscall: str) -> None:
+        """Fail at once when an access spans more pages than memory and swap could ever hold
+        (each page needs a frame or a swap slot), instead of after swapping the machine empty."""
+        room = len(self.frames) - self.frames.reserved + self.swap.nr_slots
+        if nr_pages > room:
+            raise SyscallError(ENOMEM, syscall,
+                               f"the access spans {nr_pages} pages, but this machine has room for {room} "
+                               f"({len(self.frames) - self.frames.reserved} frames + {self.swap.nr_slots} swap slots)")
 
     # -- keys (the "mktme" key type) -----------------------------------------------------------------
     def add_key(self, key_type: str, description: str, payload) -> int:
@@ -227,8 +263,9 @@ class Kernel:
         decrypt the same way (KeyID 0 and a ``type=clear`` KeyID, or two no-encrypt KeyIDs):
         the one case where a speculatively filled line of the new alias shows up as stale data.
         """
-        self._check_package(package)
-        self.machine.layout.check_keyid(keyid)
+        package = self._check_package(package)
+        keyid = self.machine.layout.check_keyid(keyid)
+        zero = flag(zero, "zero")
         frame = self.frames.frame_at(pa)
         if frame.state != "user":
             raise ConfigError(f"frame {frame.index} is {frame.state}; only frames that back user pages can be re-keyed")
@@ -308,26 +345,22 @@ class Kernel:
     def _user_access(self, proc: Process, vaddr: int, data_or_n, package: int | None,
                      syscall: str | None = None):
         """Load or store through ``proc``'s page tables, at the PTE's KeyID, on ``package``."""
+        proc = self._check_proc(proc)
         if not proc.alive:
             raise MKTMEError(f"process {proc.name!r} (pid {proc.pid}) has exited")
         package = proc.package if package is None else self._check_package(package)
-        write = not isinstance(data_or_n, int)
+        write = isinstance(data_or_n, (bytes, bytearray, memoryview))
+        call = syscall or ("write" if write else "read")
         if write:
-            if isinstance(data_or_n, str):
-                raise DataError("write() takes bytes; encode text first, e.g. 'secret'.encode()")
-            if not isinstance(data_or_n, (bytes, bytearray, memoryview)):
-                raise DataError(f"write() takes bytes; got {type(data_or_n).__name__}")
             data = bytes(data_or_n)
             n = len(data)
         else:
-            n = data_or_n
-            if isinstance(n, bool) or n < 0:
-                raise DataError(f"read() needs a byte count >= 0; got {n!r}")
-        if not isinstance(vaddr, int) or isinstance(vaddr, bool) or vaddr < 0:
-            raise DataError(f"vaddr must be a non-negative int; got {vaddr!r}")
+            n = whole(data_or_n, f"n (bytes to {call})", 0, TASK_SIZE)
+        vaddr = address(vaddr, "vaddr (a virtual address)", 0, TASK_SIZE - 1)
         if n == 0:
             return None if write else b""
         first, last = vaddr >> PAGE_SHIFT, (vaddr + n - 1) >> PAGE_SHIFT
+        self._check_access_size(last - first + 1, call)
         vmas = [self._check_user(proc, max(vaddr, vpn << PAGE_SHIFT), write, syscall)
                 for vpn in range(first, last + 1)]
         out = bytearray()
@@ -349,11 +382,13 @@ class Kernel:
         """The kernel writes into user memory through the user's own mapping (right KeyID).
 
         Faults pages in like user code would; a bad address is EFAULT instead of SIGSEGV."""
+        data = byteslike(data, "data (what copy_to_user() writes)")
         self._user_access(proc, vaddr, data, None, syscall="copy_to_user")
         return len(data)
 
     def copy_from_user(self, proc: Process, vaddr: int, n: int) -> bytes:
         """The kernel reads user memory through the user's own mapping (right KeyID)."""
+        n = whole(n, "n (bytes to copy_from_user)", 0, TASK_SIZE)
         return self._user_access(proc, vaddr, n, None, syscall="copy_from_user")
 
     # -- zapping ---------------------------------------------------------------------------------------
@@ -405,9 +440,12 @@ class Kernel:
         A foreign access: protection keys do not apply, VMA permissions do (EFAULT). Under the
         ``"unmapped"`` design it fails with EFAULT for encrypted memory (Andy's first fix).
         """
+        proc = self._check_proc(proc)
         package = proc.package if package is None else self._check_package(package)
-        if not isinstance(nr_pages, int) or nr_pages < 1:
-            raise SyscallError(EINVAL, "get_user_pages", f"nr_pages must be a positive int; got {nr_pages!r}")
+        vaddr = address(vaddr, "vaddr (a virtual address)", 0, TASK_SIZE - 1)
+        nr_pages = whole(nr_pages, "nr_pages", 1, TASK_SIZE // PAGE_SIZE)
+        write = flag(write, "write")
+        self._check_access_size(nr_pages, "get_user_pages")
         out = []
         base = vaddr & ~(PAGE_SIZE - 1)
         for i in range(nr_pages):
@@ -437,9 +475,11 @@ class Kernel:
 
     def _kernel_copy(self, proc: Process, vaddr: int, data_or_n, package: int, syscall: str, write: bool):
         """gup + kmap + copy + kunmap, page by page (the process_vm_* and O_DIRECT paths)."""
-        n = len(data_or_n) if write else data_or_n
-        if not isinstance(n, int) or n < 0:
-            raise SyscallError(EINVAL, syscall, f"length must be a non-negative int; got {n!r}")
+        proc = self._check_proc(proc)
+        vaddr = address(vaddr, "vaddr (a virtual address)", 0, TASK_SIZE - 1)
+        n = len(data_or_n) if write else whole(data_or_n, f"n (bytes for {syscall})", 0, TASK_SIZE)
+        if n:
+            self._check_access_size(((vaddr + n - 1) >> PAGE_SHIFT) - (vaddr >> PAGE_SHIFT) + 1, syscall)
         out = bytearray()
         pos = 0
         while pos < n:
@@ -462,28 +502,36 @@ class Kernel:
         return n if write else bytes(out)
 
     def process_vm_readv(self, target: Process, vaddr: int, n: int, *, package: int = 0) -> bytes:
-        """Read ``target``'s memory the way ``process_vm_readv``/ptrace do: gup + kmap (claim C8)."""
-        self._check_package(package)
+        """Read ``target``'s memory the way ``process_vm_readv``/ptrace do: gup + kmap (claim C8).
+
+        ``target`` is a Process or its pid (the real system call takes a pid)."""
+        package = self._check_package(package)
         return self._kernel_copy(target, vaddr, n, package, "process_vm_readv", False)
 
     def process_vm_writev(self, target: Process, vaddr: int, data: bytes, *, package: int = 0) -> int:
         """Write ``target``'s memory through gup + kmap: a write through the kernel's alias."""
-        self._check_package(package)
-        if not isinstance(data, (bytes, bytearray)):
-            raise DataError(f"process_vm_writev() takes bytes; got {type(data).__name__}")
+        package = self._check_package(package)
+        data = byteslike(data, "data (what process_vm_writev() writes)")
         return self._kernel_copy(target, vaddr, bytes(data), package, "process_vm_writev", True)
 
     def direct_io_write(self, proc: Process, vaddr: int, n: int, *, package: int | None = None) -> bytes:
         """An ``O_DIRECT`` ``write(fd, buf, n)``: the block layer pins the user buffer with
         gup and the data reaches the disk through the direct map. Returns (and logs in
         ``kernel.disk``) what the disk received."""
+        proc = self._check_proc(proc)
         package = proc.package if package is None else self._check_package(package)
         data = self._kernel_copy(proc, vaddr, n, package, "write(O_DIRECT)", False)
         self.disk.append(data)
         return data
 
     def kernel_read_direct_map(self, pa: int, n: int, *, keyid: int | None = None, package: int = 0) -> bytes:
-        """The ret2dir attacker's read primitive: ``n`` bytes at the direct-map address of ``pa``.
+        """A kernel read of ``n`` bytes at the direct-map address of ``pa`` (``__va(pa)``).
+
+        This is what any kernel code that dereferences the direct-map name of a frame gets: a
+        stray or buggy pointer, or an attacker who can make the kernel read there. It is not
+        ret2dir's primitive: ret2dir (Kemerlis et al. 2014) does not read the alias, it plants a
+        payload in a user page and redirects a corrupted kernel pointer to that page's direct-map
+        alias (lesson 03 says so; lesson 07 is about it).
 
         ``keyid`` picks one of the per-KeyID direct maps (``per_keyid`` design only: the attacker
         "pivots" to the right map); by default the KeyID-0 map, where kernel data lives. Under
@@ -491,12 +539,18 @@ class Kernel:
         ``unmapped`` a user frame missing from the direct map raises :class:`KernelPageFault`, and so does
         a ``memfd_secret()`` frame under any design.
         """
-        self._check_package(package)
+        package = self._check_package(package)
         design = self.policy.direct_map
+        if keyid is not None:
+            keyid = self.machine.layout.check_keyid(keyid)
         if keyid not in (None, 0) and design != "per_keyid":
             raise ConfigError(f"the {design!r} design has a single direct map; keyid= only applies to 'per_keyid'")
-        if not isinstance(n, int) or n <= 0:
-            raise DataError(f"n must be a positive int; got {n!r}")
+        pa = self.frames.check_pa(pa)
+        end = len(self.frames) * PAGE_SIZE
+        n = whole(n, "n (bytes to read)", 1)
+        if pa + n > end:
+            raise ConfigError(f"kernel_read_direct_map({pa:#x}, {n}) runs past the end of DRAM at {end:#x}; "
+                              f"at most {end - pa} bytes ({end - pa:#x}) start at {pa:#x}")
         out = bytearray()
         pos = 0
         while pos < n:
@@ -521,7 +575,9 @@ class Kernel:
         alias, write it to a slot (encrypted if ``encrypted_swap``), free the frame through the
         policy's free path. As proposed the read goes through KeyID 0 with no flush first.
         """
+        proc = self._check_proc(proc)
         package = proc.package if package is None else self._check_package(package)
+        vaddr = address(vaddr, "vaddr (a virtual address)", 0, TASK_SIZE - 1)
         vpn = vaddr >> PAGE_SHIFT
         pte = proc.ptes.get(vpn)
         if pte is None or pte.frame is None:
@@ -566,6 +622,9 @@ class Kernel:
         """Swap out the ``nr_pages`` least recently used present pages (all processes).
 
         Returns ``[(pid, vaddr), ...]`` of what went out (fewer when swap is full)."""
+        nr_pages = whole(nr_pages, "nr_pages", 0, len(self.frames))
+        if package is not None:
+            package = self._check_package(package)
         candidates = sorted(
             ((pte.last_access, proc.pid, vpn) for proc in self.processes.values()
              for vpn, pte in proc.ptes.items() if pte.frame is not None
@@ -588,6 +647,8 @@ class Kernel:
     def costs(self, since: dict | None = None) -> dict[str, int]:
         """Counts of the events a cost model prices (``COST_EVENTS``), optionally minus ``since``."""
         now = {k: self.machine.counters.get(k, 0) for k in COST_EVENTS}
+        if since is not None and not isinstance(since, dict):
+            raise MKTMEError(f"since must be a dict of counts from an earlier costs(); got {type(since).__name__}")
         if since is not None:
             now = {k: v - since.get(k, 0) for k, v in now.items()}
         return now

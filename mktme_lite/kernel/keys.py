@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 from ..address import ALG_AES_XTS_128
 from ..keytable import PconfigCommand, PconfigStatus
 from .constants import EACCES, EBUSY, EINVAL, EKEYREVOKED, ENODEV, ENOKEY, PAGE_SIZE
+from ..params import instance, is_whole, shown, whole
 from .errors import SyscallError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,6 +84,7 @@ def parse_mktme_payload(payload, activated_algs: int = ALG_AES_XTS_128) -> MKTME
     ``activated_algs`` is IA32_TME_ACTIVATE[63:48]: an algorithm the BIOS did not activate is
     refused here, before any PCONFIG (as the 2019 ``mktme_get_options`` did).
     """
+    activated_algs = whole(activated_algs, "activated_algs (IA32_TME_ACTIVATE[63:48])", 0, 0xFFFF, hex_=True)
     if isinstance(payload, (bytes, bytearray)):
         try:
             payload = bytes(payload).decode("ascii")
@@ -182,8 +184,9 @@ class KeyService:
     # -- lookups -------------------------------------------------------------------------------------
     def lookup(self, serial, syscall: str) -> MKTMEKey:
         """The live key with this serial, or ENOKEY / EKEYREVOKED like ``lookup_user_key``."""
-        if not isinstance(serial, int) or isinstance(serial, bool):
-            raise SyscallError(ENOKEY, syscall, f"key serial must be an int; got {serial!r}")
+        if not is_whole(serial):
+            raise SyscallError(ENOKEY, syscall, f"key serial must be a whole number (from add_key); got {shown(serial)}")
+        serial = int(serial)
         key = self.keys.get(serial)
         if key is None:
             raise SyscallError(ENOKEY, syscall, f"no key with serial {serial} (never created, or invalidated)")
@@ -197,6 +200,7 @@ class KeyService:
 
     def refs(self, keyid: int) -> dict[str, int]:
         """Who still uses ``keyid``: VMAs, present pages and swapped-out pages."""
+        keyid = self.kernel.machine.layout.check_keyid(keyid)
         vmas = pages = swapped = 0
         for proc in self.kernel.processes.values():
             vmas += sum(1 for v in proc.vmas if v.keyid == keyid)
@@ -225,10 +229,14 @@ class KeyService:
     # -- add_key -----------------------------------------------------------------------------------------
     def add_key(self, key_type: str, description: str, payload, proc=None) -> int:
         """``add_key(key_type, description, payload)`` -> key serial."""
-        if key_type != "mktme":
-            raise SyscallError(ENODEV, "add_key", f"key type {key_type!r} is not registered; this kernel has 'mktme'")
+        if not isinstance(key_type, str) or key_type != "mktme":
+            raise SyscallError(ENODEV, "add_key", f"key type {shown(key_type)} is not registered; this kernel has 'mktme'")
         if not isinstance(description, str) or not description:
-            raise SyscallError(EINVAL, "add_key", "the description must be a non-empty string")
+            raise SyscallError(EINVAL, "add_key", f"the description must be a non-empty string; got {shown(description)}")
+        if proc is not None:
+            from .mm import Process
+
+            instance(proc, Process, "proc (the calling process)")
         if proc is not None and not proc.privileged:
             raise SyscallError(
                 EACCES, "add_key", f"process {proc.name!r} lacks CAP_SYS_RESOURCE (needed to create mktme keys)"
@@ -314,9 +322,10 @@ class KeyService:
 
     def keyctl_invalidate(self, serial: int) -> int:
         """``keyctl(KEYCTL_INVALIDATE)``: the key disappears; its KeyID is released per policy."""
-        key = self.keys.get(serial) if isinstance(serial, int) else None
+        key = self.keys.get(int(serial)) if is_whole(serial) else None
         if key is None:
-            raise SyscallError(ENOKEY, "keyctl_invalidate", f"no key with serial {serial!r}")
+            raise SyscallError(ENOKEY, "keyctl_invalidate", f"no key with serial {shown(serial)}")
+        serial = key.serial
         key.state = "invalidated"
         del self.keys[serial]
         self._kill(key)

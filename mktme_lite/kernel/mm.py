@@ -44,7 +44,7 @@ from .constants import (
     TASK_SIZE,
     USER_BASE,
 )
-from ..errors import DataError
+from ..params import address, byteslike, is_whole, shown, whole
 from .errors import SyscallError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def prot_str(prot: int) -> str:
     """``PROT_READ|PROT_WRITE`` as ``"rw-"`` (the /proc/pid/maps spelling)."""
+    prot = whole(prot, "prot (PROT_* bits)", 0, PROT_MASK)
     return "".join(c if prot & bit else "-" for c, bit in (("r", 1), ("w", 2), ("x", 4)))
 
 
@@ -133,16 +134,21 @@ class Process:
     # -- user-mode memory access ----------------------------------------------------------------
     def write(self, vaddr: int, data: bytes, package: int | None = None) -> None:
         """A user-mode store: ``data`` at ``vaddr`` through the page tables (faults pages in)."""
+        data = byteslike(data, "data (what write() stores)")
         self._k._user_access(self, vaddr, data, package)
 
     def read(self, vaddr: int, n: int, package: int | None = None) -> bytes:
         """A user-mode load of ``n`` bytes at ``vaddr`` through the page tables."""
-        if not isinstance(n, int) or isinstance(n, bool):
-            raise DataError(f"read() needs a byte count (an int); got {n!r}")
+        if isinstance(n, (bytes, bytearray, memoryview, str)):
+            raise SyscallError(EINVAL, "read", f"read(vaddr, n) takes a byte count n; got {shown(n)} "
+                                               "(to store bytes, call write(vaddr, data))")
+        n = whole(n, "n (bytes to read)", 0, TASK_SIZE)
         return self._k._user_access(self, vaddr, n, package)
 
     # -- small helpers ---------------------------------------------------------------------------
     def find_vma(self, addr: int) -> VMA | None:
+        if type(addr) is not int:
+            addr = address(addr, "addr (a virtual address)")
         i = bisect.bisect_right([v.start for v in self.vmas], addr) - 1
         if i >= 0 and self.vmas[i].start <= addr < self.vmas[i].end:
             return self.vmas[i]
@@ -155,12 +161,14 @@ class Process:
 
     @staticmethod
     def _range(name: str, addr, length, *, length_aligned: bool = False) -> tuple[int, int]:
-        if not isinstance(addr, int) or isinstance(addr, bool) or addr < 0:
-            raise SyscallError(EINVAL, name, f"addr must be a non-negative int; got {addr!r}")
+        if not is_whole(addr) or addr < 0:
+            raise SyscallError(EINVAL, name, f"addr must be a non-negative whole number (an address); got {shown(addr)}")
+        addr = int(addr)
         if addr % PAGE_SIZE:
             raise SyscallError(EINVAL, name, f"addr {addr:#x} is not page aligned (a multiple of {PAGE_SIZE:#x})")
-        if not isinstance(length, int) or isinstance(length, bool) or length < 0:
-            raise SyscallError(EINVAL, name, f"len must be a non-negative int; got {length!r}")
+        if not is_whole(length) or length < 0:
+            raise SyscallError(EINVAL, name, f"len must be a non-negative whole number; got {shown(length)}")
+        length = int(length)
         if length_aligned and length % PAGE_SIZE:
             raise SyscallError(
                 EINVAL, name, f"len {length:#x} is not a multiple of the page size {PAGE_SIZE:#x} (an MKTME restriction)"
@@ -195,7 +203,10 @@ class Process:
         return [v for v in self.vmas if start <= v.start and v.end <= end]
 
     def _check_prot(self, name: str, prot) -> int:
-        if not isinstance(prot, int) or isinstance(prot, bool) or prot & ~PROT_MASK or prot < 0:
+        if not is_whole(prot):
+            raise SyscallError(EINVAL, name, f"prot must be PROT_* bits (a whole number); got {shown(prot)}")
+        prot = int(prot)
+        if prot & ~PROT_MASK or prot < 0:
             raise SyscallError(EINVAL, name, f"prot {prot!r} has bits other than PROT_READ|PROT_WRITE|PROT_EXEC")
         return prot
 
@@ -206,13 +217,20 @@ class Process:
         With ``file=bytes`` the mapping is a private *file* mapping of those bytes (a stub: enough
         to show that ``encrypt_mprotect`` refuses non-anonymous memory).
         """
-        self._enter("mmap", f"len={length!r}, prot={prot!r}")
-        if not isinstance(length, int) or isinstance(length, bool) or length <= 0:
-            raise SyscallError(EINVAL, "mmap", f"length must be a positive int; got {length!r}")
-        self._check_prot("mmap", prot)
+        self._enter("mmap", f"len={length!r:.40}, prot={prot!r:.40}")
+        if not is_whole(length) or length <= 0:
+            raise SyscallError(EINVAL, "mmap", f"length must be a positive whole number; got {shown(length)}")
+        length = int(length)
+        prot = self._check_prot("mmap", prot)
         if file is not None and not isinstance(file, (bytes, bytearray)):
-            raise SyscallError(EINVAL, "mmap", "file= must be bytes (the contents of the mapped file)")
+            raise SyscallError(EINVAL, "mmap", f"file= must be bytes (the contents of the mapped file); got {shown(file)}")
         size = -(-length // PAGE_SIZE) * PAGE_SIZE
+        # Linux's heuristic overcommit (vm.overcommit_memory=0) refuses one mapping larger than
+        # all RAM plus all swap at once: it could never be backed.
+        room = (len(self._k.frames) + self._k.swap.nr_slots) * PAGE_SIZE
+        if size > room:
+            raise SyscallError(ENOMEM, "mmap", f"length {length:#x} is more than RAM + swap ({room:#x} bytes): "
+                                               "it could never be backed (heuristic overcommit)")
         start = USER_BASE
         for v in self.vmas:
             if v.start - start >= size:
@@ -246,7 +264,11 @@ class Process:
     def pkey_mprotect(self, addr: int, length: int, prot: int, pkey: int) -> int:
         """``pkey_mprotect(addr, length, prot, pkey)``; ``pkey=-1`` keeps each VMA's pkey."""
         self._enter("pkey_mprotect", f"{addr!r}, {length!r}, {prot!r}, {pkey!r}")
-        if pkey != -1 and (not isinstance(pkey, int) or pkey not in self.pkeys):
+        if not is_whole(pkey):
+            raise SyscallError(EINVAL, "pkey_mprotect", f"pkey must be a key number from pkey_alloc() or -1; "
+                                                        f"got {shown(pkey)}")
+        pkey = int(pkey)
+        if pkey != -1 and pkey not in self.pkeys:
             raise SyscallError(EINVAL, "pkey_mprotect", f"pkey {pkey!r} is not allocated (see pkey_alloc)")
         return self._do_mprotect("pkey_mprotect", addr, length, prot, None if pkey == -1 else pkey)
 
@@ -284,8 +306,11 @@ class Process:
           functionally ``MADV_DONTNEED`` (claim C2). A VMA that already has this protection and
           KeyID is left alone (``mprotect_fixup``'s early return), contents and all.
         """
-        self._enter("encrypt_mprotect", f"{addr!r}, {length!r}, {prot!r}, {serial!r}")
-        if not isinstance(length, int) or isinstance(length, bool) or length % PAGE_SIZE:
+        self._enter("encrypt_mprotect", f"{addr!r:.40}, {length!r:.40}, {prot!r:.40}, {serial!r:.40}")
+        if not is_whole(length):
+            raise SyscallError(EINVAL, "encrypt_mprotect", f"len must be a whole number; got {shown(length)}")
+        length = int(length)
+        if length % PAGE_SIZE:
             raise SyscallError(
                 EINVAL, "encrypt_mprotect", f"len {length!r} is not a multiple of the page size {PAGE_SIZE:#x} (an MKTME restriction)"
             )
@@ -319,23 +344,27 @@ class Process:
     # -- protection keys -----------------------------------------------------------------------------
     def pkey_alloc(self, flags: int = 0, access_rights: int = 0) -> int:
         """``pkey_alloc(flags, access_rights)``: the lowest free key 1..15 (ENOSPC when none)."""
-        self._enter("pkey_alloc", f"{flags!r}, {access_rights!r}")
-        if flags != 0:
-            raise SyscallError(EINVAL, "pkey_alloc", f"flags must be 0; got {flags!r}")
-        if not isinstance(access_rights, int) or access_rights & ~PKEY_ACCESS_MASK or access_rights < 0:
+        self._enter("pkey_alloc", f"{flags!r:.40}, {access_rights!r:.40}")
+        if not is_whole(flags) or flags != 0:
+            raise SyscallError(EINVAL, "pkey_alloc", f"flags must be 0; got {shown(flags)}")
+        access_rights = int(access_rights) if is_whole(access_rights) else access_rights
+        if not is_whole(access_rights) or access_rights & ~PKEY_ACCESS_MASK or access_rights < 0:
             raise SyscallError(
                 EINVAL, "pkey_alloc", f"access_rights {access_rights!r}: only PKEY_DISABLE_ACCESS|PKEY_DISABLE_WRITE"
             )
         for pkey in range(1, NR_PKEYS):
             if pkey not in self.pkeys:
                 self.pkeys.add(pkey)
-                self.pkru[pkey] = access_rights
+                self.pkru[pkey] = int(access_rights)
                 return pkey
         raise SyscallError(ENOSPC, "pkey_alloc", f"all {NR_PKEYS - 1} protection keys are allocated")
 
     def pkey_free(self, pkey: int) -> int:
         """``pkey_free(pkey)``."""
-        self._enter("pkey_free", f"{pkey!r}")
+        self._enter("pkey_free", f"{pkey!r:.40}")
+        if not is_whole(pkey):
+            raise SyscallError(EINVAL, "pkey_free", f"pkey must be a key number from pkey_alloc(); got {shown(pkey)}")
+        pkey = int(pkey)
         if pkey == 0 or pkey not in self.pkeys:
             raise SyscallError(EINVAL, "pkey_free", f"pkey {pkey!r} is not allocated")
         self.pkeys.discard(pkey)
@@ -344,15 +373,18 @@ class Process:
 
     def pkey_set(self, pkey: int, access_rights: int) -> None:
         """glibc's ``pkey_set``: write this key's rights into PKRU (user mode, no system call)."""
-        if not isinstance(pkey, int) or not 0 <= pkey < NR_PKEYS:
-            raise SyscallError(EINVAL, "pkey_set", f"pkey must be 0..{NR_PKEYS - 1}; got {pkey!r}")
-        if not isinstance(access_rights, int) or access_rights & ~PKEY_ACCESS_MASK or access_rights < 0:
-            raise SyscallError(EINVAL, "pkey_set", f"access_rights {access_rights!r} is not a PKEY_DISABLE_* mask")
-        self.pkru[pkey] = access_rights
+        if not is_whole(pkey) or not 0 <= pkey < NR_PKEYS:
+            raise SyscallError(EINVAL, "pkey_set", f"pkey must be 0..{NR_PKEYS - 1}; got {shown(pkey)}")
+        access_rights = int(access_rights) if is_whole(access_rights) else access_rights
+        if not is_whole(access_rights) or access_rights & ~PKEY_ACCESS_MASK or access_rights < 0:
+            raise SyscallError(EINVAL, "pkey_set", f"access_rights {shown(access_rights)} is not a PKEY_DISABLE_* mask")
+        self.pkru[int(pkey)] = int(access_rights)
 
     def pkey_get(self, pkey: int) -> int:
         """glibc's ``pkey_get``: this key's rights in PKRU."""
-        return self.pkru.get(pkey, 0)
+        if not is_whole(pkey) or not 0 <= pkey < NR_PKEYS:
+            raise SyscallError(EINVAL, "pkey_get", f"pkey must be 0..{NR_PKEYS - 1}; got {shown(pkey)}")
+        return self.pkru.get(int(pkey), 0)
 
     # -- madvise --------------------------------------------------------------------------------------
     def madvise(self, addr: int, length: int, advice: int) -> int:
@@ -364,7 +396,8 @@ class Process:
         """
         self._enter("madvise", f"{addr!r}, {length!r}, {advice!r}")
         start, end = self._range("madvise", addr, length)
-        if advice not in (MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED):
+        if not is_whole(advice) or advice not in (MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED,
+                                                  MADV_DONTNEED):
             raise SyscallError(EINVAL, "madvise", f"advice {advice!r} is not modelled; use MADV_DONTNEED (4)")
         if start == end:
             return 0
@@ -389,14 +422,20 @@ class Process:
         self._enter("keyctl_revoke", f"{serial!r}")
         return self._k.keys.keyctl_revoke(serial)
 
-    def process_vm_readv(self, target: "Process", vaddr: int, n: int) -> bytes:
-        """Read another process's memory through the kernel (``process_vm_readv``)."""
-        self._enter("process_vm_readv", f"pid {target.pid}, {vaddr!r}, {n!r}")
+    def process_vm_readv(self, target: "Process | int", vaddr: int, n: int) -> bytes:
+        """Read another process's memory through the kernel (``process_vm_readv``).
+
+        ``target`` is the other Process or its pid (the real system call takes a pid)."""
+        target = self._k._check_proc(target, "target")
+        self._enter("process_vm_readv", f"pid {target.pid}, {vaddr!r:.40}, {n!r:.40}")
         return self._k.process_vm_readv(target, vaddr, n, package=self.package)
 
-    def process_vm_writev(self, target: "Process", vaddr: int, data: bytes) -> int:
-        """Write another process's memory through the kernel (``process_vm_writev``)."""
-        self._enter("process_vm_writev", f"pid {target.pid}, {vaddr!r}, {len(data)} B")
+    def process_vm_writev(self, target: "Process | int", vaddr: int, data: bytes) -> int:
+        """Write another process's memory through the kernel (``process_vm_writev``); ``target``
+        is the other Process or its pid."""
+        target = self._k._check_proc(target, "target")
+        data = byteslike(data, "data (what process_vm_writev() writes)")
+        self._enter("process_vm_writev", f"pid {target.pid}, {vaddr!r:.40}, {len(data)} B")
         return self._k.process_vm_writev(target, vaddr, data, package=self.package)
 
     # -- exit and views -------------------------------------------------------------------------------
@@ -414,6 +453,7 @@ class Process:
 
     def pagemap(self, vaddr: int) -> dict | None:
         """What ``/proc/pid/pagemap`` would say about ``vaddr`` (no fault): None if never touched."""
+        vaddr = address(vaddr, "vaddr (a virtual address)", 0, TASK_SIZE - 1)
         pte = self.ptes.get(vaddr >> PAGE_SHIFT)
         vma = self.find_vma(vaddr)
         if pte is None:

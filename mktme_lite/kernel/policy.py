@@ -34,9 +34,11 @@ from dataclasses import dataclass, field, fields
 from dataclasses import replace as _dc_replace
 
 from ..errors import ConfigError
+from ..params import choose, instance
 
 DIRECT_MAP_DESIGNS = ("keyid0", "per_keyid", "rekey", "xpfo", "unmapped")
 SWAP_PATHS = ("direct_map_keyid0", "page_keyid")
+PRESETS = ("as_proposed", "fixed", "core_series")
 
 _SWITCH_DOCS = {
     "flush_old_alias": "clflush the frame through the KeyID it leaves (spec EvictPage step d)",
@@ -78,12 +80,12 @@ class Policy:
         for f in fields(self):
             if f.type in (bool, "bool") and not isinstance(getattr(self, f.name), bool):
                 raise ConfigError(f"Policy.{f.name} must be True or False; got {getattr(self, f.name)!r}")
-        if self.direct_map not in DIRECT_MAP_DESIGNS:
+        if not isinstance(self.direct_map, str) or self.direct_map not in DIRECT_MAP_DESIGNS:
             raise ConfigError(
                 f"Policy.direct_map {self.direct_map!r} is not a design the model knows; "
                 f"choose one of {', '.join(DIRECT_MAP_DESIGNS)}"
             )
-        if self.swap_path not in SWAP_PATHS:
+        if not isinstance(self.swap_path, str) or self.swap_path not in SWAP_PATHS:
             raise ConfigError(
                 f"Policy.swap_path {self.swap_path!r} is not known; choose one of {', '.join(SWAP_PATHS)}"
             )
@@ -123,9 +125,15 @@ class Policy:
     def core_series(cls) -> "Policy":
         """Kirill Shutemov's core MKTME series (2018-19) plus Dave Hansen's key-lifetime plan.
 
-        Old aliases are flushed (``free_encrypted_page`` / ``prep_encrypted_page``), the direct
-        map is per KeyID and DMA carries the page's KeyID, but the *new* alias is not flushed:
-        the one hole Andy pointed out on 5 Dec.
+        Old aliases are flushed (``free_encrypted_page`` / ``prep_encrypted_page``), the page is
+        cleared through its new KeyID, the direct map is per KeyID and DMA carries the page's KeyID;
+        the *new* alias is not flushed. Both sides of the thread on that last point: Andy (5 Dec)
+        wanted both the old and the new mapping clflushed, because of speculative reads; Dave
+        Hansen answered (6 Dec) that MKTME CPUs never write back lines that were only filled
+        speculatively or by prefetch; Andy then proposed to "clflush the old mapping and then ...
+        zero the new mapping" (6 Dec), which is what this preset does. Whether a clean line filled
+        speculatively under the new KeyID before the page was cleared can still be read stale is the
+        question the preset leaves open (``flush_new_alias=False``) for lesson 04 to test.
         """
         return cls(
             flush_old_alias=True,
@@ -142,9 +150,7 @@ class Policy:
     def preset(cls, name: str) -> "Policy":
         """A preset by name: "as_proposed", "fixed" or "core_series"."""
         presets = {"as_proposed": cls.as_proposed, "fixed": cls.fixed, "core_series": cls.core_series}
-        if name not in presets:
-            raise ConfigError(f"no policy preset {name!r}; presets are {', '.join(presets)}")
-        return presets[name]()
+        return presets[choose(name, PRESETS, "policy preset")]()
 
     # -- one switch at a time ----------------------------------------------------------------------
     def replace(self, **changes) -> "Policy":
@@ -154,14 +160,17 @@ class Policy:
             raise ConfigError(
                 f"Policy has no switch {', '.join(sorted(unknown))}; switches are {', '.join(_SWITCH_DOCS)}"
             )
-        if "name" not in changes:
+        name = changes.pop("name", None)
+        new = _dc_replace(self, **changes)  # __post_init__ checks every switch before it is compared
+        if name is None:
             parts = []
-            for key, value in changes.items():
+            for key in changes:
+                value = getattr(new, key)
                 if getattr(self, key) == value:
                     continue
                 parts.append(key if value is True else f"no_{key}" if value is False else f"{key}={value}")
-            changes["name"] = self.name + "".join("+" + p for p in parts)
-        return _dc_replace(self, **changes)
+            name = self.name + "".join("+" + p for p in parts)
+        return _dc_replace(new, name=name)
 
     @staticmethod
     def switches() -> dict[str, str]:
@@ -170,6 +179,7 @@ class Policy:
 
     def differences(self, other: "Policy") -> dict[str, tuple]:
         """Switches on which ``self`` and ``other`` disagree: ``{name: (self value, other value)}``."""
+        other = instance(other, Policy, "other (the Policy to compare with)", "Policy.fixed()")
         return {
             k: (getattr(self, k), getattr(other, k))
             for k in _SWITCH_DOCS

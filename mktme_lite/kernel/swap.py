@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
+from ..params import byteslike, whole
 from ..xts import LINE, XTSCipher
-from .constants import LINES_PER_PAGE, PAGE_SIZE
+from .constants import LINES_PER_PAGE, MAX_SWAP_SLOTS, PAGE_SIZE
 
 
 @dataclass
@@ -39,8 +40,7 @@ class SwapDevice:
     """``nr_slots`` page-sized slots, handed out first-free."""
 
     def __init__(self, nr_slots: int, swap_key: bytes):
-        if not isinstance(nr_slots, int) or nr_slots < 0:
-            raise ConfigError(f"swap_slots must be a non-negative int; got {nr_slots!r}")
+        nr_slots = whole(nr_slots, "swap_slots (pages of swap)", 0, MAX_SWAP_SLOTS)
         self.nr_slots = nr_slots
         self.slots: list[SwapSlot | None] = [None] * nr_slots
         self._key = bytes(swap_key)  # kept as bytes so the device can be deep-copied
@@ -67,9 +67,14 @@ class SwapDevice:
             data = self._cipher().encrypt_lines(self._tweaks(slot), data)
         self.slots[slot] = SwapSlot(bytes(data), encrypt, pid, vaddr, keyid, alias_keyid)
 
+    def _check_slot(self, slot) -> int:
+        if self.nr_slots == 0:
+            raise ConfigError("this swap device has no slots (swap_slots=0)")
+        return whole(slot, "slot (a swap slot number)", 0, self.nr_slots - 1)
+
     def read(self, slot: int) -> bytes:
         """The page stored in ``slot``, decrypted if the slot was encrypted (what swap-in gets)."""
-        s = self.slots[slot]
+        s = self.slots[self._check_slot(slot)]
         if s is None:
             raise ConfigError(f"swap slot {slot} is empty")
         if s.encrypted:
@@ -82,7 +87,7 @@ class SwapDevice:
     # -- what a lesson looks at --------------------------------------------------------------------
     def slot_bytes(self, slot: int) -> bytes:
         """The raw bytes on the device for ``slot`` (ciphertext if the slot is encrypted)."""
-        s = self.slots[slot]
+        s = self.slots[self._check_slot(slot)]
         if s is None:
             raise ConfigError(f"swap slot {slot} is empty; used slots are {self.used()}")
         return s.data
@@ -96,7 +101,8 @@ class SwapDevice:
 
     def contains(self, needle: bytes) -> bool:
         """Whether ``needle`` appears anywhere on the device (e.g. a secret in plaintext)."""
-        return bytes(needle) in self.device_bytes()
+        needle = byteslike(needle, "needle (the bytes to look for)", 1, PAGE_SIZE)
+        return needle in self.device_bytes()
 
     def info(self) -> list[dict]:
         return [

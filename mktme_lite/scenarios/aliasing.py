@@ -35,7 +35,7 @@ from ..dump import BLOCK, differing_blocks
 from ..kernel import PAGE_SIZE, KernelPageFault, Policy, SyscallError
 from ..machine import LINE
 from ..errors import ParameterError
-from ..params import choose, flag, shown
+from ..params import byteslike, choose, flag, instance, shown, text, whole
 from .pages import OLD_LINE, RW, SEED, Page, boot, encrypted_page
 
 __all__ = [
@@ -76,8 +76,13 @@ def policy_for(design: str, base: Policy | str = "as_proposed") -> Policy:
     return base.replace(direct_map=design)
 
 
+def _check_page(page) -> Page:
+    return instance(page, Page, "page (an aliasing.Page)", "encrypted_page()")
+
+
 def gup_keyid(page: Page) -> int | None:
     """The KeyID of the alias ``get_user_pages()`` + ``kmap()`` use for the page (None: no alias)."""
+    _check_page(page)
     design = page.kernel.policy.direct_map
     info = page.kernel.frame_info(page.pa)
     if design == "keyid0":
@@ -91,6 +96,7 @@ def gup_keyid(page: Page) -> int | None:
 
 def direct_map_keyid(page: Page) -> int | None:
     """The KeyID of the frame's entry in the (KeyID-0) direct map, None if it has no entry."""
+    _check_page(page)
     info = page.kernel.frame_info(page.pa)
     if info["direct_map"] == "unmapped":
         return None
@@ -143,6 +149,11 @@ def verdict(got: bytes | None, expected: bytes, old: bytes | None = None, writte
     """A few words for what a read returned, compared with what it should have returned.
 
     Corruption is reported per 16-byte AES block, the unit in which XTS garbles data."""
+    got = None if got is None else byteslike(got, "got (what the read returned, or None)")
+    expected = byteslike(expected, "expected")
+    old = None if old is None else byteslike(old, "old (the bytes before the write, or None)")
+    written = byteslike(written, "written")
+    error = None if error is None else text(error, "error (what went wrong, or None)")
     if error:
         return error
     if got == expected:
@@ -290,6 +301,8 @@ class DesignRow:
 
 def run_path(page: Page, name: str, data: bytes) -> str:
     """Run one of :data:`KERNEL_PATHS` on ``page`` (which holds ``data``); say how it went."""
+    _check_page(page)
+    data = byteslike(data, "data (the bytes the page holds)", 1, PAGE_SIZE)
     _, fn = KERNEL_PATHS[choose(name, KERNEL_PATHS, "kernel path")]
     try:
         got = fn(page, data)
@@ -309,6 +322,14 @@ def compare_designs(designs=tuple(DESIGNS), base: Policy | str = "core_series", 
     the direct-map design's own (direct-map changes, TLB shootdowns, kmaps)."""
     if isinstance(designs, str):
         designs = (designs,)
+    if not isinstance(designs, (list, tuple)) or not designs:
+        raise ParameterError(f"designs must be a design name or a list of them ({', '.join(DESIGNS)}); "
+                             f"got {shown(designs)}")
+    designs = [choose(d, DESIGNS, "direct-map design") for d in designs]
+    seed = whole(seed, "seed", 0, (1 << 64) - 1)
+    data = byteslike(data, "data (the bytes the page holds)", 1, PAGE_SIZE)
+    if not isinstance(base, (str, Policy)):
+        instance(base, Policy, "base (a Policy or a preset name)", "Policy.core_series()")
     base_name = base if isinstance(base, str) else getattr(base, "name", "custom")
     rows = []
     for design in designs:

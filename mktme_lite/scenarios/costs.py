@@ -53,7 +53,7 @@ from ..errors import ParameterError
 from ..kernel import PAGE_SIZE, Kernel, SyscallError
 from ..kernel.constants import MADV_WILLNEED
 from ..machine import Machine
-from ..params import choose, shown, whole
+from ..params import choose, instance, items, shown, whole
 from .aliasing import policy_for
 from .pages import CPU_KEY, RW, SEED
 
@@ -220,6 +220,8 @@ def _read_toml(path) -> tuple[dict, str]:
             raw = Path(path).read_bytes()
         except OSError as exc:
             raise PriceError(f"cannot read the price file {str(path)!r}: {exc.strerror or exc}") from None
+        except ValueError as exc:  # a NUL byte or a lone surrogate in the name
+            raise PriceError(f"{shown(path)} is not a file name the system can open ({exc})") from None
         where = str(path)
     try:
         return tomllib.loads(raw.decode("utf-8")), where
@@ -442,10 +444,12 @@ def _workload_arg(w) -> Workload:
     raise ParameterError(f"workload must be a name ({', '.join(WORKLOADS)}) or a costs.workload(...); got {shown(w)}")
 
 
-def run_workload(design: str, w: str | Workload = "kernel_build", *, seed: int = SEED) -> WorkloadRun:
-    """Run workload ``w`` on a fresh kernel under ``design``'s policy; count its events (cached)."""
+def run_workload(design: str, w: str | Workload = "kernel_build") -> WorkloadRun:
+    """Run workload ``w`` on a fresh kernel under ``design``'s policy; count its events (cached).
+
+    The counts do not depend on the machine's keys, so the run uses the course's one seed."""
     choose(design, DESIGNS, "design")
-    return _run(design, _workload_arg(w), whole(seed, "seed", 0))
+    return _run(design, _workload_arg(w), SEED)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -455,8 +459,10 @@ SHOOTDOWN_ITEM = "TLB shootdowns (all CPUs)"
 LOCAL_ITEM = "local TLB flushes"
 
 
-def price_run(run: WorkloadRun, prices: PriceTable, cpus: int) -> dict[str, float]:
+def price_run(run: WorkloadRun, prices: PriceTable | Mapping | None = None, cpus: int = 96) -> dict[str, float]:
     """Nanoseconds per item of ``run``: the two kinds of TLB flush, then one item per event."""
+    run = instance(run, WorkloadRun, "run (what costs.run_workload() returned)", "costs.run_workload('xpfo')")
+    prices, cpus = _prices_arg(prices), _cpus(cpus)
     c = run.counts
     out = {
         SHOOTDOWN_ITEM: c["tlb_shootdown_global"] * (prices.value("tlb_shootdown_base")
@@ -515,12 +521,12 @@ def _prices_arg(prices) -> PriceTable:
 
 
 def estimate(design: str, w: str | Workload = "kernel_build", prices: PriceTable | Mapping | None = None,
-             cpus: int = 96, *, seed: int = SEED) -> Estimate:
+             cpus: int = 96) -> Estimate:
     """Estimated slowdown of workload ``w`` under ``design`` on a ``cpus``-thread machine."""
     prices = _prices_arg(prices)
     cpus = _cpus(cpus)
-    run = run_workload(design, w, seed=seed)
-    base = run_workload("none", run.workload, seed=seed)
+    run = run_workload(design, w)
+    base = run_workload("none", run.workload)
     mine, theirs = price_run(run, prices, cpus), price_run(base, prices, cpus)
     kernel_ns, base_ns = sum(mine.values()), sum(theirs.values())
     total = base_ns / (1.0 - run.workload.user_share)
@@ -530,12 +536,19 @@ def estimate(design: str, w: str | Workload = "kernel_build", prices: PriceTable
 
 
 def compare(w: str | Workload = "kernel_build", prices: PriceTable | Mapping | None = None, cpus: int = 96,
-            designs=tuple(DESIGNS), *, seed: int = SEED) -> tuple[Estimate, ...]:
+            designs=tuple(DESIGNS)) -> tuple[Estimate, ...]:
     """:func:`estimate` for every design in ``designs`` on one workload, with one price list."""
+    designs = _designs_arg(designs)
+    prices = _prices_arg(prices)
+    return tuple(estimate(d, w, prices, cpus) for d in designs)
+
+
+def _designs_arg(designs) -> tuple[str, ...]:
+    """A design name or a list of them (each one of DESIGNS)."""
     if isinstance(designs, str):
         designs = (designs,)
-    prices = _prices_arg(prices)
-    return tuple(estimate(d, w, prices, cpus, seed=seed) for d in designs)
+    names = items(designs, "designs (a list of design names)", 1, len(DESIGNS))
+    return tuple(choose(d, DESIGNS, "design") for d in names)
 
 
 @dataclass(frozen=True)
@@ -557,8 +570,8 @@ class ReferencePoint:
         return f"off by more than 10x (model {'low' if self.ratio < 1 else 'high'} by {max(self.ratio, 1 / self.ratio):.0f}x)"
 
 
-def reference_points(prices: PriceTable | Mapping | None = None, w: str | Workload = "kernel_build", *,
-                     seed: int = SEED) -> tuple[ReferencePoint, ...]:
+def reference_points(prices: PriceTable | Mapping | None = None,
+                     w: str | Workload = "kernel_build") -> tuple[ReferencePoint, ...]:
     """Every measured slowdown of costs.toml beside the model's kernel-build estimate at its CPU count."""
     prices = _prices_arg(prices)
     out = []
@@ -569,14 +582,14 @@ def reference_points(prices: PriceTable | Mapping | None = None, w: str | Worklo
         wl = _workload_arg(w)
         wl = workload(wl.name, user_share=m.user_share) if wl.name in WORKLOADS else _dc_replace(
             wl, user_share=m.user_share)
-        e = estimate(m.design, wl, prices, m.cpus or 96, seed=seed)
+        e = estimate(m.design, wl, prices, m.cpus or 96)
         mid = (m.low + m.high) / 2
         out.append(ReferencePoint(m, e.slowdown, (e.slowdown - 1) / (mid - 1)))
     return tuple(out)
 
 
 def solve_price(design: str, target: float, price: str, w: str | Workload = "kernel_build",
-                prices: PriceTable | Mapping | None = None, cpus: int = 96, *, seed: int = SEED) -> float | None:
+                prices: PriceTable | Mapping | None = None, cpus: int = 96) -> float | None:
     """The value of ``price`` (ns) at which ``design``'s estimated slowdown on ``w`` equals ``target``.
 
     An estimate is linear in every price, so two estimates fix the line. None when the price does
@@ -586,8 +599,8 @@ def solve_price(design: str, target: float, price: str, w: str | Workload = "ker
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not math.isfinite(target) or target < 1:
         raise ParameterError(f"target must be a slowdown >= 1 (e.g. 26.37); got {shown(target)}")
     p0 = prices.value(price)
-    s0 = estimate(design, w, prices, cpus, seed=seed).slowdown
-    s1 = estimate(design, w, prices.with_overrides({price: p0 + 1000.0}), cpus, seed=seed).slowdown
+    s0 = estimate(design, w, prices, cpus).slowdown
+    s1 = estimate(design, w, prices.with_overrides({price: p0 + 1000.0}), cpus).slowdown
     slope = (s1 - s0) / 1000.0
     if slope <= 0:
         return None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..dump import LINE
 from ..kernel import PAGE_SIZE, PROT_READ, PROT_WRITE, Kernel, Policy, Process
 from ..machine import Machine
-from ..params import byteslike, flag, whole
+from ..params import byteslike, flag, instance, whole
 
 __all__ = ["CPU_KEY", "SEED", "RW", "OLD_LINE", "Page", "boot", "encrypt_pages", "encrypted_page", "plain_page"]
 
@@ -76,6 +76,8 @@ def encrypt_pages(kernel: Kernel, proc: Process, data: bytes, serial: int | None
 
     ``serial`` is a "mktme" key of ``proc`` (a new CPU key is added when it is None). Returns
     ``(va, serial)``. Nothing is written back: the data may still sit dirty in the caches."""
+    instance(kernel, Kernel, "kernel", "boot()[0]")
+    instance(proc, Process, "proc (a process of that kernel)", "kernel.spawn('alice')")
     pages = whole(pages, "pages", 1, 64)
     data = byteslike(data, "data", 0, pages * PAGE_SIZE)
     if serial is None:

@@ -41,9 +41,9 @@ from typing import Mapping
 
 from ..kernel import PAGE_SIZE, Kernel, KernelPageFault, SyscallError
 from ..machine import LINE, Machine
-from ..params import choose, whole
+from ..params import choose, instance, items, shown
 from .aliasing import DIRECT_MAP_REGION
-from .costs import DESIGNS, design_policy
+from .costs import DESIGNS, Estimate, _designs_arg, design_policy
 from .pages import CPU_KEY, RW, SEED
 
 __all__ = [
@@ -150,12 +150,12 @@ def _ret2dir(design: str, choice: str, seed: int) -> Ret2dirResult:
     return Ret2dirResult(design, choice, pa, keyid, target, got, "PAYLOAD USED" if got == PAYLOAD else "garbage")
 
 
-def ret2dir(design: str, choice: str = "plain", *, seed: int = SEED) -> Ret2dirResult:
+def ret2dir(design: str, choice: str = "plain") -> Ret2dirResult:
     """The attacker keeps :data:`PAYLOAD` in a page (``choice``) and a corrupted kernel pointer
     is aimed at that page's direct-map address; what does the kernel load?"""
     allowed = attacker_choices(design)
     choose(choice, allowed, f"attacker's choice under {design!r}")
-    return _ret2dir(design, choice, whole(seed, "seed", 0))
+    return _ret2dir(design, choice, SEED)
 
 
 @dataclass(frozen=True)
@@ -269,12 +269,9 @@ class SecurityMatrix:
         return tuple(r.design for r in self.rows if r.cells[column].ok)
 
 
-def security_matrix(designs=tuple(DESIGNS), *, seed: int = SEED) -> SecurityMatrix:
+def security_matrix(designs=tuple(DESIGNS)) -> SecurityMatrix:
     """Every design in ``designs`` against every threat and function column (cached per design)."""
-    if isinstance(designs, str):
-        designs = (designs,)
-    seed = whole(seed, "seed", 0)
-    return SecurityMatrix(tuple(_row(choose(d, DESIGNS, "design"), seed) for d in designs), seed)
+    return SecurityMatrix(tuple(_row(d, SEED) for d in _designs_arg(designs)), SEED)
 
 
 @dataclass(frozen=True)
@@ -292,7 +289,7 @@ class VerdictCell:
 def andy_verdict(matrix: SecurityMatrix | None = None) -> tuple[VerdictCell, ...]:
     """For every threat column: which MKTME designs stop it, which XPO designs do, and whether
     the XPO side gives everything the MKTME side gives there."""
-    matrix = security_matrix() if matrix is None else matrix
+    matrix = _matrix_arg(matrix)
     mktme = [r for r in matrix.rows if r.family == "MKTME"]
     xpo = [r for r in matrix.rows if r.family == "XPO"]
     out = []
@@ -318,11 +315,23 @@ def andy_verdict(matrix: SecurityMatrix | None = None) -> tuple[VerdictCell, ...
     return tuple(out)
 
 
+def _matrix_arg(matrix) -> SecurityMatrix:
+    if matrix is None:
+        return security_matrix()
+    return instance(matrix, SecurityMatrix, "matrix (what ret2dir.security_matrix() returned, or None)",
+                    "ret2dir.security_matrix()")
+
+
 def cheapest_meeting(required, estimates, matrix: SecurityMatrix | None = None) -> str | None:
     """The design with the smallest estimated slowdown whose cells in ``required`` (column names)
     are all ok; ``estimates`` is what ``costs.compare()`` returned. None when no design qualifies."""
-    matrix = security_matrix() if matrix is None else matrix
-    required = tuple(choose(c, COLUMNS, "required column") for c in ((required,) if isinstance(required, str)
-                                                                      else required))
+    matrix = _matrix_arg(matrix)
+    if isinstance(required, str):
+        required = (required,)
+    required = tuple(choose(c, COLUMNS, "required column") for c in items(required, "required (column names)", 1,
+                                                                           len(COLUMNS)))
+    estimates = items(estimates, "estimates (what costs.compare() returned)", 1, len(DESIGNS))
+    for e in estimates:
+        instance(e, Estimate, "each estimate", "costs.compare('kernel_build')")
     ok = [e for e in estimates if all(matrix.cell(e.design, c).ok for c in required)]
     return min(ok, key=lambda e: (e.slowdown, e.design)).design if ok else None

@@ -66,6 +66,7 @@ def parse_message(message: str, fmt: str = "text") -> bytes:
     """
     if not isinstance(message, str):
         raise ParameterError(f"the message must be text; got {type(message).__name__}")
+    choose(fmt, ("text", "hex"), "input format")
     if fmt == "text":
         try:
             data = message.encode("utf-8")

@@ -27,7 +27,7 @@ from matplotlib.transforms import Affine2D
 
 from .. import style
 from ..errors import ParameterError
-from ..params import shown
+from ..params import items, shown, text
 from .figure import LessonFigure
 from .glyphs import Glyphs, text_width
 
@@ -72,9 +72,19 @@ def _times(x: float) -> str:
     return f"x{x:.3g}" if x < 100 else f"x{x:,.0f}"
 
 
+def _words(title, note, highlight):
+    """The figure's own text, checked: a title, a note under it, the label of a row to frame."""
+    text(title, "title", 0, 120)
+    text(note, "note", 0, 200)
+    if highlight is not None:
+        text(highlight, "highlight (a row label, or None)", 1, 80)
+
+
 def _bar_rows(bars, references):
     if not isinstance(bars, (list, tuple)) or not bars:
         raise ParameterError(f"overhead_bars needs a non-empty list of (label, slowdown, note, family); got {shown(bars)}")
+    if len(bars) > 32:
+        raise ParameterError(f"overhead_bars draws at most 32 bars; got {len(bars)}")
     rows = []
     for b in bars:
         if (not isinstance(b, (list, tuple)) or len(b) != 4 or isinstance(b[1], bool)
@@ -82,9 +92,13 @@ def _bar_rows(bars, references):
                 or b[3] not in FAMILY_HATCH):
             raise ParameterError(f"a bar is (label, slowdown >= 1, note, family in {', '.join(FAMILY_HATCH)}); "
                                  f"got {shown(b)}")
-        rows.append((str(b[0]), float(b[1]), str(b[2]), b[3]))
-    refs = [(str(l), float(v)) for l, v in references
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 1]
+        rows.append((text(b[0], "a bar's label", 1, 80), float(b[1]), text(b[2], "a bar's note", 0, 120), b[3]))
+    refs = []
+    for r in items(references, "references (a list of (label, measured slowdown))", 0, 8):
+        if (not isinstance(r, (list, tuple)) or len(r) != 2 or isinstance(r[1], bool)
+                or not isinstance(r[1], (int, float)) or not math.isfinite(r[1]) or not 1 <= r[1] <= 1e4):
+            raise ParameterError(f"a reference is (label, slowdown from 1 to 10000); got {shown(r)}")
+        refs.append((text(r[0], "a reference's label", 1, 120), float(r[1])))
     return rows, refs
 
 
@@ -142,6 +156,7 @@ def overhead_bars(bars: Sequence[tuple[str, float, str, str]], *, title: str = "
     ``references`` are measured slowdowns drawn as dashed lines with their label; ``highlight`` is
     the label of a bar to frame; ``note`` a line under the picture."""
     rows, refs = _bar_rows(bars, references)
+    _words(title, note, highlight)
     fig, ax = _figure()
     g = Glyphs()
     top = 0.45 if title else 0.15
@@ -169,14 +184,18 @@ def _wrap(text: str, width: float, points: float) -> list[str]:
 
 
 def _grid_checks(rows, columns, cells, highlight):
-    if not isinstance(rows, (list, tuple)) or not rows or not isinstance(columns, (list, tuple)) or not columns:
-        raise ParameterError("security_grid needs non-empty lists of row and column labels")
-    if len(cells) != len(rows) or any(len(r) != len(columns) for r in cells):
+    for label in items(rows, "rows (the row labels)", 1, 32):
+        text(label, "a row label", 1, 80)
+    for label in items(columns, "columns (the column labels)", 1, 12):
+        text(label, "a column label", 1, 120)
+    cells = items(cells, "cells (one list of (word, ok) pairs per row)", 1, 32)
+    if len(cells) != len(rows) or any(not isinstance(r, (list, tuple)) or len(r) != len(columns) for r in cells):
         raise ParameterError(f"cells must have {len(rows)} rows of {len(columns)} (word, ok) pairs")
     for r in cells:
         for c in r:
             if not (isinstance(c, (list, tuple)) and len(c) == 2 and isinstance(c[0], str) and isinstance(c[1], bool)):
                 raise ParameterError(f"a cell is (word, ok) with ok True or False; got {shown(c)}")
+            text(c[0], "a cell's word", 1, 40)
     if highlight is not None and highlight not in rows:
         raise ParameterError(f"highlight {shown(highlight)} is not one of the rows: {', '.join(rows)}")
 
@@ -225,6 +244,7 @@ def security_grid(rows: Sequence[str], columns: Sequence[str], cells: Sequence[S
     Each cell reads "✓ word" or "✗ word"; failing cells are tinted and hatched too. ``highlight``
     frames one row."""
     _grid_checks(rows, columns, cells, highlight)
+    _words(title, note, None)
     fig, ax = _figure()
     g = Glyphs()
     top = 0.45 if title else 0.12
@@ -246,6 +266,7 @@ def cost_and_security(bars: Sequence[tuple[str, float, str, str]], row: str, col
     """The explorer's picture: the slowdown bars (``row``'s bar framed) over ``row``'s line of the
     security grid, in one figure (one PNG per redraw)."""
     rows, refs = _bar_rows(bars, references)
+    _words(title, note, row)
     _grid_checks([row], columns, [cells], None)
     fig, ax = _figure()
     g = Glyphs()

@@ -19,10 +19,12 @@ from typing import Mapping, Sequence
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from .. import style
-from ..params import choose
+from ..errors import ParameterError
+from ..params import choose, items, shown
+from ..params import text as _text
 from .figure import LessonFigure, new_figure
 
-__all__ = ["claim_matrix", "tme_boundary"]
+__all__ = ["claim_matrix", "tme_boundary", "machine_overview"]
 
 
 def claim_matrix(claims: Sequence[tuple[str, str]], lessons: Sequence[tuple[str, str]],
@@ -33,6 +35,17 @@ def claim_matrix(claims: Sequence[tuple[str, str]], lessons: Sequence[tuple[str,
     ``covers`` maps a claim id to the lesson numbers that run it. ``highlight`` frames one
     claim's row and writes "◀ selected" next to it.
     """
+    claims, lessons = items(claims, "claims", 1, 40), items(lessons, "lessons", 1, 40)
+    for what, rows in (("claims", claims), ("lessons", lessons)):
+        for row in rows:
+            if not isinstance(row, (list, tuple)) or len(row) != 2 or not all(isinstance(x, str) for x in row):
+                raise ParameterError(f"each of {what} is a pair of texts (id, short text); got {shown(row)}")
+    if not isinstance(covers, Mapping):
+        raise ParameterError(f"covers must be a dict {{claim id: [lesson numbers]}}; got {shown(covers)}")
+    for cid, numbers in covers.items():
+        for n in items(numbers, f"the lessons covering {cid!r}"):
+            _text(n, f"a lesson number covering {cid!r}")
+    title = None if title is None else _text(title, "title", 0, 500)
     ids = [c for c, _ in claims]
     if highlight is not None:
         choose(highlight, ids, "claim to highlight")
@@ -78,6 +91,7 @@ def claim_matrix(claims: Sequence[tuple[str, str]], lessons: Sequence[tuple[str,
 # ----------------------------------------------------------------------------------------------
 def tme_boundary(*, title: str | None = "Where TME encrypts") -> LessonFigure:
     """The SoC package (plaintext inside) and the memory bus and DIMMs (ciphertext outside)."""
+    title = None if title is None else _text(title, "title", 0, 500)
     fig = new_figure(9.0, 3.5)
     ax = fig.subplots()
     ok = style.OKABE_ITO
@@ -112,4 +126,57 @@ def tme_boundary(*, title: str | None = "Where TME encrypts") -> LessonFigure:
                      "encrypts every line on its way to the DIMMs, which hold only ciphertext. Defended: cold boot and "
                      "bus probes outside the package. Not defended: the kernel and code running inside the package, "
                      "cache side channels, replay or tampering, because there is no integrity.")
+    return fig
+
+
+def machine_overview(*, title: str | None = "An MKTME machine, as the simulator models it") -> LessonFigure:
+    """One picture of the whole machine: two packages (cores, a cache whose lines are tagged by
+    KeyID, a key table and an encryption engine each), DRAM split between their memory controllers,
+    and the kernel's direct map, which names every frame at KeyID 0. Pure drawing: no arguments
+    but the title, nothing computed."""
+    if title is not None and not isinstance(title, str):
+        from ..errors import ParameterError
+        from ..params import shown
+        raise ParameterError(f"title must be text or None, got {shown(title)}")
+    fig = new_figure(10.0, 5.8)
+    ax = fig.subplots()
+    ok = style.OKABE_ITO
+
+    def box(x, y, w, h, text, face="white", hatch="", size=8.0):
+        ax.add_patch(Rectangle((x, y), w, h, facecolor=face, hatch=hatch, edgecolor="black", linewidth=1))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=size,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.8, "alpha": 0.85})
+
+    def arrow(a, b, head="<|-|>", ls="-"):
+        ax.add_patch(FancyArrowPatch(a, b, arrowstyle=head, mutation_scale=10, linewidth=1.1, linestyle=ls))
+
+    for p, x in enumerate((0.3, 5.1)):
+        ax.add_patch(Rectangle((x, 2.35), 4.6, 2.95, fill=False, edgecolor="black", linewidth=1.5, linestyle="--"))
+        ax.text(x + 0.1, 5.22, f"package {p} (socket): plaintext inside", fontsize=9, fontweight="bold", va="top")
+        box(x + 0.15, 3.75, 0.95, 0.95, "cores", ok["yellow"])
+        box(x + 1.45, 3.75, 1.4, 0.95, "cache: lines\ntagged by KeyID\nK0 | K1 | K2", ok["yellow"], size=7.5)
+        box(x + 3.05, 3.75, 1.4, 0.95, "key table\n0: TME key\n1: own key\n2: NO_ENCRYPT", ok["sky_blue"], size=7.5)
+        box(x + 1.45, 2.55, 3.0, 0.8, "memory controller: AES-XTS engine\n(key chosen by the line's KeyID)",
+            ok["sky_blue"], size=7.5)
+        arrow((x + 1.1, 4.22), (x + 1.45, 4.22))
+        arrow((x + 2.15, 3.75), (x + 2.15, 3.35))
+        arrow((x + 3.75, 3.75), (x + 3.75, 3.35), head="-|>")
+        box(x + 0.15, 1.2, 4.3, 0.8, f"DRAM homed on package {p}: CIPHERTEXT\n(the DIMM never sees a KeyID)",
+            ok["blue"], hatch="//", size=8)
+        arrow((x + 2.95, 2.55), (x + 2.95, 2.0))
+        arrow((x + 2.3, 0.7), (x + 2.3, 1.2), head="-|>", ls="--")
+    box(0.3, 0.15, 9.4, 0.55, "kernel's direct map: __va(pa) = page_offset_base + pa names every frame, with KeyID 0",
+        ok["grey"], size=8.5)
+    ax.set_xlim(0, 10.0)
+    ax.set_ylim(0, 5.4)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, loc="left")
+    fig.mktme_alt = (
+        "Block diagram of the simulated MKTME machine. Two CPU packages (sockets), each in a dashed box where data "
+        "is plaintext: cores, a cache whose lines are tagged by KeyID (K0, K1, K2), a key table (KeyID 0: the TME "
+        "key, 1: a key of its own, 2: no encryption) and a memory controller whose AES-XTS engine picks the key by "
+        "the line's KeyID. Under each package, the half of DRAM its memory controller owns, holding ciphertext; the "
+        "DIMM never sees a KeyID. At the bottom, the kernel's direct map: one virtual range that names every "
+        "physical frame, with KeyID 0, pointing at both halves of DRAM.")
     return fig

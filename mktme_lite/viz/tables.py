@@ -27,7 +27,8 @@ from typing import Callable, Iterable, NamedTuple, Sequence
 
 from .. import style
 from ..errors import ParameterError
-from ..params import shown
+from ..params import flag, items, shown
+from ..params import text as _text
 from .figure import HTMLCard
 
 __all__ = ["Cell", "table", "text_columns", "card", "TEXT_LAYOUTS"]
@@ -106,7 +107,11 @@ def text_columns(rows: Sequence[Sequence[str]]) -> str:
 
     The last column is not padded, so a long last column (a meaning, a sentence) does not push
     every shorter line out to its width."""
-    rows = [list(r) for r in rows]
+    rows = [items(r, "a row of text_columns") for r in items(rows, "rows (a list of rows)")]
+    for r in rows:
+        for v in r:
+            if not isinstance(v, str):
+                raise ParameterError(f"every cell of text_columns must be a str; got {shown(v)}")
     if not rows:
         return ""
     n = len(rows[0])
@@ -129,10 +134,15 @@ def table(columns: Sequence[str] | None, rows: Sequence[Sequence[str | Cell]], *
     ``text`` is the twin's layout: ``"columns"`` (aligned, with the header line), ``"fields"``
     (``  first cell: second cell`` per row) or a function from a row's cells to its lines.
     """
-    words = frozenset(strong)
+    strong = list(strong) if isinstance(strong, (set, frozenset)) else items(strong, "strong (words to bold)")
+    words = frozenset(_text(w, "a word in strong") for w in strong)
     if not isinstance(rows, (list, tuple)):
         raise ParameterError(f"rows must be a list of rows; got {shown(rows)}")
-    heads = None if columns is None else _cells(columns, frozenset(), "the column labels")
+    caption, footer = _text(caption, "caption"), _text(footer, "footer")
+    css_class = _text(css_class, "css_class", 0, 60)
+    row_heads, ruled = flag(row_heads, "row_heads"), flag(ruled, "ruled")
+    heads = None if columns is None else _cells(items(columns, "columns (the header labels, or None)"),
+                                                frozenset(), "the column labels")
     body = []
     for i, row in enumerate(rows):
         if not isinstance(row, (list, tuple)) or isinstance(row, Cell):
@@ -140,7 +150,7 @@ def table(columns: Sequence[str] | None, rows: Sequence[Sequence[str | Cell]], *
         if heads is not None and len(row) != len(heads):
             raise ParameterError(f"row {i} has {len(row)} cells; the table has {len(heads)} columns")
         body.append(_cells(row, words, f"row {i}"))
-    if not (text in TEXT_LAYOUTS or callable(text)):
+    if not ((isinstance(text, str) and text in TEXT_LAYOUTS) or (callable(text) and not isinstance(text, type))):
         raise ParameterError(f"unknown text layout {shown(text)}; choose one of {', '.join(TEXT_LAYOUTS)} "
                              "or give a function from a row's cells to its lines")
     if text == "fields" and any(len(r) != 2 for r in body):
@@ -172,7 +182,10 @@ def table(columns: Sequence[str] | None, rows: Sequence[Sequence[str | Cell]], *
         lines += [f"  {_plain(k)}: {_plain(v)}" for k, v in body]
     else:
         for row in body:
-            lines += list(text([_as_cell(c) for c in row]))
+            got = text([_as_cell(c) for c in row])
+            if not isinstance(got, (list, tuple)) or not all(isinstance(line, str) for line in got):
+                raise ParameterError(f"the text layout function must return a list of lines (str); got {shown(got)}")
+            lines += list(got)
     if footer:
         lines.append(footer)
     return HTMLCard("".join(parts), "\n".join(lines))
@@ -189,6 +202,11 @@ def card(title: str, rows: Sequence[tuple[str, str]], *, footer: str | None = No
     (links, ``<code>``), so their twin is derived from the markup: a link reads ``words [url]``."""
     if not isinstance(title, str) or not title.strip():
         raise ParameterError(f"a card needs a title (a non-empty str); got {shown(title)}")
+    rows = items(rows, "rows (label, value pairs)")
+    for row in rows:
+        if not isinstance(row, (list, tuple)) or len(row) != 2 or not all(isinstance(x, str) for x in row):
+            raise ParameterError(f"a card row is a pair of texts (label, value); got {shown(row)}")
+    footer = None if footer is None else _text(footer, "footer")
     cells = [[str(k), Cell(_markup_text(v), html=v)] for k, v in rows]
     body = table(None, cells, row_heads=True, text="fields")
     foot = f"<p style='margin:0.4em 0 0 0'><em>{footer}</em></p>" if footer else ""

@@ -233,3 +233,13 @@ def test_checks_survive_a_raising_answer(name):
 
     result = run(name, boom)
     assert result.status == "hint" and "RuntimeError" in result.message
+
+
+def test_contents_after_with_a_keyid_for_a_serial_says_so():
+    """encrypt_mprotect(..., 1) passes KeyID 1 where the key serial belongs: the kernel's ENOKEY is
+    relayed with what went wrong, not just "no key with serial 1"."""
+    import mktme_lite.checks.multi_key as mk
+
+    result = checks.REGISTRY["contents_after"].func(mk._contents_after_keyid)
+    assert result.status == "hint"
+    assert "ENOKEY" in result.message and "serial" in result.message and "not a KeyID" in result.message

@@ -150,3 +150,14 @@ def test_checks_survive_a_raising_answer(name):
 
     result = run(name, boom)
     assert result.status == "hint" and "RuntimeError" in result.message
+
+
+def test_replay_through_the_cpu_is_named_not_called_untouched_dram():
+    """A learner who m.store()s the snapshot through the CPU saw garbage printed: the hint must say
+    why (the CPU took the bytes as data), never that DRAM 'still reads the new balance'."""
+    for slip in (lambda m, pa, old: m.store(m.hpa(pa, 1), old),
+                 lambda m, pa, old: m.store(m.hpa(pa), old),
+                 lambda m, pa, old: (m.store(m.hpa(pa, 1), old), m.clflush(m.hpa(pa, 1)))):
+        result = run("replay", slip)
+        assert result.status == "hint" and "through the CPU" in result.message
+        assert "write_dram" in result.message and "still reads the new balance" not in result.message

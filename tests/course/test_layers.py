@@ -19,8 +19,9 @@ LAYERS = {
     "pictures": 4,
     "lessons": 5,
 }
-#: What every layer may use: the error family, the argument checks, bytes as text, the course list.
-BASE = {"errors", "params", "dump", "course"}
+#: What every layer may use: the error family, the argument checks, bytes as text, the course list
+#: and its glossary.
+BASE = {"errors", "params", "dump", "course", "glossary"}
 HARDWARE = {"xts", "address", "keytable", "memory", "cache", "machine"}
 SCENARIOS = {"races", "costs", "scenarios"}
 PICTURES = {"viz", "style", "widgets"}

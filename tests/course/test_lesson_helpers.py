@@ -73,3 +73,25 @@ def test_aes_block_is_plain_aes():
         lesson.aes_block(key, b"short")
     with pytest.raises(ValueError):
         lesson.aes_block(b"k", block)
+
+
+def test_aes_block_refuses_inside_the_family():
+    # Before: a bare ValueError ("key must be 16 or 32 bytes"), outside MKTMEError.
+    from mktme_lite.errors import MKTMEError, ParameterError
+
+    with pytest.raises(ParameterError, match=r"block \(one 16-byte AES block\) is 5 bytes; it needs at least 16"):
+        lesson.aes_block(bytes(16), b"short")
+    with pytest.raises(ParameterError, match=r"key must be 16 or 32 bytes .*got 24 bytes"):
+        lesson.aes_block(bytes(24), bytes(16))
+    with pytest.raises(MKTMEError, match=r"key .*must be bytes, e.g. b'...'"):
+        lesson.aes_block("0" * 16, bytes(16))
+    assert lesson.aes_block(bytearray(16), memoryview(bytes(16))) == lesson.aes_block(bytes(16), bytes(16))
+
+
+def test_expect_error_refuses_what_is_not_an_exception_class():
+    # Before: `except 42` inside the context manager raised TypeError when the block failed.
+    from mktme_lite.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="expect_error takes exception classes .*got 42"):
+        with lesson.expect_error(42):
+            raise KeyIDError("x")

@@ -152,6 +152,8 @@ def test_import_scan(source, modules):
 def copy_course(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "lessons.toml", tmp_path)
     shutil.copy(ROOT / "README.md", tmp_path)
+    shutil.copy(ROOT / "glossary.toml", tmp_path)  # the headers link the glossary when there is one
+    shutil.copy(ROOT / "GLOSSARY.md", tmp_path)
     for folder in NOTEBOOK_DIRS:
         (tmp_path / folder).mkdir()
         for path in (ROOT / folder).glob("*.ipynb"):

@@ -191,7 +191,10 @@ def solution_notebook() -> nbformat.NotebookNode:
 def test_make_exercise_drops_solution_cells_and_outputs():
     nb = mx.make_exercise(solution_notebook(), "solutions/01_x.ipynb")
     sources = [c.source for c in nb.cells]
-    assert "solutions/01_x.ipynb" in sources[0] and "do not edit" in sources[0]
+    # The learner reads where to work; where the notebook came from is for authors (metadata).
+    assert "my-work/01_x.ipynb" in sources[0] and "solutions/01_x.ipynb" not in sources[0]
+    assert "do not edit" not in sources[0] and "make exercises" not in sources[0]
+    assert "solutions/01_x.ipynb" in nb.cells[0].metadata[mx.AUTHORING_KEY]
     assert f"x = {PLACEHOLDER}\nx" in sources
     assert not any("assert x == 42" in s for s in sources)
     code = [c for c in nb.cells if c.cell_type == "code"]

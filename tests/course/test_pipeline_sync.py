@@ -60,7 +60,8 @@ def write_notebook(root: Path, stem: str) -> None:
                 nbformat.v4.new_code_cell("# \"one is one\"\nassert 1 == 1")]
     nb.cells[1].metadata["tags"] = ["sanity-check"]
     nb.metadata["mktme"] = {"objectives": ["see it"], "prerequisites": ["00"],
-                            "teaching_min": 30, "exercise_min": 20, "keypoints": ["flush"]}
+                            "teaching_min": 30, "exercise_min": 20, "keypoints": ["flush"],
+                            "in_short": [f"line {i}" for i in range(1, 6)]}
     nbformat.write(nb, root / "notebooks" / f"{stem}.ipynb")
 
 
@@ -127,7 +128,7 @@ def test_solution_notebook_gets_header_and_metadata(tree):
     assert sol.metadata["mktme"] == lesson.metadata["mktme"]
     lesson_head, sol_head = lesson.cells[0].source.split("\n\n"), sol.cells[0].source.split("\n\n")
     assert sol_head[:-1] == lesson_head[:-1]  # the same header up to its last line
-    assert "(../exercises/01_tme_basics.ipynb)" in lesson_head[-1]
+    assert "(../my-work/01_tme_basics.ipynb)" in lesson_head[-1]  # the learner's own copy
     assert [c.source for c in sol.cells[1:]] == ["x = 1"]
 
 
@@ -304,3 +305,23 @@ def test_sanity_check_cells_are_collapsed_and_check_notices_an_expanded_one(tree
     sanity[0].metadata["jupyter"]["source_hidden"] = False  # an author expanded it and saved
     nbformat.write(nb, path)
     assert sl.main(["--root", str(tree), "--check"]) == 1
+
+
+def test_header_opens_with_the_five_line_in_short(tree):
+    add_lesson(tree, "01_tme_basics", "TME basics")
+    assert sl.main(["--root", str(tree)]) == 0
+    header = read(tree / "notebooks" / "01_tme_basics.ipynb").cells[0].source
+    title, in_short = header.split("\n\n")[:2]
+    assert title == "# Lesson 01 — TME basics"
+    assert in_short == "**In short**\n" + "\n".join(f"- line {i}" for i in range(1, 6))
+
+
+@pytest.mark.parametrize("lines, message", [(4, "exactly 5"), (6, "exactly 5"), ("long", "longer than")])
+def test_in_short_must_be_five_short_lines(tree, capsys, lines, message):
+    add_lesson(tree, "01_tme_basics", "TME basics")
+    path = tree / "notebooks" / "01_tme_basics.ipynb"
+    nb = read(path)
+    nb.metadata["mktme"]["in_short"] = (["x" * 200] * 5 if lines == "long" else ["x"] * lines)
+    nbformat.write(nb, path)
+    assert sl.main(["--root", str(tree), "--check"]) == 2
+    assert message in capsys.readouterr().err

@@ -119,3 +119,33 @@ def test_the_pconfig_numbers_the_hardware_does_not_know_are_still_status_codes()
 
 def test_every_refusal_is_in_the_family():
     assert issubclass(ParameterError, MKTMEError) and issubclass(ParameterError, ValueError)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: TMEActivate(lock=None), r"TMEActivate.lock must be True or False; got None"),
+    (lambda: TMEActivate(bypass="False"), r"TMEActivate.bypass must be True or False; got 'False'"),
+    (lambda: TMEActivate(keyid_bits=16), r"TMEActivate.keyid_bits must be 0 to 15; got 16"),
+    (lambda: TMEActivate(crypto_algs=1.0), r"TMEActivate.crypto_algs must be a whole number"),
+    (lambda: TMECapability(aes_xts_128=1), r"TMECapability.aes_xts_128 must be True or False; got 1"),
+    (lambda: TMECapability(max_keys=-1), r"TMECapability.max_keys must be 0x0 to 0x7fff; got -0x1"),
+])
+def test_msr_records_check_their_fields(call, words):
+    # Before: TMEActivate(lock=None) was accepted and encoded as 0 (unlocked) without a word.
+    with pytest.raises(ParameterError, match=words):
+        call()
+
+
+def test_small_hardware_helpers_refuse_odd_input():
+    from mktme_lite.keytable import key_fingerprint
+    from mktme_lite.memory import line_tweak
+    from mktme_lite.xts import gf128_mul_alpha
+
+    with pytest.raises(ParameterError, match=r"t \(a 128-bit tweak\) must be a whole number; got None"):
+        gf128_mul_alpha(None)
+    with pytest.raises(ParameterError, match=r"t \(a 128-bit tweak\) must be 0x0 to"):
+        gf128_mul_alpha(1 << 128)
+    assert gf128_mul_alpha(np.uint64(1)) == 2
+    with pytest.raises(ParameterError, match=r"pa \(a physical address\) must be a whole number; got '0x40'"):
+        line_tweak("0x40")
+    with pytest.raises(ParameterError, match=r"data_key must be bytes; got None"):
+        key_fingerprint(None, bytes(16))

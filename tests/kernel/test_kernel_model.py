@@ -3,7 +3,7 @@
 import pytest
 
 from mktme_lite import Machine
-from mktme_lite.errors import ConfigError
+from mktme_lite.errors import ConfigError, ParameterError
 from mktme_lite.kernel import (
     COST_EVENTS,
     DIRECT_MAP_DESIGNS,
@@ -38,14 +38,14 @@ def test_policy_presets_and_validation():
     for bad in ({"direct_map": "everything"}, {"swap_path": "dma"}, {"flush_old_alias": 1}, {"nope": True}):
         with pytest.raises(ConfigError):
             Policy.fixed().replace(**bad)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ParameterError, match="unknown policy preset 'secure'; choose one of as_proposed"):
         Policy.preset("secure")
     assert Policy.fixed().replace(flush_old_alias=True).name == "fixed"  # no change, no suffix
 
 
 def test_kernel_accepts_a_preset_name():
     assert Kernel(Machine(dram_bytes=64 * 1024), "as_proposed").policy == Policy.as_proposed()
-    with pytest.raises(ConfigError):
+    with pytest.raises(ParameterError, match="policy .*must be a Policy.*; got 42"):
         Kernel(Machine(dram_bytes=64 * 1024), 42)
 
 
@@ -63,7 +63,7 @@ def test_allocator_orders():
     assert lifo.pick().index == 4  # most recently freed
     with pytest.raises(ConfigError):
         FrameAllocator(8, reserved=8)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ParameterError, match="unknown frame_order 'random'"):
         FrameAllocator(8, order="random")
 
 

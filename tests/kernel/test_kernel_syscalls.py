@@ -3,7 +3,7 @@
 import pytest
 
 from mktme_lite import Machine
-from mktme_lite.errors import ConfigError, MKTMEError
+from mktme_lite.errors import ConfigError, MKTMEError, ParameterError
 from mktme_lite.kernel import (
     EFAULT,
     EINVAL,
@@ -223,7 +223,7 @@ def test_exited_process_and_bad_package(k):
     assert errno_of(p.mmap, PAGE_SIZE) == EINVAL
     with pytest.raises(MKTMEError):
         k.spawn("q", package=5)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ParameterError, match="unknown policy preset 'nonsense'"):
         Kernel(Machine(dram_bytes=64 * 1024), "nonsense")
     with pytest.raises(ConfigError):
         Policy.fixed().replace(direct_map="nope")

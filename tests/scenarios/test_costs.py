@@ -230,6 +230,9 @@ def test_reference_points_agree_where_the_lesson_says_and_not_where_it_says_not(
     (lambda: costs.workload("kernel_build", colour=1), "no field colour"),
     (lambda: costs.workload("kernel_build", pages=0), "pages >= 1"),
     (lambda: costs.load_prices()["nope"], "price name"),
+    (lambda: costs.compare(designs=5), "designs"),
+    (lambda: costs.price_run("run"), "run"),
+    (lambda: costs.load_prices("a\x00b"), "file name"),
 ])
 def test_bad_arguments_are_mktme_errors(call, words):
     with pytest.raises(MKTMEError) as err:

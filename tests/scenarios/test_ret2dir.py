@@ -84,7 +84,10 @@ def test_cheapest_design_for_a_requirement():
     (lambda: ret2dir.ret2dir("nope"), "design"),
     (lambda: M.cell("xpfo", "dma"), "matrix column"),
     (lambda: ret2dir.cheapest_meeting(["speed"], ()), "required column"),
-    (lambda: ret2dir.security_matrix(seed=-1), "seed"),
+    (lambda: ret2dir.security_matrix(5), "designs"),
+    (lambda: ret2dir.andy_verdict("matrix"), "matrix"),
+    (lambda: ret2dir.cheapest_meeting(5, ()), "required"),
+    (lambda: ret2dir.cheapest_meeting("ret2dir", [1]), "estimate"),
 ])
 def test_bad_arguments_are_mktme_errors(call, words):
     with pytest.raises(MKTMEError) as err:
