@@ -14,4 +14,4 @@ outcome a lesson states can be tested, benchmarked and checked without a front e
 (:mod:`mktme_lite.widgets`) and pictures (:mod:`mktme_lite.viz`) draw what these return.
 """
 
-__all__ = ["pages", "tme_basics", "multi_key", "aliasing"]
+__all__ = ["pages", "tme_basics", "multi_key", "aliasing", "swap"]

@@ -41,7 +41,7 @@ from ..errors import ParameterError
 from ..keytable import PconfigCommand, PconfigStatus, key_fingerprint
 from ..machine import KEYTABLE_SCOPES, LINE, Machine
 from ..memory import line_tweak
-from ..params import choose, shown, whole
+from ..params import choose, shown, text, whole
 from ..xts import XTSCipher
 
 __all__ = [
@@ -113,46 +113,63 @@ class Op:
         return f"{self.kind} {self.name}"
 
 
+def _line(line: Any) -> str:
+    return choose(line, LINES, "line (a line of the scenario's page)")
+
+
+def _keyid(keyid: Any, low: int = 0) -> int:
+    return whole(keyid, "keyid", low, 7)
+
+
+def _package(package: Any) -> int | None:
+    return None if package is None else whole(package, "package (None: the thread's own)", 0, 7)
+
+
+def _name(name: Any, what: str) -> str:
+    return text(name, what, 1, 80)
+
+
 def store(line: str, keyid: int, value: str) -> Op:
     """Write the value named ``value`` (a scenario value, or "zeros") into ``line`` through ``keyid``."""
-    return Op("store", line=line, keyid=keyid, value=value)
+    return Op("store", line=_line(line), keyid=_keyid(keyid), value=_name(value, "value (a value's name)"))
 
 
 def load(line: str, keyid: int, label: str) -> Op:
     """Read ``line`` through ``keyid``; the outcome calls this read ``label``."""
-    return Op("load", line=line, keyid=keyid, value=label)
+    return Op("load", line=_line(line), keyid=_keyid(keyid), value=_name(label, "label (the read's name)"))
 
 
 def clflush(line: str, keyid: int) -> Op:
-    return Op("clflush", line=line, keyid=keyid)
+    return Op("clflush", line=_line(line), keyid=_keyid(keyid))
 
 
 def wbinvd(package: int | None = None) -> Op:
-    return Op("wbinvd", package=package)
+    return Op("wbinvd", package=_package(package))
 
 
 def evict(line: str, keyid: int, package: int | None = None) -> Op:
-    return Op("evict", line=line, keyid=keyid, package=package)
+    return Op("evict", line=_line(line), keyid=_keyid(keyid), package=_package(package))
 
 
 def pconfig(keyid: int, key: str, package: int | None = None, retries: int = 0) -> Op:
-    return Op("pconfig", keyid=keyid, key=key, package=package, retries=retries)
+    return Op("pconfig", keyid=_keyid(keyid, 1), key=_name(key, "key (a key name such as 'B', or 'tme')"),
+              package=_package(package), retries=whole(retries, "retries", 0, MAX_RETRIES))
 
 
 def lock(name: str) -> Op:
-    return Op("lock", name=name)
+    return Op("lock", name=_name(name, "name (of the mutex)"))
 
 
 def unlock(name: str) -> Op:
-    return Op("unlock", name=name)
+    return Op("unlock", name=_name(name, "name (of the mutex)"))
 
 
 def signal(name: str) -> Op:
-    return Op("signal", name=name)
+    return Op("signal", name=_name(name, "name (of the event)"))
 
 
 def wait(name: str) -> Op:
-    return Op("wait", name=name)
+    return Op("wait", name=_name(name, "name (of the event)"))
 
 
 @dataclass(frozen=True)
@@ -222,21 +239,37 @@ def _check_op(op: Any, scen: "Scenario", thread: str, i: int) -> None:
         raise ParameterError(f"{where}: {op.kind} needs a name (a non-empty string)")
 
 
+def _listed(value: Any, what: str) -> list:
+    """``value`` as a list when it is a real sequence (a list, a tuple), else a sentence."""
+    if isinstance(value, (str, bytes, type)) or not isinstance(value, (list, tuple)):
+        raise ParameterError(f"{what}; got {shown(value)}")
+    return list(value)
+
+
 def scenario(name: str, title: str, threads, values=(), *, setup=((1, "A"),), checks=(), reads=(),
              keys=("A", "B"), note: str = "") -> Scenario:
     """Build and check a Scenario. ``threads`` is a sequence of ``(name, package, [ops])``;
     ``values`` a mapping or pairs of value name -> text; ``checks`` of ``Check`` or
     ``(label, line, keyid, package, allowed)``; ``reads`` a mapping label -> allowed values."""
-    values = tuple(dict(values).items()) if values else ()
-    for vname, text in values:
-        if not isinstance(vname, str) or not isinstance(text, str) or vname in (ZEROS, GARBAGE):
+    name, title, note = text(name, "name", 1, 80), text(title, "title", 1, 200), text(note, "note", 0, 1000)
+    setup = tuple(_listed(setup, "setup must be pairs (keyid, key name), e.g. ((1, 'A'),)"))
+    checks = _listed(checks, "checks must be a list of races.Check or (label, line, keyid, package, allowed)")
+    try:
+        values = tuple(dict(values).items()) if values else ()
+        reads = dict(reads)
+    except (TypeError, ValueError):
+        raise ParameterError(f"values and reads are mappings (or pairs) of name -> text; got {shown(values)} "
+                             f"and {shown(reads)}") from None
+    for vname, vtext in values:
+        if not isinstance(vname, str) or not isinstance(vtext, str) or vname in (ZEROS, GARBAGE):
             raise ParameterError(f"value {shown(vname)}: a value is a name (not {ZEROS!r}/{GARBAGE!r}) and a text")
+    keys = tuple(_listed(keys, f"keys must be a tuple of key names from {', '.join(KEYS)}"))
     for k in keys:
         choose(k, KEYS, "key name")
-    raw = list(threads)
+    raw = _listed(threads, "threads must be a list of (name, package, [ops])")
     if not 1 <= len(raw) <= MAX_THREADS:
         raise ParameterError(f"a scenario has 1 to {MAX_THREADS} threads; got {len(raw)}")
-    scen = Scenario(name, title, (), values, tuple(setup), (), tuple(dict(reads).items()), tuple(keys), note=note)
+    scen = Scenario(name, title, (), values, setup, (), tuple(reads.items()), keys, note=note)
     built = []
     for t in raw:
         if isinstance(t, Thread):
@@ -246,19 +279,31 @@ def scenario(name: str, title: str, threads, values=(), *, setup=((1, "A"),), ch
                 tname, package, ops = t
             except (TypeError, ValueError):
                 raise ParameterError(f"thread {shown(t)}: give (name, package, [ops])") from None
+        tname = text(tname, "thread name", 1, 80)
         package = whole(package, f"thread {tname!r} package", 0, scen.packages - 1)
-        ops = tuple(ops)
+        ops = tuple(_listed(ops, f"thread {tname!r}: ops must be a list of races ops"))
         if not 1 <= len(ops) <= MAX_OPS:
             raise ParameterError(f"thread {tname!r} has {len(ops)} ops; allowed 1 to {MAX_OPS}")
         for i, op in enumerate(ops):
             _check_op(op, scen, tname, i)
         built.append(Thread(str(tname), package, ops))
-    for keyid, key in scen.setup:
-        whole(keyid, "setup keyid", 1, 7)
-        choose(key, scen.keys, "setup key")
-    checks = tuple(c if isinstance(c, Check) else Check(c[0], c[1], c[2], c[3], tuple(c[4])) for c in checks)
+    try:
+        for keyid, key in scen.setup:
+            whole(keyid, "setup keyid", 1, 7)
+            choose(key, scen.keys, "setup key")
+        checks = tuple(c if isinstance(c, Check) else Check(c[0], c[1], c[2], c[3], tuple(c[4])) for c in checks)
+    except ParameterError:
+        raise
+    except (TypeError, ValueError, IndexError, KeyError):
+        raise ParameterError(f"setup is pairs (keyid, key name) and checks are Check or (label, line, keyid, "
+                             f"package, allowed); got {shown(setup)} and {shown(checks)}") from None
     for c in checks:
+        text(c.label, "check label", 1, 80)
         choose(c.line, LINES, f"check {c.label!r} line")
+        whole(c.keyid, f"check {c.label!r} keyid", 0, 7)
+        whole(c.package, f"check {c.label!r} package", 0, 1)
+        for a in c.allowed:
+            text(a, f"check {c.label!r} allowed value")
     return Scenario(name, title, tuple(built), values, scen.setup, checks, scen.reads, scen.keys, note=note)
 
 

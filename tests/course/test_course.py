@@ -22,7 +22,10 @@ def test_the_course_has_nine_lessons_written_or_planned():
     assert [entry.number for entry in lessons] == [f"{i:02d}" for i in range(9)]
     assert all(entry.stem.startswith(entry.number + "_") for entry in lessons)
     assert all(entry.status in course.STATUSES for entry in lessons)
-    assert sorted(course.written() + course.planned(), key=lambda e: e.number) == list(lessons)
+    # written() and planned() split the course, each in course order (lesson 05 was written before 04)
+    assert tuple(sorted(course.written() + course.planned(), key=lambda e: e.number)) == lessons
+    assert tuple(e for e in lessons if e.status == "written") == course.written()
+    assert tuple(e for e in lessons if e.status == "planned") == course.planned()
     assert [entry.stem for entry in course.written()] == sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert not any(entry.exercises for entry in course.planned())
 
@@ -83,21 +86,24 @@ def _use(tmp_path: Path, monkeypatch, text: str) -> Path:
     return path
 
 
+# The sample lesson is the last planned one, 08 (05 was the sample until it was written).
+_T8 = 'title = "Use cases and verdict"'
+_C8 = 'claims = ["C3", "C10", "C11"]'
 BROKEN = {
-    "unknown status": (('status = "planned"\ntitle = "Swap"', 'status = "maybe"\ntitle = "Swap"'),
-                       "05_swap: status is 'maybe'; it must be one of 'written', 'planned'"),
-    "no title": (('title = "Swap"', 'title = " "'), "05_swap: 'title' must be non-empty text"),
-    "unknown claim": (('claims = ["C4"]', 'claims = ["C40"]'),
-                      "05_swap: claim 'C40' is not in lessons.toml [claims] (known: C1, C2"),
-    "claim twice": (('claims = ["C4"]', 'claims = ["C4", "C4"]'), "05_swap: 'claims' names a claim twice"),
-    "no claims": (('claims = ["C4"]', 'claims = []'), "05_swap: 'claims' must not be empty"),
-    "bad stem": (('stem = "05_swap"', 'stem = "5-swap"'), "stem '5-swap' is not like '01_tme_basics'"),
-    "unknown key": (('title = "Swap"', 'title = "Swap"\nminutes = 30'),
-                    "05_swap: unknown keys ['minutes']; allowed: stem, status, title, claims, exercises"),
-    "planned with exercises": (('title = "Swap"', 'title = "Swap"\nexercises = true'),
-                               "05_swap: a planned lesson has no exercises yet"),
-    "written without exercises flag": (('status = "planned"\ntitle = "Swap"', 'status = "written"\ntitle = "Swap"'),
-                                       "05_swap: 'exercises' must be true or false"),
+    "unknown status": (('status = "planned"\n' + _T8, 'status = "maybe"\n' + _T8),
+                       "08_use_cases: status is 'maybe'; it must be one of 'written', 'planned'"),
+    "no title": ((_T8, 'title = " "'), "08_use_cases: 'title' must be non-empty text"),
+    "unknown claim": ((_C8, 'claims = ["C40"]'),
+                      "08_use_cases: claim 'C40' is not in lessons.toml [claims] (known: C1, C2"),
+    "claim twice": ((_C8, 'claims = ["C3", "C3"]'), "08_use_cases: 'claims' names a claim twice"),
+    "no claims": ((_C8, 'claims = []'), "08_use_cases: 'claims' must not be empty"),
+    "bad stem": (('stem = "08_use_cases"', 'stem = "8-use-cases"'), "stem '8-use-cases' is not like '01_tme_basics'"),
+    "unknown key": ((_T8, _T8 + '\nminutes = 30'),
+                    "08_use_cases: unknown keys ['minutes']; allowed: stem, status, title, claims, exercises"),
+    "planned with exercises": ((_T8, _T8 + '\nexercises = true'),
+                               "08_use_cases: a planned lesson has no exercises yet"),
+    "written without exercises flag": (('status = "planned"\n' + _T8, 'status = "written"\n' + _T8),
+                                       "08_use_cases: 'exercises' must be true or false"),
     "listed twice": (('stem = "06_pconfig_races"', 'stem = "05_swap"'), "05_swap is listed twice"),
     "out of order": (('stem = "06_pconfig_races"', 'stem = "03_pconfig_races"'),
                      "03_pconfig_races comes after 05_swap; lessons are not in increasing order"),
@@ -108,7 +114,7 @@ BROKEN = {
     "bad claim id": (("[claims.C11]", "[claims.X11]"), "a claim id is C followed by a number"),
     "unknown table": (("[claims.C1]", "[course]\nname = 'x'\n\n[claims.C1]"),
                       "unknown tables ['course']; it holds only [claims.*] and [[lesson]]"),
-    "not TOML": (('title = "Swap"', 'title = Swap'), "is not valid TOML"),
+    "not TOML": ((_T8, 'title = Use cases'), "is not valid TOML"),
 }
 
 
@@ -139,12 +145,12 @@ def test_a_missing_lessons_toml_is_refused(tmp_path, monkeypatch):
 
 
 def test_every_problem_is_reported_at_once(tmp_path, monkeypatch):
-    text = TOML.read_text().replace('title = "Swap"', 'title = ""').replace('status = "planned"\ntitle = "PCONFIG',
+    text = TOML.read_text().replace(_T8, 'title = ""').replace('status = "planned"\ntitle = "PCONFIG',
                                                                             'status = "soon"\ntitle = "PCONFIG')
     _use(tmp_path, monkeypatch, text)
     with pytest.raises(course.CourseError) as caught:
         course.lessons()
-    assert "05_swap: 'title'" in str(caught.value) and "06_pconfig_races: status is 'soon'" in str(caught.value)
+    assert "08_use_cases: 'title'" in str(caught.value) and "06_pconfig_races: status is 'soon'" in str(caught.value)
 
 
 # --------------------------------------------------------------------------- one edit, everything follows
@@ -172,16 +178,16 @@ def test_writing_lesson_04_touches_lessons_toml_once(tmp_path, monkeypatch):
     assert "Lesson 04 — Cache incoherence" in card.text and "(planned)" not in card.text
     assert "not written yet" not in card.text  # no lesson of C5 is planned any more
     alt = start_here.claim_figure().mktme_alt
-    assert "04" not in alt.split("planned:")[-1] and "05" in alt.split("planned:")[-1]
+    assert "04" not in alt.split("planned:")[-1] and "06" in alt.split("planned:")[-1]
 
     monkeypatch.delenv(course.ENV)  # and back to the course's own file
     assert course.lesson("04").is_planned and start_here.claim_table().text == before_table
 
 
 def test_a_retitled_lesson_is_retitled_everywhere_it_is_shown(tmp_path, monkeypatch):
-    text = TOML.read_text(encoding="utf-8").replace('title = "Swap"', 'title = "Swapping"')
+    text = TOML.read_text(encoding="utf-8").replace(_T8, 'title = "Verdict"')
     _use(tmp_path, monkeypatch, text)
-    assert course.lesson("05").label == "05 — Swapping (planned)"
-    assert "Lesson 05 — Swapping (planned)" in start_here.render_claim_card("C4").text
+    assert course.lesson("08").label == "08 — Verdict (planned)"
+    assert "Lesson 08 — Verdict (planned)" in start_here.render_claim_card("C10").text
     labels = [t.get_text() for t in start_here.claim_figure().axes[0].get_xticklabels()]
-    assert "05\nSwapping\n(planned)" in labels
+    assert "08\nVerdict\n(planned)" in labels
