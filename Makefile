@@ -31,6 +31,9 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Your exercises live in my-work/ (git-ignored): `make lab` copies in every exercise you do not
 # have yet and never overwrites one you have. No other target reads or writes my-work/.
 lab: my-work
+	@# Outputs JupyterLab saves into the course's own notebooks must not block a later `git pull`:
+	@# nbstripout's git filter makes git see them without outputs (local .git/config only).
+	@if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/nbstripout --install || true; fi
 	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" \
 	  notebooks/00_start_here.ipynb $(LAB_ARGS)
 

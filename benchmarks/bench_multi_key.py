@@ -3,8 +3,9 @@
 Two numbers per setting, as in bench_tme_basics.py:
 
 * ``render``: the pure function alone (engine work + building the figure or table);
-* ``update``: what a learner waits for after moving a control: the same call through the widget
-  shell, which also encodes the PNG and builds the display bundle.
+* ``update``: the Python part of what a learner waits for after moving a control: the same call
+  through the widget shell (``LessonWidget.view``), which also encodes the palette PNG and builds
+  the live output's HTML. benchmarks/bench_browser.py times the whole round trip in Chromium.
 
 The budget is 100 ms per update (DESIGN.md); run with ``make bench`` or directly.
 """
@@ -28,7 +29,9 @@ CASES = {
         {},
         {"keyid_bits": 0},
         {"phys_bits": 52, "keyid_bits": 15, "max_keyid_bits": 15, "dram_bytes": 16 * multi_key.GIB},
+        {"max_keyid_bits": 15},  # the CPU's limit drawn: the bracket over 15 bits
         {"keyid_bits": 7},  # refused (#GP): the error path must be quick too
+        {"phys_bits": 36, "dram_bytes": 16 * multi_key.TIB},  # refused: DRAM beyond the whole address space
     ]),
     "pconfig_console": (multi_key_w.render_pconfig_console, multi_key_w.pconfig_console, [
         {},

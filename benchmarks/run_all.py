@@ -9,6 +9,9 @@ the run. Widget benchmarks can use :func:`time_call` for p50/p95 of a pure rende
     def main():
         return time_call(lambda: render_dram_probe(text="hi", keyid=3), label="dram probe")
 
+``bench_browser.py`` times the same updates end to end in Chromium (input event -> new output);
+without Chromium its ``main()`` returns ``{"skipped": ...}`` and the others run on.
+
 Exit status: 1 if any benchmark raised (the others still run).
 """
 from __future__ import annotations
@@ -62,7 +65,9 @@ def _short(value) -> str:
 
 def time_widget_cases(cases: dict) -> dict:
     """Time every widget setting twice: the pure ``render`` function alone, and a full
-    ``update`` through the widget shell (render + PNG + display bundle: what a learner waits for).
+    ``update`` through the widget shell (render + palette PNG + the live output's HTML,
+    ``LessonWidget.view``: the Python part of what a learner waits for; the widget's cache of
+    seen settings is not used, so this is a first visit).
 
     ``cases`` maps a name to ``(render, build, settings)``: the pure function, the function that
     builds the widget, and a list of parameter dicts (each merged over the widget's defaults).
@@ -74,9 +79,9 @@ def time_widget_cases(cases: dict) -> dict:
         for params in settings:
             label = f"{name}({', '.join(f'{k}={_short(v)}' for k, v in params.items()) or 'defaults'})"
             full = {**widget.defaults, **params}
-            if widget.draw(full) and widget.last_status == "ok":
+            if widget.view(full) and widget.last_status == "ok":
                 results[f"{label} render"] = time_call(lambda: render(**full), label=f"{label} render")
-            results[f"{label} update"] = time_call(lambda: widget.draw(full), label=f"{label} update")
+            results[f"{label} update"] = time_call(lambda: widget.view(full), label=f"{label} update")
     return results
 
 

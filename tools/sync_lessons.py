@@ -200,10 +200,16 @@ PLAN_LINK = "../README.md#lessons"
 def footer_source(meta: dict, next_title: str | None) -> str:
     parts = ["## Key points", _bullets(meta["keypoints"], "—")]
     if meta["next"] is None:
-        # The last lesson in lessons.toml is the last one written so far, not the end of the
-        # course: the README's plan names the lessons still to come.
-        parts.append("**Next:** this is the last lesson written so far; the "
-                     f"[lesson plan in the README]({PLAN_LINK}) lists the lessons still to come.")
+        later = [e for e in course_data.lessons() if e.number > meta["lesson"]]
+        if not later:
+            parts.append("**Next:** this is the last lesson of the course. The "
+                         f"[lesson plan in the README]({PLAN_LINK}) lists every lesson, and lesson 00's claim "
+                         "map shows which lesson computes each claim.")
+        else:
+            # The last lesson written so far, not the end of the course: the README's plan names
+            # the lessons still to come.
+            parts.append("**Next:** this is the last lesson written so far; the "
+                         f"[lesson plan in the README]({PLAN_LINK}) lists the lessons still to come.")
     else:
         label = next_title or meta["next"]
         parts.append(f"**Next:** [{label}]({meta['next']}.ipynb)")

@@ -34,7 +34,7 @@ from ..dump import format_bytes
 from ..params import is_whole, shown, whole
 
 __all__ = [
-    "GIB", "TIB", "PHYS_BITS_MIN", "PHYS_BITS_MAX", "Budget", "budget",
+    "GIB", "TIB", "PHYS_BITS_MIN", "PHYS_BITS_MAX", "Budget", "budget", "dram_address_bits", "keyid_bits_allowed",
     "COMMANDS", "KEY_MATERIAL", "ENC_ALGS", "FAILURES", "STATUS_MEANING", "CONSOLE_SEED", "EVERY", "ConsoleResult",
     "pconfig_run",
 ]
@@ -71,8 +71,37 @@ class Budget:
         return 1 << self.phys_bits
 
     @property
+    def dram_bits(self) -> int:
+        """Address bits the installed DRAM needs (256 GiB: 38)."""
+        return dram_address_bits(self.dram_bytes)
+
+    @property
+    def most_keyid_bits(self) -> int:
+        """The most KeyID bits this machine could activate: the CPU's limit, or what the DRAM leaves."""
+        return min(self.max_keyid_bits, self.phys_bits - self.dram_bits)
+
+    @property
     def lost_fraction(self) -> float:
         return self.lost_bytes / self.total_bytes
+
+
+def dram_address_bits(dram_bytes: int) -> int:
+    """How many address bits reach ``dram_bytes`` of DRAM (16 GiB: 34; 17 GiB: 35)."""
+    whole(dram_bytes, "dram_bytes")
+    if dram_bytes <= 0:
+        raise ParameterError(f"installed DRAM must be positive; got {dram_bytes}")
+    return (dram_bytes - 1).bit_length()
+
+
+def keyid_bits_allowed(phys_bits: int = 46, max_keyid_bits: int = 6, dram_bytes: int = 256 * GIB) -> int:
+    """The most KeyID bits :func:`budget` accepts for this CPU and DRAM (0 when MKTME must stay off).
+
+    The smaller of what the CPU enumerates (IA32_TME_CAPABILITY[35:32]) and what the address bits
+    left over after the installed DRAM's can carry. :class:`ParameterError` when the DRAM does not
+    fit into the physical address space at all, whatever the KeyID bits.
+    """
+    budget(phys_bits, 0, max_keyid_bits, dram_bytes)  # every check, with the one KeyID-bit count always allowed
+    return min(max_keyid_bits, phys_bits - dram_address_bits(dram_bytes))
 
 
 def budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits: int = 6,
@@ -97,17 +126,23 @@ def budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits: int = 6,
         raise ParameterError(
             f"this CPU enumerates at most {max_keyid_bits} KeyID bits (IA32_TME_CAPABILITY[35:32] = "
             f"{max_keyid_bits}); a BIOS that writes {keyid_bits} into IA32_TME_ACTIVATE[35:32] gets #GP. "
-            f"Choose at most {max_keyid_bits} KeyID bits, or raise 'CPU allows'.")
-    if dram_bytes <= 0:
-        raise ParameterError(f"installed DRAM must be positive; got {dram_bytes}")
-    left = phys_bits - keyid_bits
-    if dram_bytes > 1 << left:
-        need = (dram_bytes - 1).bit_length()
-        most = phys_bits - need
+            f"Choose at most {max_keyid_bits} KeyID bits, or a CPU that allows more (max_keyid_bits).")
+    need = dram_address_bits(dram_bytes)
+    if need > phys_bits:  # no KeyID bit count helps: the machine cannot address its own DRAM
         raise ParameterError(
-            f"{keyid_bits} KeyID bits leave {left} address bits, which reach {format_bytes(1 << left)}; the "
-            f"{format_bytes(dram_bytes)} of installed DRAM needs {need}. The BIOS would lose memory, so it must "
-            f"activate at most {most} KeyID bit(s) on this machine.")
+            f"the {format_bytes(dram_bytes)} of installed DRAM needs {need} address bits, but a {phys_bits}-bit "
+            f"physical address reaches only {format_bytes(1 << phys_bits)}, even with no KeyID bits: no machine "
+            f"has more DRAM than its physical address space. Choose at most {format_bytes(1 << phys_bits)} of "
+            f"DRAM, or at least {need} physical address bits.")
+    left = phys_bits - keyid_bits
+    if need > left:
+        most = phys_bits - need
+        can = (f"it can activate at most {most} KeyID bit{'s' if most != 1 else ''} on this machine" if most else
+               "it cannot activate any KeyID bit on this machine: MKTME stays off, only KeyID 0 (TME)")
+        raise ParameterError(
+            f"{keyid_bits} KeyID bit{'s' if keyid_bits != 1 else ''} leave {left} address bits, which reach "
+            f"{format_bytes(1 << left)}; the {format_bytes(dram_bytes)} of installed DRAM needs {need}. The BIOS "
+            f"would lose memory, so {can}.")
     try:
         layout = AddressLayout(phys_bits, keyid_bits)
     except Exception as exc:  # the engine's own limits, said in its own words
@@ -158,7 +193,7 @@ ENC_ALGS: dict[str, tuple[str, int]] = {
 #: Transient failures a lesson can inject before the PCONFIG runs.
 FAILURES: dict[str, tuple[str, PconfigStatus | None]] = {
     "none": ("none", None),
-    "busy": ("DEVICE_BUSY once (another CPU holds the key-table lock)", PconfigStatus.DEVICE_BUSY),
+    "busy": ("DEVICE_BUSY once (key-table lock held)", PconfigStatus.DEVICE_BUSY),
     "entropy": ("ENTROPY_ERROR once (the RNG ran dry)", PconfigStatus.ENTROPY_ERROR),
 }
 

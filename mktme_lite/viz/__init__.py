@@ -13,12 +13,13 @@ data ("the second grid differs from the first in block 2 only"), never a generic
 
 Where each part lives (import from ``mktme_lite.viz``; the modules are the map):
 
-``figure``     LessonFigure, HTMLCard, show, to_bundle, figure_png, is_static
+``figure``     LessonFigure, HTMLCard, show, to_bundle, live_html, figure_png, is_static
 ``bytes``      bytes_figure (heat map + hex grid), line_changes (which 64-byte lines differ)
 ``maps``       memory_map (frames and their KeyIDs), alias_map (which addresses reach a frame)
 ``timeline``   trace_timeline (``Machine.trace`` as a timeline)
 ``diagrams``   claim_matrix (claims x lessons), tme_boundary (the TME threat model)
 ``tables``     table, Cell, card, text_columns: every HTML table, each with a plain-text twin
+``use_cases``  keyid_partition (the KeyIDs split MKTME / TDX private), outcome_table (lesson 08)
 ``glyphs``     Glyphs: figure text as cached outlines (why the widgets redraw in milliseconds)
 ``costs``      overhead_bars (slowdown per design), security_grid (design x threat, a word per cell),
                cost_and_security (both, for one design: lesson 07's explorer)
@@ -37,16 +38,18 @@ from ..dump import BLOCK, LINE, changed_lines, describe_bytes, differing_blocks,
 from .bytes import bytes_figure, line_changes
 from .costs import cost_and_security, overhead_bars, security_grid
 from .diagrams import claim_matrix, tme_boundary
-from .figure import HTMLCard, LessonFigure, figure_png, is_static, show, to_bundle
+from .figure import HTMLCard, LessonFigure, figure_png, is_static, live_html, show, to_bundle
 from .maps import alias_map, memory_map
 from .tables import Cell, card, table, text_columns
 from .timeline import trace_timeline
+from .use_cases import keyid_partition, outcome_table
 
 __all__ = [
     # figure
-    "LessonFigure", "HTMLCard", "is_static", "figure_png", "show", "to_bundle",
+    "LessonFigure", "HTMLCard", "is_static", "figure_png", "show", "to_bundle", "live_html",
     # pictures
     "bytes_figure", "line_changes", "memory_map", "alias_map", "trace_timeline", "claim_matrix", "tme_boundary",
+    "keyid_partition", "outcome_table",
     "overhead_bars", "security_grid", "cost_and_security",
     # tables
     "Cell", "table", "card", "text_columns",

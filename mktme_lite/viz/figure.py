@@ -7,6 +7,7 @@ hands either to :func:`show`::
     from mktme_lite import viz
     viz.show(viz.tme_boundary())          # PNG + alt text, then the figure is freed
     png = viz.figure_png(fig)             # the bytes a test or a static page stores
+    viz.live_html(fig)                    # what a live widget puts in its output, in place
 
 Why a Figure subclass and no pyplot: nothing here touches pyplot's global figure list, so a
 figure never appears twice and a failed render never leaves a stray picture behind.
@@ -24,7 +25,7 @@ from matplotlib.figure import Figure
 
 from .. import style
 
-__all__ = ["LessonFigure", "HTMLCard", "is_static", "figure_png", "to_bundle", "show", "new_figure"]
+__all__ = ["LessonFigure", "HTMLCard", "is_static", "figure_png", "to_bundle", "live_html", "show", "new_figure"]
 
 
 class LessonFigure(Figure):
@@ -66,10 +67,28 @@ def is_static() -> bool:
     return os.environ.get("MKTME_STATIC", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def figure_png(fig: Figure) -> bytes:
-    """Encode ``fig`` as PNG bytes (the only image format the course stores)."""
+def figure_png(fig: Figure, *, palette: bool = False) -> bytes:
+    """Encode ``fig`` as PNG bytes (the only image format the course stores).
+
+    ``palette=True`` is for a live widget's redraw: the same pixels reduced to at most 256 colours
+    (no dithering), a third of the bytes to send, base64 and decode, in no more time. A course
+    figure has a few thousand distinct colours, nearly all of them anti-aliasing between a few
+    dozen; a pixel moves by about 1/255 on average. Stored pictures (static twins, ``show``) keep
+    every colour.
+    """
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})  # fast: 1/6 of the default cost
+    if not palette:
+        fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})  # fast: 1/6 of the default cost
+        return buf.getvalue()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgb = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    rgb = rgb.convert("RGB")  # course figures are opaque (white face colour)
+    rgb.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
+        buf, format="png", compress_level=1)
     return buf.getvalue()
 
 
@@ -102,6 +121,30 @@ def to_bundle(obj, alt: str | None = None) -> tuple[dict, dict]:
     if isinstance(obj, str):
         return {"text/plain": obj}, {}
     raise TypeError(f"cannot show a {type(obj).__name__}; give a Figure, an HTMLCard or a str")
+
+
+def live_html(obj, alt: str | None = None) -> str:
+    """The HTML a live widget puts into its output area in place of the last picture.
+
+    A figure becomes one ``<img>`` with its alt text (a palette PNG, see :func:`figure_png`), an
+    :class:`HTMLCard` its HTML, a string a ``<pre>``. The whole is wrapped in JupyterLab's
+    ``jp-RenderedHTMLCommon`` class, so a card's tables look as they do in a cell's output. One
+    copy of the picture, not three: this is what travels to the browser on every update.
+    """
+    if isinstance(obj, Figure):
+        alt = alt if alt is not None else getattr(obj, "mktme_alt", "")
+        if not isinstance(alt, str) or not alt.strip():
+            raise ValueError("every figure needs alt text: pass alt='a sentence about what it shows' "
+                             "or set fig.mktme_alt")
+        b64 = base64.b64encode(figure_png(obj, palette=True)).decode("ascii")
+        inner = f'<img src="data:image/png;base64,{b64}" alt="{_html.escape(alt)}">'
+    elif isinstance(obj, HTMLCard):
+        inner = obj.html
+    elif isinstance(obj, str):
+        inner = f"<pre>{_html.escape(obj)}</pre>"
+    else:
+        raise TypeError(f"cannot show a {type(obj).__name__}; give a Figure, an HTMLCard or a str")
+    return f'<div class="jp-RenderedHTMLCommon mktme-live">{inner}</div>'
 
 
 def show(obj, alt: str | None = None) -> None:

@@ -82,8 +82,11 @@ def _line(text: str, points: float, weight: str, slant: str) -> Path:
 @lru_cache(maxsize=1024)
 def _sans_width(text: str, points: float, weight: str, slant: str) -> float:
     # Spaces count as wide as an "n": the budget figure's labels were laid out with this width.
-    return TextPath((0, 0), text.replace(" ", "n"), size=points / 72,
-                    prop=_font("sans", weight, slant)).get_extents().x1
+    # The rightmost vertex, not Path.get_extents(): that walks every Bezier segment in Python (5-50 ms
+    # for one line, paid by every new string a widget draws); a glyph's rightmost point is an on-curve
+    # vertex in DejaVu Sans, so both give the same width (benchmarks/bench_browser.py, widget speed).
+    return float(TextPath((0, 0), text.replace(" ", "n"), size=points / 72,
+                          prop=_font("sans", weight, slant)).vertices[:, 0].max())
 
 
 def _check(family: str, ha: str, va: str, text: object) -> None:

@@ -32,14 +32,20 @@ Guarantees the shell gives every widget (tests/test_widgets.py checks them):
 * No input crashes a widget: :class:`WidgetInputError` and :class:`~mktme_lite.MKTMEError`
   messages are shown in the output; any other exception becomes a short "this is a bug"
   note, never a traceback.
-* The output is replaced in one step (``Output.outputs``), so it never flickers and works
-  the same from a callback, a test or a script.
+* The output is an HTML widget whose value is replaced in place (``output.value``): one message
+  with one copy of the picture (a palette PNG in an ``<img>`` with its alt text, see
+  :func:`mktme_lite.viz.live_html`), no clearing and re-displaying, so it never flickers and works
+  the same from a callback, a test or a script. ``LessonWidget(..., cache=n)`` keeps the last
+  ``n`` settings' HTML, for render functions that are pure.
+* Every update's timings (render, encoding, sending, bytes) go to :data:`TIMINGS`, which
+  benchmarks/bench_browser.py reads from the kernel.
 """
 
 from __future__ import annotations
 
 import html
 import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -47,7 +53,7 @@ import ipywidgets as W
 from IPython.display import display
 
 from ..errors import MKTMEError, ParameterError
-from ..viz import is_static, to_bundle
+from ..viz import is_static, live_html, to_bundle
 
 __all__ = [
     "WidgetInputError",
@@ -59,6 +65,12 @@ __all__ = [
     "toggle",
     "error_bundle",
 ]
+
+#: The last updates of every widget in this kernel, newest last: ``{"widget", "render_ms", "bundle_ms",
+#: "send_ms", "cpu_ms", "bytes", "status", "cached"}`` (wall-clock times, and the kernel's CPU time for
+#: the whole update, which other jobs on the machine do not inflate). benchmarks/bench_browser.py reads it to split a browser round trip
+#: into Python rendering, encoding, sending and what the front end adds.
+TIMINGS: deque = deque(maxlen=2000)
 
 WIDGET_CLASS = "mktme-widget"
 OUTPUT_CLASS = "mktme-widget-output"
@@ -123,6 +135,21 @@ def error_bundle(message: str, *, bug: bool = False) -> tuple[dict, dict]:
     return {"text/html": html_text, "text/plain": f"⚠ {head} {message}"}, {}
 
 
+def _live_error(message: str, *, bug: bool = False) -> str:
+    """The live output's HTML for a message shown instead of a picture."""
+    return f'<div class="mktme-live">{error_bundle(message, bug=bug)[0]["text/html"]}</div>'
+
+
+def _cache_key(params: Mapping[str, Any]):
+    """A hashable key for one setting, or None when a value cannot be hashed (then nothing is kept)."""
+    key = tuple(sorted((name, type(value).__name__, value) for name, value in params.items()))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 def _markdown(text: str) -> dict:
     """A markdown bundle whose plain-text twin is the text itself (not an object repr)."""
     return {"text/markdown": text, "text/plain": text.replace("**", "").replace("*", "")}
@@ -146,7 +173,8 @@ class LessonWidget:
     """Labelled controls + one output, around a pure ``render(**params)`` function."""
 
     def __init__(self, render: Callable[..., Any], controls: Mapping[str, W.ValueWidget], *, title: str,
-                 telling: Sequence[Telling] = (), intro: str = ""):
+                 telling: Sequence[Telling] = (), intro: str = "", cache: int = 0,
+                 constrain: Callable[[dict[str, Any]], Mapping[str, tuple[Sequence, Any]]] | None = None):
         if not controls:
             raise ValueError("a widget needs at least one control")
         for name, control in controls.items():
@@ -157,7 +185,14 @@ class LessonWidget:
         self.title = title
         self.telling = list(telling)
         self.intro = intro
-        self.output = W.Output()
+        if not isinstance(cache, int) or isinstance(cache, bool) or cache < 0:
+            raise ValueError(f"cache is how many settings to keep: a whole number >= 0; got {cache!r}")
+        self.cache = cache
+        self._cache: OrderedDict = OrderedDict()
+        self.constrain = constrain
+        self._holding = False
+        # The live picture: an HTML widget whose value is replaced in place on every update.
+        self.output = W.HTML(layout=W.Layout(width="100%"))
         self.output.add_class(OUTPUT_CLASS)
         heading = W.HTML(f"<strong>{html.escape(title)}</strong>"
                          + (f" — {html.escape(intro)}" if intro else ""))
@@ -171,6 +206,7 @@ class LessonWidget:
         self.last_status = "not drawn"  # "ok", "input-error" or "bug" after an update
         self.last_message = ""
         self.last_ms = 0.0
+        self._rendered_at = 0.0
         self.updates = 0
         for control in self.controls.values():
             control.observe(self.update, names="value")
@@ -185,26 +221,86 @@ class LessonWidget:
         for name, value in values.items():
             self.controls[name].value = value
 
-    def draw(self, params: Mapping[str, Any]) -> tuple[dict, dict]:
-        """Render ``params`` to a mime bundle; never raises. Sets ``last_status``/``last_message``."""
+    def _picture(self, params: Mapping[str, Any], encode: Callable[[Any], Any], error: Callable[..., Any]):
+        """``encode(render(**params))``, or ``error(message[, bug=True])``; never raises.
+
+        Sets ``last_status``/``last_message``/``last_ms`` and ``_rendered_at`` (the end of the
+        render, the start of the encoding: what TIMINGS splits on)."""
         start = time.perf_counter()
+        self._rendered_at = start
         try:
-            bundle = to_bundle(self.render(**params))
+            picture = self.render(**params)
+            self._rendered_at = time.perf_counter()
+            out = encode(picture)
             self.last_status, self.last_message = "ok", ""
         except (WidgetInputError, MKTMEError) as exc:
             self.last_status, self.last_message = "input-error", str(exc)
-            bundle = error_bundle(str(exc))
+            out = error(str(exc))
         except Exception as exc:  # a bug: say so briefly, never show a traceback to a learner
             self.last_status, self.last_message = "bug", f"{type(exc).__name__}: {exc}"
-            bundle = error_bundle(self.last_message, bug=True)
+            out = error(self.last_message, bug=True)
         self.last_ms = 1000 * (time.perf_counter() - start)
-        return bundle
+        return out
+
+    def apply_constraints(self) -> None:
+        """Give every control the options ``constrain(params)`` allows, with no redraw in between.
+
+        ``constrain`` maps a control's name to ``(options, value)``: the choices consistent with the
+        other controls, and the value to show (the old one, or the nearest allowed). So a control can
+        only offer settings that make sense together, and each move costs one redraw."""
+        if self.constrain is None:
+            return
+        self._holding = True
+        try:
+            for name, (options, value) in self.constrain(self.params()).items():
+                control = self.controls[name]
+                with control.hold_sync():
+                    if list(control.options) != list(options):
+                        control.options = list(options)
+                    if control.value != value:
+                        control.value = value
+        finally:
+            self._holding = False
+
+    def draw(self, params: Mapping[str, Any]) -> tuple[dict, dict]:
+        """Render ``params`` to a mime bundle (what the static twin stores); never raises."""
+        return self._picture(params, to_bundle, error_bundle)
+
+    def view(self, params: Mapping[str, Any]) -> str:
+        """Render ``params`` to the live output's HTML (one ``<img>`` with alt text, or a card); never raises."""
+        return self._picture(params, live_html, lambda message, bug=False: _live_error(message, bug=bug))
 
     def update(self, change: Any = None) -> None:
-        """Redraw the output for the current control values (the ``observe`` callback)."""
-        data, metadata = self.draw(self.params())
-        self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
+        """Redraw the output for the current control values (the ``observe`` callback).
+
+        The output's HTML is replaced in place: one message with one copy of the picture, no
+        clearing and re-displaying. With ``cache=n`` the last ``n`` settings are kept, so going back
+        to a setting costs nothing (the render function is pure)."""
+        if self._holding:  # a control moved by constrain(): one redraw follows, for all of them
+            return
+        start, cpu = time.perf_counter(), time.process_time()
+        self.apply_constraints()
+        params = self.params()
+        key = _cache_key(params) if self.cache else None
+        hit = self._cache.get(key) if key is not None else None
+        if hit is not None:
+            self._cache.move_to_end(key)
+            value, self.last_status, self.last_message = hit
+            self._rendered_at = start
+        else:
+            value = self.view(params)
+            if key is not None and self.last_status != "bug":
+                self._cache[key] = (value, self.last_status, self.last_message)
+                while len(self._cache) > self.cache:
+                    self._cache.popitem(last=False)
+        drawn = time.perf_counter()
+        self.output.value = value
         self.updates += 1
+        TIMINGS.append({"widget": self.title, "render_ms": 1000 * (self._rendered_at - start),
+                        "bundle_ms": 1000 * (drawn - self._rendered_at),
+                        "send_ms": 1000 * (time.perf_counter() - drawn),
+                        "cpu_ms": 1000 * (time.process_time() - cpu),
+                        "bytes": len(value), "status": self.last_status, "cached": hit is not None})
 
     # -- the static twin -------------------------------------------------------------------
     def describe(self, params: Mapping[str, Any]) -> str:

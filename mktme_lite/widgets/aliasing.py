@@ -13,6 +13,7 @@ grid of ciphertext (ciphertext looks random whether or not it changed).
 
 from __future__ import annotations
 
+import re
 
 from ..dump import LINE
 from ..errors import ParameterError
@@ -20,6 +21,7 @@ from ..params import choose, flag, shown, text_bytes
 from ..scenarios.aliasing import COST_KINDS, DESIGNS, TABLE_PATHS, WRITERS, DesignRow, alias_experiment, alias_names
 from ..scenarios.pages import Page
 from ..viz import HTMLCard, LessonFigure, alias_map, bytes_figure
+from ..viz.glyphs import text_width
 from ..viz.tables import table
 from . import LessonWidget, Telling, dropdown, text, toggle
 
@@ -62,15 +64,35 @@ def render_alias_explorer(writer: str = "process", design: str = "keyid0", writt
     compared = [i for i, (_, d) in enumerate(panels[1:], start=1) if d]
     proc, dbg = r.read("process"), r.read("debugger")
     first = f"The process reads: {proc.verdict}. The debugger's process_vm_readv gets: {dbg.verdict}."
+    summary = _fitting(first, proc.verdict, dbg.verdict)
     dram = ("the line's ciphertext in DRAM changed" if r.dram_changed
             else "the line's ciphertext in DRAM is unchanged")
     timing = (f"Then every cache was written back (time passed): {dram}." if written_back
               else f"Read at once, before any write-back: {dram}.")
     fig = bytes_figure(panels, base=r.pa, title=f"{DESIGNS[design]}; page KeyID {r.keyid}, frame {r.pa:#x}",
-                       mark_changed=compared, note=f"{first}\n{timing}\nThe word 'differs' at the right of a "
+                       mark_changed=compared, note=f"{summary}\n{timing}\nThe word 'differs' at the right of a "
                        "row marks a 16-byte block that differs from the top grid.")
     fig.mktme_alt = f"{first} {timing} " + fig.mktme_alt
     return fig
+
+
+#: How wide the explorer's summary line may be, in inches: its figure is 8.47 in wide (16 bytes a row)
+#: and the note starts 0.08 in from the left edge.
+SUMMARY_WIDTH = 8.2
+_SUMMARY_POINTS = 8  # viz.bytes_figure draws a note's first line in 8 pt bold
+
+
+def _fitting(first: str, proc: str, dbg: str) -> str:
+    """The summary line, shortened when it would run past the figure's edge: the reads' parentheses
+    go (each panel's own label keeps them), then "The debugger's" (the panel says whose read it is)."""
+    def plain(verdict: str) -> str:
+        return re.sub(r"\s*\([^)]*\)", "", verdict)
+
+    for line in (first, f"The process reads: {plain(proc)}. The debugger's process_vm_readv gets: {plain(dbg)}.",
+                 f"The process reads: {plain(proc)}. process_vm_readv gets: {plain(dbg)}."):
+        if text_width(line, _SUMMARY_POINTS, weight="bold") <= SUMMARY_WIDTH:
+            return line
+    return line
 
 
 def alias_explorer() -> LessonWidget:
@@ -100,7 +122,7 @@ def alias_explorer() -> LessonWidget:
         Telling("Encrypted pages dropped from the direct map: the debugger gets EFAULT and the kernel's own "
                 "read oopses; the process's data is safe.", {"writer": "debugger", "design": "unmapped"}),
     ]
-    return LessonWidget(render_alias_explorer, controls, title="Alias explorer", telling=telling,
+    return LessonWidget(render_alias_explorer, controls, title="Alias explorer", telling=telling, cache=64,
                         intro="write one line of an encrypted page through one path, read it back through every "
                               "alias, and pick the kernel's direct-map design.")
 

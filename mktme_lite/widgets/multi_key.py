@@ -6,11 +6,14 @@
 
 The numbers come from :func:`mktme_lite.scenarios.multi_key.budget` and the PCONFIG run from
 :func:`mktme_lite.scenarios.multi_key.pconfig_run`; this module draws them. Impossible
-combinations are refused there with a sentence that says why, and shown here in place of a
-picture.
+combinations are refused there with a sentence that says why. The budget widget's controls
+never offer one: its DRAM choices follow the address width and its KeyID-bit slider stops at
+what the CPU allows and the DRAM leaves (``LessonWidget(constrain=...)``); the CPU's limit is
+drawn as a dashed bracket and stated, so "CPU allows" changes the picture at every value.
 
-Speed: the budget figure draws its text as cached glyph outlines; the console's machine is
-prepared once and cloned for every update.
+Speed: the budget figure draws its text as cached glyph outlines, the values that change with
+every setting in the mono font (no outline layout per new string); the console's machine is
+prepared once and cloned for every update; both widgets keep their last 64 settings.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from ..scenarios.multi_key import (
     TIB,
     Budget,
     budget,
+    dram_address_bits,
+    keyid_bits_allowed,
     pconfig_run,
 )
 from ..viz import HTMLCard, LessonFigure
@@ -85,10 +90,11 @@ def _lost(b: Budget) -> str:
 
 def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits: int = 6,
                         dram_bytes: int = 256 * GIB) -> LessonFigure:
-    """The address bits as a strip (KeyID bits hatched), the numbers, and the address space given up."""
+    """The address bits as a strip (KeyID bits hatched, the CPU's limit bracketed above), the numbers,
+    what limits the KeyID bits, and the address space given up."""
     b = budget(phys_bits, keyid_bits, max_keyid_bits, dram_bytes)
     style.apply()
-    fig_w, fig_h = 9.0, 3.55
+    fig_w, fig_h = 9.0, 4.09
     fig = LessonFigure(figsize=(fig_w, fig_h))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
@@ -120,6 +126,13 @@ def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits
     g.text((x_split + right) / 2, top - 0.06, addr_label, 8.5, ha="center", va="bottom")
     ax.add_collection(LineCollection([[(left + i * cell, top), (left + i * cell, top + h)]
                                       for i in range(1, phys_bits)], colors="black", linewidths=0.35))
+    # What the CPU allows, drawn: a bracket over the top max_keyid_bits bits, whatever the BIOS activated.
+    cpu = b.max_keyid_bits
+    x_cpu, y_br = left + cpu * cell, 0.44
+    ax.add_collection(LineCollection([[(left, y_br + 0.09), (left, y_br), (x_cpu, y_br), (x_cpu, y_br + 0.09)]],
+                                     colors="black", linewidths=1.3, linestyles="dashed"))
+    g.text(x_cpu + 0.08, y_br, f"the CPU allows {cpu} KeyID bit{'s' if cpu != 1 else ''}: "
+           f"{_bit_range(phys_bits - 1, phys_bits - cpu)}", 8, slant="italic")
     marks = sorted({phys_bits - 1, shift, shift - 1, 0} - {-1, phys_bits}, reverse=True) if k else [phys_bits - 1, 0]
     for bit in marks:
         x = left + (phys_bits - 1 - bit + 0.5) * cell
@@ -145,15 +158,20 @@ def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits
         ("KeyIDs", _keyid_count(b.nr_keyids)),
         ("Each KeyID reaches", f"{format_bytes(b.bytes_per_keyid)} (2^{shift} bytes); {fits}"),
         ("Address space given up", f"{_lost(b)} of {format_bytes(b.total_bytes)} ({pct_text})"),
+        ("KeyID bits possible", _limit(b)),
+        ("IA32_TME_CAPABILITY", f"bits 35:32 = {cpu}: more in ACTIVATE is #GP; the MSR reads "
+                                f"{b.capability_value:#x}"),
         ("IA32_TME_ACTIVATE", f"bits 35:32 = {k}; the whole MSR reads {b.activate_value:#x}"),
     ]
     for i, (name, value) in enumerate(facts):
         y = 1.88 + 0.27 * i
         g.text(left, y, name + ":", 9, weight="bold")
-        g.text(left + 2.05, y, value, 9)
+        # The values in the mono font, from cached single glyphs: they change with every setting, and a
+        # new sans line costs two outline layouts (milliseconds each), a mono one none.
+        g.text(left + 2.05, y, value, 8.5, family="mono")
 
     # The address space as one bar: reachable by each KeyID versus given up.
-    bar_top, bar_h = 3.05, 0.3
+    bar_top, bar_h = 3.59, 0.3
     width = right - left
     usable_w = max(width / (1 << k), 0.015)
     ax.add_patch(Rectangle((left, bar_top), usable_w, bar_h, facecolor=addr_colour, edgecolor="black", linewidth=1))
@@ -176,9 +194,35 @@ def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits
         + f"{_keyid_count(b.nr_keyids)}; each KeyID reaches {format_bytes(b.bytes_per_keyid)}; "
         f"{_lost(b)} of the {format_bytes(b.total_bytes)} address space ({pct_text}) is given "
         f"up; the {format_bytes(b.dram_bytes)} of installed DRAM fits. Example: KeyID {b.example_keyid} and pa "
-        f"{b.example_pa:#x} make hpa {b.example_hpa:#x}. IA32_TME_ACTIVATE reads {b.activate_value:#x}."
+        f"{b.example_pa:#x} make hpa {b.example_hpa:#x}. A dashed bracket over the top {cpu} bits marks what "
+        f"the CPU allows (IA32_TME_CAPABILITY[35:32] = {cpu}). KeyID bits possible: {_limit(b)}. "
+        f"IA32_TME_ACTIVATE reads {b.activate_value:#x}."
     )
     return fig
+
+
+def _limit(b: Budget) -> str:
+    """What caps the KeyID bits on this machine, in words: the CPU's limit or the DRAM's address bits."""
+    dram = f"{format_bytes(b.dram_bytes)} of DRAM needs {b.dram_bits} of {b.phys_bits} address bits"
+    most, room = b.most_keyid_bits, b.phys_bits - b.dram_bits
+    if room < b.max_keyid_bits:
+        return f"at most {most}, set by the DRAM: {dram}"
+    if room == b.max_keyid_bits:
+        return f"at most {most}, set by the CPU and the DRAM: {dram}"
+    return f"at most {most}, set by the CPU; {dram}"
+
+
+def _budget_constraints(params: dict) -> dict:
+    """The budget widget's consistent ranges: DRAM that fits the address, KeyID bits the CPU and DRAM allow.
+
+    A value that no longer fits moves to the nearest one that does (the largest DRAM that fits, the
+    most KeyID bits possible), so no setting of the controls is refused."""
+    phys, cpu = params["phys_bits"], params["max_keyid_bits"]
+    sizes = [n for n in DRAM_SIZES if dram_address_bits(n) <= phys]
+    dram = params["dram_bytes"] if params["dram_bytes"] in sizes else max(sizes)
+    most = keyid_bits_allowed(phys, cpu, dram)
+    return {"dram_bytes": ([(format_bytes(n), n) for n in sizes], dram),
+            "keyid_bits": ([(str(n), n) for n in range(most + 1)], min(params["keyid_bits"], most))}
 
 
 def keyid_budget() -> LessonWidget:
@@ -191,6 +235,7 @@ def keyid_budget() -> LessonWidget:
     }
     for name, control in controls.items():
         control.layout.width = "27em" if name == "phys_bits" else "22em"
+    controls["keyid_bits"].tooltip = "at most what the CPU allows and the installed DRAM leaves"
     telling = [
         Telling("Default, the lesson's machine: 6 of 46 bits carry a KeyID; 63 KeyIDs, 1 TiB each, 63 TiB of "
                 "address space given up.", {}),
@@ -200,10 +245,14 @@ def keyid_budget() -> LessonWidget:
         Telling("A 52-bit machine (the x86-64 maximum) with 6 KeyID bits: each KeyID reaches 64 TiB.",
                 {"phys_bits": 52}),
     ]
-    return LessonWidget(render_keyid_budget, controls, title="KeyID-bit budget", telling=telling,
-                        intro="every KeyID bit doubles the number of KeyIDs and halves the memory each can reach. "
-                              "Physical address bits is MAXPHYADDR, KeyID bits is IA32_TME_ACTIVATE[35:32], "
-                              "CPU allows is IA32_TME_CAPABILITY[35:32].")
+    widget = LessonWidget(render_keyid_budget, controls, title="KeyID-bit budget", telling=telling, cache=64,
+                          constrain=_budget_constraints,
+                          intro="every KeyID bit doubles the number of KeyIDs and halves the memory each can reach. "
+                                "Physical address bits is MAXPHYADDR, KeyID bits is IA32_TME_ACTIVATE[35:32], "
+                                "CPU allows is IA32_TME_CAPABILITY[35:32]: the KeyID bits slider offers only what "
+                                "the CPU allows and the installed DRAM leaves.")
+    widget.apply_constraints()  # the sliders' ranges are consistent before the first move
+    return widget
 
 
 # ==========================================================================================
@@ -318,5 +367,5 @@ def pconfig_console() -> LessonWidget:
         Telling("DEVICE_BUSY on the last package: package 0 is programmed, package 1 is not, until the kernel "
                 "retries.", {"package": EVERY, "failure": "busy"}),
     ]
-    return LessonWidget(render_pconfig_console, controls, title="PCONFIG console", telling=telling,
+    return LessonWidget(render_pconfig_console, controls, title="PCONFIG console", telling=telling, cache=64,
                         intro="program one KeyID on one package, or on all of them, and see both key tables.")

@@ -9,161 +9,67 @@ lessons.toml this test opens the notebook in JupyterLab, runs all cells, and req
 - every widget view rendered, at least one widget container per lesson;
 - for every container with the CSS class ``mktme-widget``: moving its first control (slider,
   dropdown, toggle buttons, checkbox, text box or button) changes the contents of the
-  ``mktme-widget-output`` area inside it within 10 s.
+  ``mktme-widget-output`` area inside it within 10 s;
+- no text inside a widget is cut off at JupyterLab's width in the test (1280 px, left panel
+  collapsed): no element's text is wider than its box, no dropdown option wider than the dropdown
+  (``lab_driver.WIDGET_OVERFLOW``).
 
 It saves ``artifacts/screenshots/<stem>.png`` per lesson. The fixtures
-``tests/fixtures/broken_widget.ipynb`` and ``frozen_widget.ipynb`` prove that the same
-checking function fails on a widget that cannot render and on one that never redraws.
+``tests/fixtures/broken_widget.ipynb``, ``frozen_widget.ipynb`` and ``overflowing_widget.ipynb``
+prove that the same checking function fails on a widget that cannot render, on one that never
+redraws and on one whose text does not fit.
 
 Chromium comes from apt (``/usr/bin/chromium``, or set ``MKTME_CHROMIUM``); Playwright is
-only the driver. Never run ``playwright install``.
+only the driver. Never run ``playwright install``. Starting JupyterLab and Chromium lives in
+``lab_driver.py`` next to this file, shared with ``benchmarks/bench_browser.py``.
 """
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import secrets
-import socket
-import subprocess
-import sys
-import time
-import tomllib
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+# The server, the browser and the page scripts are shared with benchmarks/bench_browser.py.
+from lab_driver import (CONTROLS, ROOT, RUN_FINISHED, VIEWPORT, WIDGET_OVERFLOW, LabError, chromium,
+                        lesson_stems, open_and_run, running_lab)
+
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = os.environ.get("MKTME_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
-RUN_TIMEOUT_MS = 300_000  # a whole lesson, Run All
 CHANGE_TIMEOUT_MS = 10_000  # one widget redraw
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-
-
-def lesson_stems() -> list[str]:
-    with open(ROOT / "lessons.toml", "rb") as fh:
-        # Only written lessons have a notebook; planned ones are listed too (docs/CONVENTIONS.md).
-        return [entry["stem"] for entry in tomllib.load(fh).get("lesson", [])
-                if entry.get("status") == "written"]
 
 
 # --------------------------------------------------------------------------- server, browser
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data), encoding="utf-8")
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A throw-away JupyterLab on 127.0.0.1 serving the repository; yields (base url, token)."""
-    tmp = tmp_path_factory.mktemp("jupyterlab")
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if k not in ("MKTME_STATIC", "MPLBACKEND")}
-    dirs = {name: tmp / name.lower() for name in
-            ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
-             "MPLCONFIGDIR")}
-    for name, path in dirs.items():
-        path.mkdir()
-        env[name] = str(path)
-    # No announcement toast over the screenshots; never autosave executed lessons into git;
-    # keep every cell in the DOM so selectors see all outputs.
-    _write_json(dirs["JUPYTER_CONFIG_DIR"] / "labconfig" / "page_config.json",
-                {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
-    settings = tmp / "user-settings"
-    _write_json(settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings",
-                {"autosave": False})
-    _write_json(settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings",
-                {"windowingMode": "none"})
-    log = open(tmp / "jupyterlab.log", "w")
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
-           "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.token={token}",
-           f"--ServerApp.root_dir={ROOT}", "--LabApp.expose_app_in_browser=True",
-           "--LabApp.news_url=None",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           f"--LabApp.user_settings_dir={settings}",
-           f"--LabApp.workspaces_dir={tmp / 'workspaces'}"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    tail = (tmp / "jupyterlab.log").read_text()[-3000:]
-                    pytest.fail(f"JupyterLab did not start (exit {proc.poll()}):\n{tail}")
-                time.sleep(0.25)
-        yield base, token
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        with running_lab(tmp_path_factory.mktemp("jupyterlab")) as lab:
+            yield lab
+    except LabError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium "
-                    "(or set MKTME_CHROMIUM); do not run `playwright install`")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
+    try:
+        with chromium() as b:
             yield b
-        finally:
-            b.close()
+    except LabError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context = browser.new_context(viewport=VIEWPORT)
     pg = context.new_page()
     yield pg
     context.close()
 
 
 # --------------------------------------------------------------------------- the check
-
-KERNEL_IDLE = """() => {
-  const app = window.jupyterapp;
-  const w = app && app.shell.currentWidget;
-  const kernel = w && w.sessionContext && w.sessionContext.session
-                 && w.sessionContext.session.kernel;
-  return !!(kernel && kernel.status === 'idle' && w.content && w.content.widgets.length);
-}"""
-
-RUN_FINISHED = """() => {
-  const w = window.jupyterapp.shell.currentWidget;
-  const busy = [...document.querySelectorAll('.jp-InputPrompt')]
-                 .some(e => e.textContent.includes('*'));
-  return w.sessionContext.session.kernel.status === 'idle' && !busy;
-}"""
-
-WIDGETS_RENDERED = f"""() => [...document.querySelectorAll(
-    '.jp-OutputArea-output[data-mime-type="{WIDGET_MIME}"]')]
-  .every(o => o.querySelector('.jupyter-widgets')
-              || o.textContent.includes('Error displaying widget'))"""  # error views count too
 
 OUTPUT_PROBLEMS = """() => {
   const w = window.jupyterapp.shell.currentWidget;
@@ -192,26 +98,6 @@ OUTPUT_PROBLEMS = """() => {
     problems.push(`Error displaying widget: ${failed} widget view(s) failed to render`);
   return problems;
 }"""
-
-# The first control of a container, in document order, and what kind it is.
-CONTROLS = {
-    "slider": ".widget-slider .noUi-handle",
-    "select": ".widget-dropdown select, .widget-select select",
-    "toggle": ".widget-toggle-buttons .widget-toggle-button, .widget-radio-box input",
-    "checkbox": ".widget-checkbox input",
-    "text": ".widget-text input, .widget-textarea textarea",
-    "button": "button.jupyter-button",
-}
-
-
-def open_and_run(page, lab, relpath: str) -> None:
-    base, token = lab
-    page.goto(f"{base}/lab/tree/{relpath}?reset&token={token}")
-    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")  # room for the notebook
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(RUN_FINISHED, timeout=RUN_TIMEOUT_MS, polling=200)
-    page.wait_for_function(WIDGETS_RENDERED, timeout=30_000, polling=200)
 
 
 def _first_control(container):
@@ -301,6 +187,7 @@ def check_notebook_in_browser(page, lab, relpath: str, *, require_widget: bool =
         problems += page.evaluate(OUTPUT_PROBLEMS)
         if require_widget and page.locator(".jp-OutputArea-output .mktme-widget").count() == 0:
             problems.append("no widget with the CSS class mktme-widget was displayed")
+        problems += page.evaluate(WIDGET_OVERFLOW)
         problems += interaction_problems(page, change_timeout_ms)
         page.wait_for_function(RUN_FINISHED, timeout=60_000, polling=200)
         problems += [p for p in page.evaluate(OUTPUT_PROBLEMS) if p not in problems]
@@ -335,3 +222,12 @@ def test_widget_that_never_redraws_fails_the_check(lab, page):
     with pytest.raises(AssertionError, match="did not change"):
         check_notebook_in_browser(page, lab, "tests/fixtures/frozen_widget.ipynb",
                                   change_timeout_ms=3000)
+
+
+def test_widget_whose_text_does_not_fit_fails_the_check(lab, page):
+    with pytest.raises(AssertionError) as info:
+        check_notebook_in_browser(page, lab, "tests/fixtures/overflowing_widget.ipynb")
+    message = str(info.value)
+    assert "is cut off when chosen" in message and "an option far too long" in message
+    assert "text does not fit its box" in message and "a label wider than its button" in message
+    assert "did not change" not in message  # the fixture redraws: only its text is wrong

@@ -13,6 +13,21 @@ from mktme_lite.widgets import start_here
 
 ROOT = Path(__file__).resolve().parents[2]
 TOML = ROOT / "lessons.toml"
+LATER = ("04", "05", "06", "07", "08")
+
+
+def _planned_text() -> str:
+    """The course's lessons.toml with lessons 04-08 set back to planned: the tests below edit one
+    lesson of a course that still has planned ones, whichever lessons are written today."""
+    import re
+
+    text = TOML.read_text(encoding="utf-8")
+    for n in LATER:
+        text, count = re.subn(rf'(stem = "{n}_[a-z0-9_]+"\n)status = "(?:written|planned)"\n(title = .*\n)'
+                              rf'(claims = .*\n)(?:exercises = (?:true|false)\n)?', r'\1status = "planned"\n\2\3',
+                              text)
+        assert count == 1, f"lesson {n} not found in lessons.toml as expected"
+    return text
 
 
 # --------------------------------------------------------------------------- the course itself
@@ -22,10 +37,10 @@ def test_the_course_has_nine_lessons_written_or_planned():
     assert [entry.number for entry in lessons] == [f"{i:02d}" for i in range(9)]
     assert all(entry.stem.startswith(entry.number + "_") for entry in lessons)
     assert all(entry.status in course.STATUSES for entry in lessons)
-    # written() and planned() split the course, each in course order (lesson 05 was written before 04)
-    assert tuple(sorted(course.written() + course.planned(), key=lambda e: e.number)) == lessons
-    assert tuple(e for e in lessons if e.status == "written") == course.written()
-    assert tuple(e for e in lessons if e.status == "planned") == course.planned()
+    # Every lesson is written or planned, once; each list keeps the course's order (lessons are not
+    # written in order: 08 was written while 04-07 were planned).
+    assert sorted(course.written() + course.planned(), key=lambda e: e.number) == list(lessons)
+    assert [e for e in lessons if e.status == "written"] == list(course.written())
     assert [entry.stem for entry in course.written()] == sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert not any(entry.exercises for entry in course.planned())
 
@@ -86,24 +101,21 @@ def _use(tmp_path: Path, monkeypatch, text: str) -> Path:
     return path
 
 
-# The sample lesson is the last planned one, 08 (05 was the sample until it was written).
-_T8 = 'title = "Use cases and verdict"'
-_C8 = 'claims = ["C3", "C10", "C11"]'
 BROKEN = {
-    "unknown status": (('status = "planned"\n' + _T8, 'status = "maybe"\n' + _T8),
-                       "08_use_cases: status is 'maybe'; it must be one of 'written', 'planned'"),
-    "no title": ((_T8, 'title = " "'), "08_use_cases: 'title' must be non-empty text"),
-    "unknown claim": ((_C8, 'claims = ["C40"]'),
-                      "08_use_cases: claim 'C40' is not in lessons.toml [claims] (known: C1, C2"),
-    "claim twice": ((_C8, 'claims = ["C3", "C3"]'), "08_use_cases: 'claims' names a claim twice"),
-    "no claims": ((_C8, 'claims = []'), "08_use_cases: 'claims' must not be empty"),
-    "bad stem": (('stem = "08_use_cases"', 'stem = "8-use-cases"'), "stem '8-use-cases' is not like '01_tme_basics'"),
-    "unknown key": ((_T8, _T8 + '\nminutes = 30'),
-                    "08_use_cases: unknown keys ['minutes']; allowed: stem, status, title, claims, exercises"),
-    "planned with exercises": ((_T8, _T8 + '\nexercises = true'),
-                               "08_use_cases: a planned lesson has no exercises yet"),
-    "written without exercises flag": (('status = "planned"\n' + _T8, 'status = "written"\n' + _T8),
-                                       "08_use_cases: 'exercises' must be true or false"),
+    "unknown status": (('status = "planned"\ntitle = "Swap"', 'status = "maybe"\ntitle = "Swap"'),
+                       "05_swap: status is 'maybe'; it must be one of 'written', 'planned'"),
+    "no title": (('title = "Swap"', 'title = " "'), "05_swap: 'title' must be non-empty text"),
+    "unknown claim": (('claims = ["C4"]', 'claims = ["C40"]'),
+                      "05_swap: claim 'C40' is not in lessons.toml [claims] (known: C1, C2"),
+    "claim twice": (('claims = ["C4"]', 'claims = ["C4", "C4"]'), "05_swap: 'claims' names a claim twice"),
+    "no claims": (('claims = ["C4"]', 'claims = []'), "05_swap: 'claims' must not be empty"),
+    "bad stem": (('stem = "05_swap"', 'stem = "5-swap"'), "stem '5-swap' is not like '01_tme_basics'"),
+    "unknown key": (('title = "Swap"', 'title = "Swap"\nminutes = 30'),
+                    "05_swap: unknown keys ['minutes']; allowed: stem, status, title, claims, exercises"),
+    "planned with exercises": (('title = "Swap"', 'title = "Swap"\nexercises = true'),
+                               "05_swap: a planned lesson has no exercises yet"),
+    "written without exercises flag": (('status = "planned"\ntitle = "Swap"', 'status = "written"\ntitle = "Swap"'),
+                                       "05_swap: 'exercises' must be true or false"),
     "listed twice": (('stem = "06_pconfig_races"', 'stem = "05_swap"'), "05_swap is listed twice"),
     "out of order": (('stem = "06_pconfig_races"', 'stem = "03_pconfig_races"'),
                      "03_pconfig_races comes after 05_swap; lessons are not in increasing order"),
@@ -114,14 +126,14 @@ BROKEN = {
     "bad claim id": (("[claims.C11]", "[claims.X11]"), "a claim id is C followed by a number"),
     "unknown table": (("[claims.C1]", "[course]\nname = 'x'\n\n[claims.C1]"),
                       "unknown tables ['course']; it holds only [claims.*] and [[lesson]]"),
-    "not TOML": ((_T8, 'title = Use cases'), "is not valid TOML"),
+    "not TOML": (('title = "Swap"', 'title = Swap'), "is not valid TOML"),
 }
 
 
 @pytest.mark.parametrize("breakage", sorted(BROKEN))
 def test_a_broken_lessons_toml_is_refused_saying_what_is_allowed(tmp_path, monkeypatch, breakage):
     (old, new), message = BROKEN[breakage]
-    text = TOML.read_text(encoding="utf-8")
+    text = _planned_text()
     assert old in text, f"{breakage}: the course no longer has {old!r}"
     _use(tmp_path, monkeypatch, text)
     assert len(course.lessons()) == 9  # the copy starts clean
@@ -145,12 +157,12 @@ def test_a_missing_lessons_toml_is_refused(tmp_path, monkeypatch):
 
 
 def test_every_problem_is_reported_at_once(tmp_path, monkeypatch):
-    text = TOML.read_text().replace(_T8, 'title = ""').replace('status = "planned"\ntitle = "PCONFIG',
+    text = _planned_text().replace('title = "Swap"', 'title = ""').replace('status = "planned"\ntitle = "PCONFIG',
                                                                             'status = "soon"\ntitle = "PCONFIG')
     _use(tmp_path, monkeypatch, text)
     with pytest.raises(course.CourseError) as caught:
         course.lessons()
-    assert "08_use_cases: 'title'" in str(caught.value) and "06_pconfig_races: status is 'soon'" in str(caught.value)
+    assert "05_swap: 'title'" in str(caught.value) and "06_pconfig_races: status is 'soon'" in str(caught.value)
 
 
 # --------------------------------------------------------------------------- one edit, everything follows
@@ -158,36 +170,39 @@ def test_every_problem_is_reported_at_once(tmp_path, monkeypatch):
 def test_writing_lesson_04_touches_lessons_toml_once(tmp_path, monkeypatch):
     """Point the course at a copy of lessons.toml in which lesson 04 is written: the lesson list,
     the claim map (card, table, figure, labels) and the quiz rule all follow, with no code change."""
+    text = _planned_text()
+    _use(tmp_path, monkeypatch, text)
     before_table = start_here.claim_table().text
     assert "04 (planned)" in before_table and course.lesson("04").is_planned
-    written = [e.number for e in course.written()]  # whichever other lessons are written by now
-    text = TOML.read_text(encoding="utf-8")
+    written_before = [e.number for e in course.written()]
+    planned_after = [e.number for e in course.planned() if e.number != "04"]
+    written_after = sorted(written_before + ["04"])
     old = 'stem = "04_cache_incoherence"\nstatus = "planned"'
     assert old in text
     _use(tmp_path, monkeypatch, text.replace(old, 'stem = "04_cache_incoherence"\nstatus = "written"\n'
                                                   'exercises = false'))
 
-    assert [e.number for e in course.written()] == sorted(written + ["04"])
-    assert [e.number for e in course.planned()] == [f"{i:02d}" for i in range(9) if f"{i:02d}" not in written + ["04"]]
+    assert [e.number for e in course.written()] == written_after
+    assert [e.number for e in course.planned()] == planned_after
     assert not course.lesson("04").is_planned
     assert course.lesson("04").label == "04 — Cache incoherence"
     table = start_here.claim_table().text
     assert "04 (planned)" not in table and "C5 [04]" in table and "C6 [04]" in table
-    assert f"the course so far has lessons {', '.join(sorted(written + ['04']))}." in table
+    assert f"the course so far has lessons {', '.join(written_after)}." in table
     card = start_here.render_claim_card("C5")
     assert "Lesson 04 — Cache incoherence" in card.text and "(planned)" not in card.text
     assert "not written yet" not in card.text  # no lesson of C5 is planned any more
     alt = start_here.claim_figure().mktme_alt
-    assert "04" not in alt.split("planned:")[-1] and "06" in alt.split("planned:")[-1]
+    assert "04" not in alt.split("planned:")[-1] and "05" in alt.split("planned:")[-1]
 
-    monkeypatch.delenv(course.ENV)  # and back to the course's own file
+    _use(tmp_path, monkeypatch, text)  # and back to the course before the edit
     assert course.lesson("04").is_planned and start_here.claim_table().text == before_table
 
 
 def test_a_retitled_lesson_is_retitled_everywhere_it_is_shown(tmp_path, monkeypatch):
-    text = TOML.read_text(encoding="utf-8").replace(_T8, 'title = "Verdict"')
+    text = _planned_text().replace('title = "Swap"', 'title = "Swapping"')
     _use(tmp_path, monkeypatch, text)
-    assert course.lesson("08").label == "08 — Verdict (planned)"
-    assert "Lesson 08 — Verdict (planned)" in start_here.render_claim_card("C10").text
+    assert course.lesson("05").label == "05 — Swapping (planned)"
+    assert "Lesson 05 — Swapping (planned)" in start_here.render_claim_card("C4").text
     labels = [t.get_text() for t in start_here.claim_figure().axes[0].get_xticklabels()]
-    assert "08\nVerdict\n(planned)" in labels
+    assert "05\nSwapping\n(planned)" in labels

@@ -91,6 +91,7 @@ NOT_ENTRY_POINTS = {
                                                   "Lesson", "Claim", "Course", "KeyEntry", "CacheLine",
                                                   "PmemResult", "Partition", "Group", "Exploration", "Step",
                                                   "SwapRun", "IdentityRow", "OutliveRun", "DeviceDump",
+                                                  "MSRRow", "CoherenceResult", "Requirement",
                                                   # lesson 07 (scenarios/costs.py, scenarios/ret2dir.py)
                                                   "Price", "PriceTable", "Measured", "Design", "Workload",
                                                   "WorkloadRun", "Estimate", "ReferencePoint", "Ret2dirResult",
@@ -107,6 +108,7 @@ NOT_ENTRY_POINTS = {
     "to_bundle": "display plumbing for a LessonFigure (viz/figure.py)",
     "show": "display plumbing for a LessonFigure (viz/figure.py)",
     "show_figure": "the same function as show",
+    "live_html": "display plumbing: the live widgets' HTML form of a LessonFigure (viz/figure.py)",
     "is_static": "takes no arguments",
     "setup": "takes no arguments",
 }
@@ -371,6 +373,21 @@ OVERRIDES: dict[tuple[str, str], tuple[Callable[[World], Any], str]] = {
     ("roundtrip", "out_pa"): (W(0x4040), "whole"), ("roundtrip", "in_pa"): (W(0x5040), "whole"),
     ("identity_rows", "out_pa"): (W(0x4040), "whole"), ("identity_rows", "in_pa"): (W(0x5040), "whole"),
     ("outlive_vma", "count"): (W("page"), "choice"), ("device_dump", "seed"): (W(505), "whole"),
+    # lesson 08: use cases
+    ("msr_rows", "p"): (lambda w: importlib.import_module("mktme_lite.scenarios.use_cases").partition(), "any"),
+    ("coherence_run", "case"): (W("late_writeback"), "choice"), ("coherence_run", "coherent"): (W(True), "flag"),
+    ("option", "key"): (W("cpu"), "choice"), ("option", "design"): (W("per_keyid"), "choice"),
+    ("requirements", "use_case"): (W("pmem"), "choice"), ("_unused", "x"): (lambda w: importlib.import_module("mktme_lite.scenarios.use_cases").C11_USE_CASES[0]
+                                   if isinstance(importlib.import_module("mktme_lite.scenarios.use_cases").C11_USE_CASES,
+                                                 (list, tuple)) else
+                                   next(iter(importlib.import_module("mktme_lite.scenarios.use_cases").C11_USE_CASES)),
+                                   "choice"),
+    ("meets", "use_case"): (lambda w: next(iter(importlib.import_module("mktme_lite.scenarios.use_cases").C11_USE_CASES)),
+                            "choice"),
+    ("meets", "key"): (W("cpu"), "choice"), ("meets", "design"): (W("per_keyid"), "choice"),
+    ("keyid_partition", "keyid_bits"): (W(6), "whole"), ("keyid_partition", "mktme_keyids"): (W(15), "whole"),
+    ("keyid_partition", "tdx_keyids"): (W(48), "whole"), ("keyid_partition", "facts"): (W((("a", "b"),)), "any"),
+    ("keyid_partition", "title"): (W("KeyIDs"), "text?"),
     ("security_grid", "rows"): (W(["r1", "r2"]), "any"),
     ("cost_and_security", "cells"): (W([("w", True), ("v", False)]), "any"),
     ("ret2dir", "choice"): (W("plain"), "choice"), ("solve_price", "target"): (W(2.0), "any"),
@@ -391,11 +408,7 @@ EXAMPLES = {"compare_designs": 4, "render_design_table": 6, "compare": 6, "refer
             "security_matrix": 6, "render_xpo_explorer": 6, "render_security_matrix": 6}
 
 #: known crashes in code another helper owns: entry id -> reason (xfail, strict)
-KNOWN_BROKEN: dict[str, str] = {
-    "scenarios.use_cases.partition": "lesson 08 (not this helper's): @lru_cache hashes the arguments before "
-                                     "any check, so partition(keyid_bits=bytearray()) raises TypeError "
-                                     "'unhashable type' (pmem_run has the same decorator)",
-}
+KNOWN_BROKEN: dict[str, str] = {}
 
 
 # -- discovery ---------------------------------------------------------------------------------------

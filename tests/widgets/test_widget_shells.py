@@ -8,6 +8,7 @@ Lesson-specific behaviour stays in tests/test_widgets*.py.
 """
 from __future__ import annotations
 
+import html
 import importlib
 import inspect
 import pkgutil
@@ -65,18 +66,29 @@ def test_first_control_is_one_the_browser_test_can_move(widget):
 
 def test_moving_the_first_control_redraws_the_output(widget):
     widget.update()
-    before = widget.output.outputs
+    before = widget.output.value
     control = next(iter(widget.controls.values()))
     values = [v for _, v in control.options]
     start = control.value
     control.value = values[(values.index(control.value) + 1) % len(values)]
     try:
         assert widget.last_status == "ok", widget.last_message
-        assert widget.output.outputs != before
-        assert len(widget.output.outputs) == 1
-        assert widget.output.outputs[0]["output_type"] == "display_data"
+        assert widget.output.value != before
+        assert widget.output.value.startswith('<div class="jp-RenderedHTMLCommon mktme-live">')
     finally:
         control.value = start
+
+
+def test_a_live_figure_keeps_its_alt_text_and_travels_once(widget):
+    """The live output is one <img> with the figure's alt text (or a card), never the PNG twice."""
+    widget.update()
+    value = widget.output.value
+    picture = widget.render(**widget.params())
+    if hasattr(picture, "mktme_alt"):
+        assert value.count("data:image/png;base64,") == 1
+        assert f'alt="{html.escape(picture.mktme_alt)}"' in value
+    else:
+        assert picture.html in value
 
 
 def test_every_option_draws_or_is_refused_with_a_message(widget):

@@ -77,11 +77,11 @@ def test_shell_turns_every_failure_into_a_message():
     assert w.last_status == "ok"
     w.set(mode="input")
     assert w.last_status == "input-error"
-    html = w.output.outputs[0]["data"]["text/html"]
+    html = w.output.value
     assert "too long &lt;b&gt;" in html and "Traceback" not in html
     w.set(mode="bug")
     assert w.last_status == "bug"
-    assert "bug in the widget" in w.output.outputs[0]["data"]["text/plain"]
+    assert "bug in the widget" in w.output.value and "Traceback" not in w.output.value
 
 
 def test_shell_refuses_unlabelled_controls():
@@ -295,3 +295,51 @@ def test_unknown_claims_are_refused_with_the_valid_ids(bad):
             start_here.claim_figure(bad)
     with pytest.raises(WidgetInputError, match="C1, C2, C3.*C11"):
         start_here.render_claim_card(bad)
+
+
+def test_a_cached_widget_redraws_a_setting_it_has_seen_without_rendering_again():
+    calls = []
+
+    def render(n=0):
+        calls.append(n)
+        return viz.HTMLCard(f"<p>n = {n}</p>", f"n = {n}")
+
+    w = LessonWidget(render, {"n": dropdown("N", [(str(i), i) for i in range(4)], 0)}, title="t", cache=2)
+    w.update()
+    for n in (1, 0, 1, 2, 3, 0):  # the cache holds two settings: 0 falls out once 2 and 3 come
+        w.set(n=n)
+        assert f"n = {n}" in w.output.value
+    assert calls == [0, 1, 2, 3, 0], calls  # 0 and 1 drawn once each until they fell out
+    uncached = LessonWidget(render, {"n": dropdown("N", [("0", 0), ("1", 1)], 0)}, title="t")
+    calls.clear()
+    uncached.set(n=1)
+    uncached.set(n=0)
+    uncached.set(n=1)
+    assert calls == [1, 0, 1]
+
+
+def test_a_widget_refuses_a_nonsense_cache_size():
+    for bad in (-1, 1.5, True, "8"):
+        with pytest.raises(ValueError, match="cache"):
+            LessonWidget(lambda n=0: "", {"n": dropdown("N", [("0", 0)], 0)}, title="t", cache=bad)
+
+
+def test_every_update_is_timed_for_the_browser_benchmark():
+    from mktme_lite.widgets import TIMINGS
+
+    w = LessonWidget(lambda n=0: viz.HTMLCard("<p>x</p>", "x" * n),
+                     {"n": dropdown("N", [("0", 0), ("1", 1)], 0)}, title="timed one")
+    TIMINGS.clear()
+    w.set(n=1)
+    (t,) = [t for t in TIMINGS if t["widget"] == "timed one"]
+    assert t["status"] == "ok" and t["cached"] is False and t["bytes"] == len(w.output.value)
+    assert all(t[k] >= 0 for k in ("render_ms", "bundle_ms", "send_ms", "cpu_ms"))
+
+
+@pytest.mark.parametrize("key_mode", list(tb.KEY_MODES))
+def test_no_text_of_the_dram_probe_runs_off_its_figure(key_mode, past_the_edge):
+    for address in (tb.ADDRESSES[0], tb.ADDRESSES[-1]):
+        for message, fmt in (("hi", "text"), ("x" * 64, "text"), ("00" * 64, "hex")):
+            fig = tme_basics.render_dram_probe(message, address, key_mode, fmt)
+            assert past_the_edge(fig) == [], (key_mode, address, message)
+

@@ -365,3 +365,22 @@ def test_the_design_dropdown_shows_its_longest_label_whole(widget):
     """At the course's font a closed dropdown shows about 4 characters per 3em (30em cut labels at 40)."""
     width_em = float(widget.controls["design"].layout.width.removesuffix("em"))
     assert width_em >= 0.75 * max(len(label) for label in al.DESIGNS.values()) + 2  # + the arrow
+
+
+@pytest.mark.parametrize("written_back", [True, False])
+@pytest.mark.parametrize("writer", list(al.WRITERS))
+def test_no_text_of_the_explorer_runs_off_its_figure(writer, written_back, past_the_edge):
+    """Every setting the controls reach, with the default and the longest message: no label, title or
+    summary line is cut at the figure's edge (the summary under "read at once" was)."""
+    for design in al.DESIGNS:
+        for message in ("new: balance 250 EUR", "x" * 64):
+            fig = aw.render_alias_explorer(writer, design, written_back, message)
+            assert past_the_edge(fig) == [], (writer, design, written_back, message)
+
+
+def test_a_shortened_summary_keeps_its_words_in_the_alt_text():
+    fig = aw.render_alias_explorer("debugger", "keyid0", False)
+    assert "the OLD bytes (the write is not visible here)" in fig.mktme_alt  # the alt text keeps every word
+    assert aw._fitting("a", "b", "c") == "a"
+    assert aw._fitting("x" * 400, "right (as it should)", "right") == \
+        "The process reads: right. The debugger's process_vm_readv gets: right."

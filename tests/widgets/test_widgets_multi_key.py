@@ -54,7 +54,8 @@ def test_budget_agrees_with_the_engine(phys_bits, keyid_bits):
 
 @pytest.mark.parametrize("params, words", [
     ({"keyid_bits": 7}, "#GP"),
-    ({"keyid_bits": 9, "max_keyid_bits": 9}, "at most 8 KeyID bit"),
+    ({"keyid_bits": 9, "max_keyid_bits": 9}, "at most 8 KeyID bits"),
+    ({"phys_bits": 36, "dram_bytes": 16 * mk.TIB}, "no machine has more DRAM than its physical address space"),
     ({"keyid_bits": 16}, "4-bit field"),
     ({"phys_bits": 60}, "52"),
     ({"keyid_bits": "6"}, "whole number"),
@@ -85,6 +86,91 @@ def test_budget_slider_and_validation_agree_on_the_address_width():
         with pytest.raises(WidgetInputError) as info:
             mk.budget(phys_bits, 0, dram_bytes=16 * mk.GIB)
         assert f"{mk.PHYS_BITS_MIN} to {mk.PHYS_BITS_MAX}" in str(info.value)
+
+
+@pytest.mark.parametrize("phys_bits, dram, words", [
+    (36, 16 * mk.TIB, "needs 44 address bits, but a 36-bit physical address reaches only 64 GiB"),
+    (40, 4 * mk.TIB, "needs 42 address bits, but a 40-bit physical address reaches only 1 TiB"),
+])
+def test_budget_says_plainly_when_the_dram_cannot_fit_at_all(phys_bits, dram, words):
+    """Never "at most -8 KeyID bit(s)": DRAM larger than the whole address space is said as such."""
+    for keyid_bits in (0, 6):
+        with pytest.raises(WidgetInputError) as info:
+            mk.budget(phys_bits, keyid_bits, dram_bytes=dram)
+        assert words in str(info.value) and "at most -" not in str(info.value)
+    with pytest.raises(WidgetInputError, match="even with no KeyID bits"):
+        mk.keyid_bits_allowed(phys_bits, 6, dram)
+
+
+def test_budget_says_when_no_keyid_bit_fits():
+    with pytest.raises(WidgetInputError) as info:
+        mk.budget(36, 1, dram_bytes=64 * mk.GIB)
+    assert "cannot activate any KeyID bit" in str(info.value) and "at most 0" not in str(info.value)
+
+
+@pytest.mark.parametrize("phys_bits, cpu, dram, most", [
+    (46, 6, 256 * mk.GIB, 6), (46, 15, 256 * mk.GIB, 8), (40, 6, 256 * mk.GIB, 2), (36, 6, 64 * mk.GIB, 0),
+    (52, 15, 16 * mk.GIB, 15),
+])
+def test_keyid_bits_allowed_is_the_edge_budget_accepts(phys_bits, cpu, dram, most):
+    assert mk.keyid_bits_allowed(phys_bits, cpu, dram) == most
+    assert mk.budget(phys_bits, most, cpu, dram).most_keyid_bits == most
+    with pytest.raises(WidgetInputError):
+        mk.budget(phys_bits, most + 1, cpu, dram)
+
+
+def test_budget_controls_offer_only_settings_that_draw():
+    """No reachable setting of the controls is refused: the sliders' ranges follow each other."""
+    w = mkw.keyid_budget()
+    seen = 0
+    for phys in (36, 38, 40, 44, 46, 52):
+        for cpu in (1, 6, 8, 15):
+            w.set(phys_bits=phys, max_keyid_bits=cpu)
+            drams = [v for _, v in w.controls["dram_bytes"].options]
+            assert drams == [n for n in mkw.DRAM_SIZES if n <= 1 << phys]
+            for dram in drams:
+                w.set(dram_bytes=dram)
+                keyids = [v for _, v in w.controls["keyid_bits"].options]
+                assert keyids == list(range(mk.keyid_bits_allowed(phys, cpu, dram) + 1))
+                for k in (keyids[0], keyids[-1]):
+                    w.set(keyid_bits=k)
+                    assert w.last_status == "ok", (w.params(), w.last_message)
+                    seen += 1
+    assert seen > 100
+
+
+def test_moving_a_limit_down_moves_the_keyid_bits_with_it_in_one_redraw():
+    w = mkw.keyid_budget()
+    w.update()
+    before = w.updates
+    w.set(phys_bits=40)  # 256 GiB needs 38 of 40 bits: at most 2 KeyID bits
+    assert w.params()["keyid_bits"] == 2 and w.last_status == "ok"
+    assert w.updates == before + 1  # the clamped slider did not redraw on its own
+    w.set(max_keyid_bits=1)
+    assert w.params()["keyid_bits"] == 1
+    w.set(phys_bits=36)  # 256 GiB does not fit 36 bits at all: the largest DRAM that fits
+    assert w.params()["dram_bytes"] == 64 * mk.GIB and w.params()["keyid_bits"] == 0
+    assert w.last_status == "ok"
+
+
+def test_cpu_allows_changes_the_picture_at_every_value():
+    """The CPU's limit is drawn (a bracket) and stated, so every 'CPU allows' value looks different."""
+    pictures = {viz.figure_png(mkw.render_keyid_budget(max_keyid_bits=cpu)) for cpu in range(6, 16)}
+    assert len(pictures) == 10
+    fig = mkw.render_keyid_budget(max_keyid_bits=9)
+    assert "IA32_TME_CAPABILITY[35:32] = 9" in fig.mktme_alt and "at most 8, set by the DRAM" in fig.mktme_alt
+    assert "set by the CPU" in mkw.render_keyid_budget().mktme_alt
+
+
+@pytest.mark.parametrize("params", [
+    {}, {"phys_bits": 36, "keyid_bits": 0, "max_keyid_bits": 15, "dram_bytes": 64 * mk.GIB},
+    {"phys_bits": 52, "keyid_bits": 15, "max_keyid_bits": 15, "dram_bytes": 16 * mk.GIB},
+    {"phys_bits": 52, "keyid_bits": 8, "max_keyid_bits": 15, "dram_bytes": 16 * mk.TIB},
+    {"phys_bits": 36, "keyid_bits": 2, "max_keyid_bits": 2, "dram_bytes": 16 * mk.GIB},
+])
+def test_budget_text_stays_inside_the_figure(params, past_the_edge):
+    """Figure text is drawn as outlines, which matplotlib clips without a word: measure them."""
+    assert past_the_edge(mkw.render_keyid_budget(**params), margin=0.1) == []
 
 
 @pytest.mark.parametrize("n, text", [(0, "0 B"), (1 << 40, "1 TiB"), (63 << 40, "63 TiB"), (65534 << 30, "65534 GiB"),

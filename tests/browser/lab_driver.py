@@ -1,0 +1,236 @@
+"""Start a throw-away JupyterLab and drive it with Debian's Chromium: shared by the browser test
+(tests/browser/test_widgets_in_browser.py) and the browser benchmark (benchmarks/bench_browser.py).
+
+    from lab_driver import running_lab, chromium, open_and_run
+    with running_lab() as lab, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        open_and_run(page, lab, "notebooks/00_start_here.ipynb")
+
+JupyterLab listens on 127.0.0.1 only, on a free port, with a random token, no browser, no
+announcements, no update checks, no autosave (an executed lesson is never written back into git)
+and every cell kept in the DOM. Chromium comes from apt (``/usr/bin/chromium``, or set
+``MKTME_CHROMIUM``); Playwright is only the driver. Never run ``playwright install``.
+
+Not a test module (pytest collects only ``test_*.py``); it imports nothing from pytest.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("MKTME_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+RUN_TIMEOUT_MS = 300_000  # a whole lesson, Run All
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+#: JupyterLab's default window in the tests: the left panel is collapsed, the notebook gets the rest.
+VIEWPORT = {"width": 1280, "height": 1000}
+
+
+class LabError(RuntimeError):
+    """JupyterLab did not start, or Chromium is missing; the message says what to do."""
+
+
+def lesson_stems() -> list[str]:
+    """The stems of the written lessons, in course order (lessons.toml lists planned ones too)."""
+    with open(ROOT / "lessons.toml", "rb") as fh:
+        return [entry["stem"] for entry in tomllib.load(fh).get("lesson", [])
+                if entry.get("status") == "written"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def running_lab(tmp: Path | None = None, start_timeout_s: float = 60):
+    """A JupyterLab on 127.0.0.1 serving the repository; yields ``(base url, token)``.
+
+    Its configuration, data, runtime and settings live in ``tmp`` (a fresh temporary folder when
+    None), so nothing of the user's own Jupyter set-up leaks in. Raises :class:`LabError` with the
+    end of the server log if it does not answer within ``start_timeout_s``.
+    """
+    with contextlib.ExitStack() as stack:
+        if tmp is None:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mktme-lab-")))
+        port, token = free_port(), secrets.token_hex(16)
+        env = {k: v for k, v in os.environ.items() if k not in ("MKTME_STATIC", "MPLBACKEND")}
+        dirs = {name: tmp / name.lower() for name in
+                ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
+                 "MPLCONFIGDIR")}
+        for name, path in dirs.items():
+            path.mkdir(exist_ok=True)
+            env[name] = str(path)
+        # No announcement toast over the screenshots; never autosave executed lessons into git;
+        # keep every cell in the DOM so selectors see all outputs.
+        _write_json(dirs["JUPYTER_CONFIG_DIR"] / "labconfig" / "page_config.json",
+                    {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+        settings = tmp / "user-settings"
+        _write_json(settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings",
+                    {"autosave": False})
+        _write_json(settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings",
+                    {"windowingMode": "none"})
+        log_path = tmp / "jupyterlab.log"
+        log = stack.enter_context(open(log_path, "w"))
+        cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+               "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.token={token}",
+               f"--ServerApp.root_dir={ROOT}", "--LabApp.expose_app_in_browser=True",
+               "--LabApp.news_url=None",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+               f"--LabApp.user_settings_dir={settings}",
+               f"--LabApp.workspaces_dir={tmp / 'workspaces'}"]
+        # The kernels JupyterLab starts must find this environment's python first.
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + start_timeout_s
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                        break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        log.flush()
+                        tail = log_path.read_text()[-3000:]
+                        raise LabError(f"JupyterLab did not start (exit {proc.poll()}):\n{tail}") from None
+                    time.sleep(0.25)
+            yield base, token
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium, headless, through Playwright; yields a Playwright ``Browser``."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        raise LabError(f"no Chromium at {CHROMIUM}: apt-get install chromium "
+                       "(or set MKTME_CHROMIUM); do not run `playwright install`")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+# --------------------------------------------------------------------------- page scripts
+
+KERNEL_IDLE = """() => {
+  const app = window.jupyterapp;
+  const w = app && app.shell.currentWidget;
+  const kernel = w && w.sessionContext && w.sessionContext.session
+                 && w.sessionContext.session.kernel;
+  return !!(kernel && kernel.status === 'idle' && w.content && w.content.widgets.length);
+}"""
+
+RUN_FINISHED = """() => {
+  const w = window.jupyterapp.shell.currentWidget;
+  const busy = [...document.querySelectorAll('.jp-InputPrompt')]
+                 .some(e => e.textContent.includes('*'));
+  return w.sessionContext.session.kernel.status === 'idle' && !busy;
+}"""
+
+WIDGETS_RENDERED = f"""() => [...document.querySelectorAll(
+    '.jp-OutputArea-output[data-mime-type="{WIDGET_MIME}"]')]
+  .every(o => o.querySelector('.jupyter-widgets')
+              || o.textContent.includes('Error displaying widget'))"""  # error views count too
+
+#: The controls a widget container may hold, by kind: the element a learner moves.
+CONTROLS = {
+    "slider": ".widget-slider .noUi-handle",
+    "select": ".widget-dropdown select, .widget-select select",
+    "toggle": ".widget-toggle-buttons .widget-toggle-button, .widget-radio-box input",
+    "checkbox": ".widget-checkbox input",
+    "text": ".widget-text input, .widget-textarea textarea",
+    "button": "button.jupyter-button",
+}
+
+
+def open_and_run(page, lab, relpath: str, run_timeout_ms: int = RUN_TIMEOUT_MS) -> None:
+    """Open ``relpath`` (relative to the repository) in JupyterLab, Run All, wait for every widget view."""
+    base, token = lab
+    page.goto(f"{base}/lab/tree/{relpath}?reset&token={token}")
+    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")  # room for the notebook
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(RUN_FINISHED, timeout=run_timeout_ms, polling=200)
+    page.wait_for_function(WIDGETS_RENDERED, timeout=30_000, polling=200)
+
+
+def kernel_execute(page, code: str, timeout_ms: int = 30_000) -> str:
+    """Run ``code`` in the open notebook's kernel (not in a cell); return what it printed to stdout."""
+    return page.evaluate("""async ([code, timeout]) => {
+      const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+      const future = kernel.requestExecute({code, silent: false, store_history: false});
+      let out = '';
+      future.onIOPub = msg => {
+        if (msg.header.msg_type === 'stream' && msg.content.name === 'stdout') out += msg.content.text;
+        if (msg.header.msg_type === 'error') out += 'ERROR ' + msg.content.ename + ': ' + msg.content.evalue;
+      };
+      await Promise.race([future.done, new Promise((_, no) => setTimeout(() => no('timeout'), timeout))]);
+      return out;
+    }""", [code, timeout_ms])
+
+
+#: Text inside a ``.mktme-widget`` that does not fit its box: every element with a box whose content is
+#: wider than the box (``scrollWidth > clientWidth``: labels, readouts, buttons, card paragraphs and
+#: table cells, ...), and every dropdown option whose text is wider than the dropdown shows (a
+#: ``<select>`` clips its chosen option without any scroll width, so its options are measured with the
+#: select's own font). Returns one line per problem: widget title, element, text.
+WIDGET_OVERFLOW = """() => {
+  const problems = [];
+  const ctx = document.createElement('canvas').getContext('2d');
+  const px = v => parseFloat(v) || 0;
+  const name = w => { const s = w.querySelector('strong'); return s ? s.textContent.trim() : 'a widget'; };
+  const short = t => (t || '').replace(/\\s+/g, ' ').trim().slice(0, 80);
+  for (const w of document.querySelectorAll('.jp-OutputArea-output .mktme-widget')) {
+    for (const el of w.querySelectorAll('*')) {
+      if (!el.getClientRects().length || el.tagName === 'SELECT' || el.tagName === 'OPTION') continue;
+      const text = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+      if (!text || el.clientWidth === 0) continue;  // inline elements have no box of their own
+      if (el.scrollWidth > el.clientWidth + 1)
+        problems.push(`${name(w)}: <${el.tagName.toLowerCase()} class="${el.className}"> text does not fit `
+                      + `its box (${el.scrollWidth} > ${el.clientWidth} px): "${short(el.textContent)}"`);
+    }
+    for (const sel of w.querySelectorAll('select')) {
+      if (!sel.getClientRects().length) continue;
+      const cs = getComputedStyle(sel);
+      ctx.font = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+      // The arrow sits in the right padding; the text gets the rest.
+      const room = sel.clientWidth - px(cs.paddingLeft) - px(cs.paddingRight);
+      for (const opt of sel.options) {
+        const need = ctx.measureText(opt.text).width;
+        if (need > room + 1)
+          problems.push(`${name(w)}: dropdown option "${short(opt.text)}" is cut off when chosen `
+                        + `(${Math.ceil(need)} > ${Math.floor(room)} px)`);
+      }
+    }
+  }
+  return problems;
+}"""
