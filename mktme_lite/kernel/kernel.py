@@ -213,6 +213,19 @@ class Kernel:
             frame.dm_mapped = False
             self._emit("direct_map_change", package, frame.pa, frame.keyid, "unmapped user frame from the direct map")
             self._emit("tlb_shootdown", package, frame.pa, frame.keyid, "direct map (all CPUs): unmap")
+        elif frame.dm_mapped and self._is_secret_frame(frame):
+            # secretmem_fault(): set_direct_map_invalid_noflush() + flush_tlb_kernel_range() per page
+            frame.dm_mapped = False
+            self._emit("direct_map_change", package, frame.pa, frame.keyid, "memfd_secret: frame out of the direct map")
+            self._emit("tlb_shootdown", package, frame.pa, frame.keyid, "direct map (all CPUs): memfd_secret fault")
+
+    def _is_secret_frame(self, frame: Frame) -> bool:
+        """Does ``frame`` back a page of a ``memfd_secret()`` mapping?"""
+        if frame.owner is None:
+            return False
+        proc = self.processes.get(frame.owner[0])
+        vma = None if proc is None else proc.find_vma(frame.owner[1])
+        return vma is not None and vma.secret
 
     def _dm_restore(self, frame: Frame, package: int) -> None:
         if not frame.dm_mapped:
@@ -448,6 +461,8 @@ class Kernel:
                     EFAULT, "get_user_pages",
                     f"{va:#x} is encrypted memory (KeyID {vma.keyid}); it has no direct-map alias in this design",
                 )
+            if vma.secret:
+                raise SyscallError(EFAULT, "get_user_pages", f"{va:#x} is memfd_secret() memory; gup refuses it")
             pte = self._fault_in(proc, va, vma, package)
             if self.policy.direct_map == "unmapped" and pte.keyid != 0:
                 raise SyscallError(
@@ -521,7 +536,8 @@ class Kernel:
         ``keyid`` picks one of the per-KeyID direct maps (``per_keyid`` design only: the attacker
         "pivots" to the right map); by default the KeyID-0 map, where kernel data lives. Under
         ``rekey`` the map's entry for the frame carries the frame's KeyID. Under ``xpfo`` and
-        ``unmapped`` a user frame missing from the direct map raises :class:`KernelPageFault`.
+        ``unmapped`` a user frame missing from the direct map raises :class:`KernelPageFault`, and so does
+        a ``memfd_secret()`` frame under any design.
         """
         package = self._check_package(package)
         design = self.policy.direct_map
@@ -541,7 +557,7 @@ class Kernel:
             addr = pa + pos
             frame = self.frames.frame_at(addr)
             chunk = min(n - pos, PAGE_SIZE - (addr & (PAGE_SIZE - 1)))
-            if design in ("xpfo", "unmapped") and not frame.dm_mapped:
+            if not frame.dm_mapped:
                 raise KernelPageFault(addr, f"frame {frame.index} belongs to user space and is not in the direct map ({design})")
             alias = frame.dm_keyid if design == "rekey" else (keyid or 0)
             out += self.machine.load(self.machine.hpa(addr, alias), chunk, package)
@@ -566,6 +582,8 @@ class Kernel:
         pte = proc.ptes.get(vpn)
         if pte is None or pte.frame is None:
             raise SyscallError(EINVAL, "swap_out", f"{vaddr:#x} in pid {proc.pid} is not a present page")
+        if getattr(proc.find_vma(vaddr), "secret", False):
+            raise SyscallError(EINVAL, "swap_out", f"{vaddr:#x} is memfd_secret() memory: locked, never swapped")
         slot = self.swap.alloc()
         if slot is None:
             raise SyscallError(ENOSPC, "swap_out", f"all {self.swap.nr_slots} swap slots are in use")
@@ -609,7 +627,8 @@ class Kernel:
             package = self._check_package(package)
         candidates = sorted(
             ((pte.last_access, proc.pid, vpn) for proc in self.processes.values()
-             for vpn, pte in proc.ptes.items() if pte.frame is not None),
+             for vpn, pte in proc.ptes.items() if pte.frame is not None
+             and not getattr(proc.find_vma(vpn << PAGE_SHIFT), "secret", False)),
         )
         out = []
         for _, pid, vpn in candidates[:nr_pages]:

@@ -69,6 +69,7 @@ class VMA:
     keyid: int = 0
     file: bytes | None = None  # file-backed stub: the bytes a fault reads in (private mapping)
     file_offset: int = 0
+    secret: bool = False  # memfd_secret() memory: out of the direct map, no gup, never swapped
 
     @property
     def anonymous(self) -> bool:
@@ -82,6 +83,7 @@ class VMA:
         """Cut at ``addr``: ``self`` keeps ``[start, addr)``, the returned VMA is ``[addr, end)``."""
         upper = VMA(addr, self.end, self.prot, self.pkey, self.keyid, self.file,
                     self.file_offset + (addr - self.start))
+        upper.secret = self.secret
         self.end = addr
         return upper
 
@@ -470,6 +472,22 @@ class Process:
     def maps(self) -> list[dict]:
         """The VMA list, like ``/proc/pid/maps`` (with pkey and KeyID columns)."""
         return [v.info() for v in self.vmas]
+
+    # -- memfd_secret (Linux 5.14, mm/secretmem.c) ---------------------------------------------------
+    def memfd_secret(self, length: int, prot: int = PROT_READ | PROT_WRITE) -> int:
+        """``fd = memfd_secret(0); ftruncate(fd, length); mmap(fd)`` in one call; returns the address.
+
+        Every page of the mapping leaves the kernel's direct map when it is faulted in (one
+        ``direct_map_change`` and one ``tlb_shootdown``: secretmem's
+        ``set_direct_map_invalid_noflush()`` + ``flush_tlb_kernel_range()``), comes back when it
+        is freed, is refused by ``get_user_pages()`` (EFAULT) and is never swapped (the VMA is
+        ``VM_LOCKED``). Modelling choice: the mapping is anonymous-like here (Linux backs it with
+        a secretmem file), and ``encrypt_mprotect()`` is not prevented on it.
+        """
+        addr = self.mmap(length, prot)
+        self.find_vma(addr).secret = True
+        self._k.machine.emit("syscall", self.package, None, None, f"pid {self.pid} memfd_secret({length!r})")
+        return addr
 
 
 __all__ = ["VMA", "PTE", "Process", "prot_str", "PROT_READ", "PROT_WRITE"]

@@ -23,6 +23,8 @@ Where each part lives (import from ``mktme_lite.viz``; the modules are the map):
 ``cachelines`` cache_state (every cache line of each package and the frame's DRAM), corruption_plot
 ``use_cases``  keyid_partition (the KeyIDs split MKTME / TDX private), outcome_table (lesson 08)
 ``glyphs``     Glyphs: figure text as cached outlines (why the widgets redraw in milliseconds)
+``costs``      overhead_bars (slowdown per design), security_grid (design x threat, a word per cell),
+               cost_and_security (both, for one design: lesson 07's explorer)
 
 The text helpers (hexdump, printable, describe_bytes, differing_blocks, changed_lines, BLOCK,
 LINE) live in :mod:`mktme_lite.dump`, below every layer; they are re-exported here because the
@@ -37,6 +39,7 @@ from __future__ import annotations
 from ..dump import BLOCK, LINE, changed_lines, describe_bytes, differing_blocks, hexdump, printable
 from .bytes import bytes_figure, line_changes
 from .cachelines import cache_state, corruption_plot
+from .costs import cost_and_security, overhead_bars, security_grid
 from .diagrams import claim_matrix, tme_boundary
 from .figure import HTMLCard, LessonFigure, figure_png, is_static, live_html, show, to_bundle
 from .maps import alias_map, memory_map
@@ -51,7 +54,7 @@ __all__ = [
     # pictures
     "bytes_figure", "line_changes", "cache_state", "corruption_plot", "memory_map", "alias_map", "trace_timeline",
     "claim_matrix", "tme_boundary", "keyid_partition", "outcome_table", "outcome_histogram", "replay_timeline",
-    "race_figure",
+    "race_figure", "overhead_bars", "security_grid", "cost_and_security",
     # tables
     "Cell", "table", "card", "text_columns",
     # text helpers, from mktme_lite.dump

@@ -60,6 +60,8 @@ MODULES = [
     "mktme_lite.scenarios.pages", "mktme_lite.scenarios.tme_basics", "mktme_lite.scenarios.aliasing",
     "mktme_lite.scenarios.multi_key", "mktme_lite.scenarios.use_cases", "mktme_lite.scenarios.races",
     "mktme_lite.scenarios.promela", "mktme_lite.scenarios.swap", "mktme_lite.scenarios.incoherence", "mktme_lite.viz", "mktme_lite.lesson", "mktme_lite.quiz",
+    "mktme_lite.scenarios.promela", "mktme_lite.scenarios.swap", "mktme_lite.scenarios.costs",
+    "mktme_lite.scenarios.ret2dir", "mktme_lite.viz", "mktme_lite.lesson", "mktme_lite.quiz",
     "mktme_lite.course",
 ]
 #: scenario modules not (yet) in MODULES, and why: test_every_scenario_module_is_judged keeps this honest
@@ -72,6 +74,7 @@ PREFIXED = [
     ("mktme_lite.checks.tme_basics", "check_"),
     ("mktme_lite.widgets.cache_incoherence", "render_"), ("mktme_lite.checks.cache_incoherence", "check_"),
     ("mktme_lite.widgets.pconfig_races", "render_"), ("mktme_lite.checks.pconfig_races", "check_"),
+    ("mktme_lite.widgets.xpo_comparison", "render_"), ("mktme_lite.checks.xpo_comparison", "check_"),
 ]
 #: classes whose constructor a learner calls
 CONSTRUCTED = {"Machine", "Kernel", "Policy", "AddressLayout", "TMEActivate", "TMECapability", "XTSCipher"}
@@ -82,7 +85,7 @@ NOT_ENTRY_POINTS = {
     **{n: "an exception class" for n in ("AddressError", "ConfigError", "DataError", "KeyIDError",
                                          "KeyMaterialError", "MKTMEError", "PackageError", "ParameterError",
                                          "SyscallError", "SegmentationFault", "KernelPageFault", "QuizError",
-                                         "CourseError")},
+                                         "CourseError", "PriceError")},
     **{n: "an IntEnum/Enum: the learner names a member" for n in ("KeyMode", "PconfigCommand", "PconfigStatus")},
     # records the engine returns (frozen dataclasses), never built by a learner
     **{n: "a record the engine returns" for n in ("Event", "Trace", "VMA", "PTE", "Frame", "MKTMEPayload",
@@ -96,7 +99,11 @@ NOT_ENTRY_POINTS = {
                                                   # lesson 04 (scenarios/incoherence.py)
                                                   "Lab", "LineView", "DramView", "ReadView", "Snapshot", "C5Result",
                                                   "HandoverResult", "SpeculativeResult", "ProtocolStep",
-                                                  "InstructionRow", "CoherentRow", "StatPoint", "FreePathResult")},
+                                                  "InstructionRow", "CoherentRow", "StatPoint", "FreePathResult",
+                                                  # lesson 07 (scenarios/costs.py, scenarios/ret2dir.py)
+                                                  "Price", "PriceTable", "Measured", "Design", "Workload",
+                                                  "WorkloadRun", "Estimate", "ReferencePoint", "Ret2dirResult",
+                                                  "Outcome", "SecurityRow", "SecurityMatrix", "VerdictCell")},
     "Stepper": "built by incoherence.stepper() and by exercise 3's given cell, from fixed ops",
     # building blocks a Machine or Kernel makes for itself (their arguments come checked from it)
     **{n: "a scenario record built by races.scenario() and its op builders, which check every field"
@@ -267,6 +274,16 @@ VALID: dict[str, tuple[Callable[[World], Any], str]] = {
     "q": (lambda w: importlib.import_module("mktme_lite.quiz").question("01", "unflushed-secret"), "any"),
     "path": (W(None), "any"), "cid": (W("C3"), "any"), "answer": (W(None), "any"), "claim": (W("C3"), "any"),
     "view": (W("costs"), "choice"),
+    # lesson 07: costs, ret2dir, viz/costs, widgets/xpo_comparison
+    "w": (W("alloc_heavy"), "choice"), "workload": (W("alloc_heavy"), "choice"), "cpus": (W(8), "whole"),
+    "prices": (W(None), "any"), "overrides": (W(None), "any"), "price": (W("gup"), "choice"),
+    "run": (lambda w: importlib.import_module("mktme_lite.scenarios.costs").run_workload("xpfo", "alloc_heavy"),
+            "any"),
+    "required": (W(("stray_read",)), "any"), "matrix": (W(None), "any"),
+    "estimates": (lambda w: importlib.import_module("mktme_lite.scenarios.costs").compare("alloc_heavy"), "any"),
+    "bars": (W([("a", 1.5, "", "XPO"), ("b", 1.0, "a note", "none")]), "any"), "references": (W(()), "any"),
+    "cells": (W([[("w", True), ("v", False)], [("x", False), ("y", True)]]), "any"), "row": (W("a"), "text"),
+    "ipi_ns": (W("200"), "any"), "clflush_ns": (W("34"), "any"), "fault_ns": (W("1000"), "any"),
 }
 
 #: (entry id, parameter) -> (valid value, kind) where the name means something else there
@@ -447,6 +464,10 @@ OVERRIDES: dict[tuple[str, str], tuple[Callable[[World], Any], str]] = {
     ("render_race_explorer", "scope"): (W("home"), "choice"),
     ("render_race_explorer", "group"): (W(0), "whole"),
     ("render_race_explorer", "step"): (W("end"), "any"),  # a step number, or "end"
+    ("security_grid", "rows"): (W(["r1", "r2"]), "any"),
+    ("cost_and_security", "cells"): (W([("w", True), ("v", False)]), "any"),
+    ("ret2dir", "choice"): (W("plain"), "choice"), ("solve_price", "target"): (W(2.0), "any"),
+    ("solve_price", "design"): (W("xpfo"), "choice"),
 }
 
 
@@ -461,11 +482,14 @@ def _races():
 SIGNATURES: dict[str, list[tuple[str, Any, str]]] = {
     "Policy.replace": [("flush_old_alias", True, "flag"), ("direct_map", "keyid0", "choice")],
     "lesson.expect_error": [("types", MKTMEError, "any")],
+    "scenarios.costs.workload": [("base", "kernel_build", "choice"), ("pages", 4, "whole")],
 }
 #: entry points that are slow per call (a kernel boot per design, a figure): fewer examples
 EXAMPLES = {"compare_designs": 4, "render_design_table": 6, "corruption_stats": 4, "instruction_table": 4,
             "render_protocol_table": 4, "render_instruction_table": 4, "render_coherent_table": 4,
             "render_corruption_plot": 4, "run_free_path": 4, "check_change_keyid": 3, "check_free_path": 4}
+EXAMPLES = {"compare_designs": 4, "render_design_table": 6, "compare": 6, "reference_points": 4, "solve_price": 6,
+            "security_matrix": 6, "render_xpo_explorer": 6, "render_security_matrix": 6}
 
 #: known crashes in code another helper owns: entry id -> reason (xfail, strict)
 KNOWN_BROKEN: dict[str, str] = {}

@@ -176,6 +176,17 @@ def first(root: Path) -> Path:
     return root / "notebooks" / f"{sl.load_course(root).lessons[0].stem}.ipynb"
 
 
+def _plan_last_lesson(root: Path) -> None:
+    """Mark the last lesson planned again in the copy's lessons.toml, leaving its notebook in place."""
+    toml = root / "lessons.toml"
+    last = sl.load_course(root).lessons[-1].stem
+    text = toml.read_text(encoding="utf-8")
+    new = re.sub(rf'(stem = "{last}"\n)status = "written"\n(title = .*\n)(claims = .*\n)exercises = (true|false)\n',
+                 r'\1status = "planned"\n\2\3', text)
+    assert new != text
+    toml.write_text(new, encoding="utf-8")
+
+
 LESSON_99 = '\n[[lesson]]\nstem = "99_extra"\nstatus = "written"\ntitle = "Extra"\nclaims = ["C5"]\nexercises = false\n'
 
 
@@ -208,7 +219,7 @@ BREAKAGES = {
         lambda r: append(r / "lessons.toml", LESSON_99.replace("99_extra", "98_gone")),
         "98_gone.ipynb does not exist"),
     "notebook of a planned lesson": (
-        lambda r: shutil.copy(first(r), r / "notebooks" / f"{sl.load_course(r).planned()[0].stem}.ipynb"),
+        lambda r: _plan_last_lesson(r),
         "is planned; set status = \"written\""),
     "title in the metadata differs from lessons.toml": (
         lambda r: edit(first(r), _set("title", "A title kept by hand")),

@@ -1,6 +1,8 @@
 """The widget pattern: pure render functions, a shell that never crashes, and a static twin."""
 from __future__ import annotations
 
+import re
+
 import tomllib
 from pathlib import Path
 
@@ -267,7 +269,14 @@ def test_written_lessons_have_notebooks_and_planned_ones_do_not():
         assert course.lesson(entry.number).is_planned == (not exists)
 
 
-def test_lessons_not_written_yet_are_marked_planned():
+def test_lessons_not_written_yet_are_marked_planned(tmp_path, monkeypatch):
+    # A copy of lessons.toml with lessons 07 and 08 planned again: the marks must follow it.
+    text = (Path(course.__file__).resolve().parents[1] / "lessons.toml").read_text(encoding="utf-8")
+    for n in ("07", "08"):
+        text = re.sub(rf'(stem = "{n}_[a-z0-9_]+"\n)status = "written"\n(title = .*\n)(claims = .*\n)'
+                      rf'exercises = (?:true|false)\n', r'\1status = "planned"\n\2\3', text)
+    (tmp_path / "lessons.toml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv(course.ENV, str(tmp_path / "lessons.toml"))
     planned = [entry.number for entry in course.planned()]
     assert planned, "the course has planned lessons; this test must see one"
     for entry in course.lessons():
