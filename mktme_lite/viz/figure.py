@@ -21,7 +21,9 @@ import io
 import os
 from dataclasses import dataclass
 
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.transforms import Affine2D
 
 from .. import style
 
@@ -161,3 +163,27 @@ def show(obj, alt: str | None = None) -> None:
         return
     if get_ipython() is not None:
         display(data, raw=True, metadata=metadata)
+
+
+class Inches:
+    """Draw straight on a figure in inches, y growing downwards, with no Axes: building one (its
+    axis, ticks and spines, all unused by these pictures) costs more than drawing the whole
+    picture. Pictures pass it where matplotlib code expects an Axes' ``add_artist``/``add_patch``."""
+
+    def __init__(self, fig: Figure, height: float):
+        self.fig = fig
+        self.transform = Affine2D().scale(1, -1).translate(0, height) + fig.dpi_scale_trans
+
+    def add_artist(self, artist):
+        artist.set_transform(self.transform)
+        self.fig.add_artist(artist)
+        return artist
+
+    add_patch = add_artist
+
+    def vlines(self, xs, y0, y1, colors, linewidth, zorder=0):
+        self.add_artist(LineCollection([[(x, y0), (x, y1)] for x in xs], colors=colors, linewidths=linewidth,
+                                       zorder=zorder))
+
+    def hlines(self, ys, x0, x1, colors, linewidth):
+        self.add_artist(LineCollection([[(x0, y), (x1, y)] for y in ys], colors=colors, linewidths=linewidth))

@@ -30,14 +30,12 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from matplotlib.collections import LineCollection
 from matplotlib.patches import Rectangle
-from matplotlib.transforms import Affine2D
 
 from .. import style
 from ..errors import ParameterError
 from ..params import shown, text_bytes, whole
-from .figure import LessonFigure
+from .figure import Inches, LessonFigure
 from .glyphs import Glyphs, text_width
 
 __all__ = ["outcome_histogram", "replay_timeline", "race_figure", "OK_STYLE", "BAD_STYLE"]
@@ -348,27 +346,6 @@ def race_figure(exploration, steps, lanes: Sequence[str], *, group: int, at: int
 
 
 # --------------------------------------------------------------------------- canvas
-class _Inches:
-    """Where these pictures draw: the figure itself in inches, y growing downwards. No Axes: making
-    one (its axis, ticks and spines, all unused here) cost more than drawing the whole picture."""
-
-    def __init__(self, fig: LessonFigure, height: float):
-        self.fig = fig
-        self.transform = Affine2D().scale(1, -1).translate(0, height) + fig.dpi_scale_trans
-
-    def add_artist(self, artist):
-        artist.set_transform(self.transform)
-        self.fig.add_artist(artist)
-        return artist
-
-    def vlines(self, xs, y0, y1, colors, linewidth, zorder=0):
-        self.add_artist(LineCollection([[(x, y0), (x, y1)] for x in xs], colors=colors, linewidths=linewidth,
-                                       zorder=zorder))
-
-    def hlines(self, ys, x0, x1, colors, linewidth):
-        self.add_artist(LineCollection([[(x0, y), (x1, y)] for y in ys], colors=colors, linewidths=linewidth))
-
-
 def _start(body: float, title: str | None):
     """A figure tall enough for ``body`` inches (and the title, if any): (fig, canvas, glyphs, patches, y)."""
     if title is not None:
@@ -380,7 +357,7 @@ def _start(body: float, title: str | None):
     if title:
         g.text(_PAD, y, title, _HEAD, weight="bold", va="top")
         y += 0.3
-    return fig, _Inches(fig, height), g, [], y
+    return fig, Inches(fig, height), g, [], y
 
 
 def _finish(ax: _Inches, g: Glyphs, patches: list) -> None:

@@ -20,12 +20,11 @@ from __future__ import annotations
 from typing import Sequence
 
 from matplotlib.patches import Rectangle
-from matplotlib.transforms import Affine2D
 
 from .. import style
 from ..errors import ParameterError
 from ..params import shown, whole
-from .figure import HTMLCard, LessonFigure
+from .figure import HTMLCard, Inches, LessonFigure
 from .glyphs import Glyphs
 from .tables import table
 
@@ -35,21 +34,6 @@ __all__ = ["keyid_partition", "outcome_table", "PARTITION_HATCH"]
 PARTITION_HATCH = {"tme": "", "mktme": "//", "tdx": "xx"}
 _FACE = {"tme": style.OKABE_ITO["blue"], "mktme": style.OKABE_ITO["sky_blue"], "tdx": style.OKABE_ITO["orange"]}
 _MIN_W = 0.55  # inches: the narrowest a region is drawn, so KeyID 0 stays visible next to 32 767 others
-
-
-class _Surface:
-    """Draws on the figure itself in inches, y down, without an Axes (building one costs ~50 ms)."""
-
-    def __init__(self, fig: LessonFigure, height: float):
-        self.fig = fig
-        self.transform = Affine2D().scale(1, -1).translate(0, height) + fig.dpi_scale_trans
-
-    def add_artist(self, artist):
-        artist.set_transform(self.transform)
-        self.fig.add_artist(artist)
-        return artist
-
-    add_patch = add_artist
 
 
 def _widths(counts: Sequence[int], total_w: float) -> list[float]:
@@ -92,7 +76,7 @@ def keyid_partition(keyid_bits: int, mktme_keyids: int, tdx_keyids: int, *,
     fig_h = 2.55 + 0.27 * len(facts)
     fig = LessonFigure(figsize=(fig_w, fig_h))
     fig.patch.set_facecolor("white")
-    ax = _Surface(fig, fig_h)  # inches, y down
+    ax = Inches(fig, fig_h)  # inches, y down
     g = Glyphs()
     left, right = 0.35, fig_w - 0.35
     # Mono: the title changes with every setting, and mono text is drawn from single cached glyphs.
