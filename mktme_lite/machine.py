@@ -290,7 +290,7 @@ class Machine:
         return self.layout.split(hpa)
 
     def rdmsr(self, msr: int) -> int:
-        """Read a modelled MSR: IA32_TME_CAPABILITY (0x981) or IA32_TME_ACTIVATE (0x982)."""
+        """Read a modelled MSR: IA32_MKTME_KEYID_PARTITIONING (0x87), IA32_TME_CAPABILITY (0x981) or IA32_TME_ACTIVATE (0x982)."""
         msr = whole(msr, "msr (an MSR number, an int such as 0x981)", 0, 0xFFFFFFFF, hex_=True)
         if msr == IA32_TME_CAPABILITY:
             return self.capability.value
@@ -301,7 +301,7 @@ class Machine:
         if msr == IA32_TME_ACTIVATE:
             return self.activate.value
         raise MKTMEError(
-            f"MSR {msr:#x} is not modelled; rdmsr knows IA32_TME_CAPABILITY (0x981) and IA32_TME_ACTIVATE (0x982)"
+            f"MSR {msr:#x} is not modelled; rdmsr knows IA32_MKTME_KEYID_PARTITIONING (0x87), IA32_TME_CAPABILITY (0x981) and IA32_TME_ACTIVATE (0x982)"
         )
 
     # -- trace -------------------------------------------------------------------------------------
