@@ -746,7 +746,7 @@ SCENARIOS: dict[str, Scenario] = {
         (), keys=("A", "B", "C"),
         note="Two logical processors of one package run PCONFIG at the same time: one may get DEVICE_BUSY."),
     "busy_retry": scenario(
-        "busy_retry", "The same, retrying DEVICE_BUSY up to 10 times (the RFC's key service)",
+        "busy_retry", "The same, retrying DEVICE_BUSY up to 10 times",
         [("key service, CPU a", 0, [pconfig(1, "B", retries=10)]),
          ("key service, CPU b", 0, [pconfig(2, "C", retries=10)])],
         (), keys=("A", "B", "C"),
