@@ -566,8 +566,10 @@ class ReferencePoint:
         if 1 / 3 <= self.ratio <= 3:
             return "agrees within a factor of 3"
         if 0.1 <= self.ratio <= 10:
-            return f"same order of magnitude (model {'low' if self.ratio < 1 else 'high'} by {max(self.ratio, 1 / self.ratio):.1f}x)"
-        return f"off by more than 10x (model {'low' if self.ratio < 1 else 'high'} by {max(self.ratio, 1 / self.ratio):.0f}x)"
+            return (f"same order of magnitude (model's overhead {'low' if self.ratio < 1 else 'high'} by "
+                    f"{max(self.ratio, 1 / self.ratio):.1f}x)")
+        return (f"overheads (slowdown - 1) off by more than 10x (model's overhead {'low' if self.ratio < 1 else 'high'} "
+                f"by {max(self.ratio, 1 / self.ratio):.0f}x)")
 
 
 def reference_points(prices: PriceTable | Mapping | None = None,
