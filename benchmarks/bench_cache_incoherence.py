@@ -18,14 +18,9 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import matplotlib
@@ -77,17 +72,13 @@ CLICKS_JS = """async (n) => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def browser(clicks: int = 40) -> dict:
-    """p50/p95 of a stepper click in Chromium, from the click to the changed output in the DOM."""
-    from playwright.sync_api import sync_playwright
+    """p50/p95 of a stepper click in Chromium, from the click to the changed output in the DOM.
 
-    chromium = os.environ.get("MKTME_CHROMIUM", "/usr/bin/chromium")
+    JupyterLab and Chromium start as the browser test starts them (tests/browser/lab_driver.py)."""
+    sys.path.insert(0, str(ROOT / "tests" / "browser"))
+    from lab_driver import VIEWPORT, chromium, open_and_run, running_lab
+
     bench_dir = ROOT / "artifacts" / "bench"
     bench_dir.mkdir(parents=True, exist_ok=True)
     nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": "0", "metadata": {}, "outputs": [],
@@ -95,53 +86,16 @@ def browser(clicks: int = 40) -> dict:
           "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
           "nbformat": 4, "nbformat_minor": 5}
     (bench_dir / "stepper.ipynb").write_text(json.dumps(nb))
-    tmp = Path(tempfile.mkdtemp(prefix="mktme-bench-"))
-    env = {k: v for k, v in os.environ.items() if k not in ("MKTME_STATIC", "MPLBACKEND")}
-    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
-        (tmp / name).mkdir()
-        env[name] = str(tmp / name)
-    port, token = _free_port(), secrets.token_hex(16)
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-           f"--port={port}", f"--ServerApp.token={token}", f"--ServerApp.root_dir={ROOT}",
-           "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    log = open(tmp / "lab.log", "w")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start; see " + str(tmp / "lab.log"))
-                time.sleep(0.25)
-        print("JupyterLab is up", flush=True)
-        with sync_playwright() as p:
-            b = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
-            page = b.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(f"{base}/lab/tree/artifacts/bench/stepper.ipynb?reset&token={token}")
-            page.wait_for_function("() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-                                   " const k = w && w.sessionContext && w.sessionContext.session &&"
-                                   " w.sessionContext.session.kernel; return !!(k && k.status === 'idle'); }",
-                                   timeout=60_000)
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            page.wait_for_selector(".jp-OutputArea-output .mktme-widget .mktme-widget-output *", timeout=60_000)
-            print("stepper shown; clicking", flush=True)
-            page.evaluate(CLICKS_JS, 6)  # warm-up (an even number: back where it started)
-            times = sorted(page.evaluate(CLICKS_JS, clicks))
-            if min(times) < 0:
-                raise RuntimeError(f"{times.count(-1)} click(s) did not change the output within 10 s")
-            b.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with running_lab() as lab, chromium() as b:
+        page = b.new_page(viewport=VIEWPORT)
+        open_and_run(page, lab, "artifacts/bench/stepper.ipynb")
+        page.wait_for_selector(".jp-OutputArea-output .mktme-widget .mktme-widget-output *", state="attached",
+                               timeout=60_000)
+        print("stepper shown; clicking", flush=True)
+        page.evaluate(CLICKS_JS, 6)  # warm-up (an even number: back where it started)
+        times = sorted(page.evaluate(CLICKS_JS, clicks))
+        if min(times) < 0:
+            raise RuntimeError(f"{times.count(-1)} click(s) did not change the output within 10 s")
     p50 = statistics.median(times)
     p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
     verdict = "ok" if p95 <= 100 else "OVER the 100 ms budget"
