@@ -8,8 +8,8 @@
 
 JupyterLab listens on 127.0.0.1 only, on a free port, with a random token, no browser, no
 announcements, no update checks, no autosave (an executed lesson is never written back into git)
-and every cell kept in the DOM. Chromium comes from apt (``/usr/bin/chromium``, or set
-``MKTME_CHROMIUM``); Playwright is only the driver. Never run ``playwright install``.
+and every cell kept in the DOM. Chromium or Chrome is found by :func:`find_chromium` (Debian, Ubuntu,
+snap, Google Chrome, macOS, or ``MKTME_CHROMIUM``); Playwright is only the driver. Never run ``playwright install``.
 
 Not a test module (pytest collects only ``test_*.py``); it imports nothing from pytest.
 """
@@ -29,7 +29,47 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("MKTME_CHROMIUM", "/usr/bin/chromium")
+#: Where Chromium or Chrome lives, in the order :func:`find_chromium` tries: names looked up on PATH
+#: (Debian ``chromium``, Ubuntu ``chromium-browser``, Google's ``google-chrome``/``-stable``), then fixed
+#: paths (Debian, the Ubuntu snap, macOS application bundles). ``MKTME_CHROMIUM`` overrides them all.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/snap/bin/chromium",
+                  "/usr/bin/google-chrome", "/usr/bin/google-chrome-stable",
+                  "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+                  "/Applications/Chromium.app/Contents/MacOS/Chromium")
+NO_CHROMIUM = ("no Chromium or Chrome found (tried $MKTME_CHROMIUM, " + ", ".join(CHROMIUM_NAMES)
+               + " on PATH, and " + ", ".join(CHROMIUM_PATHS) + "): install one (Debian: apt-get install "
+               "chromium; Ubuntu: apt-get install chromium-browser or snap install chromium; macOS: Google "
+               "Chrome) or set MKTME_CHROMIUM to its path; do not run `playwright install`")
+
+
+def find_chromium(environ: dict | None = None, paths: tuple[str, ...] = CHROMIUM_PATHS) -> str | None:
+    """The path of a Chromium or Chrome executable, or None when there is none.
+
+    ``MKTME_CHROMIUM`` wins when set (and must name an executable file, else None: a typo is not
+    silently replaced by another browser); then the names of :data:`CHROMIUM_NAMES` on ``PATH``; then
+    :data:`CHROMIUM_PATHS`. ``environ`` defaults to ``os.environ`` (tests pass their own)."""
+    import shutil
+
+    env = os.environ if environ is None else environ
+    runnable = lambda f: os.path.isfile(f) and os.access(f, os.X_OK)  # noqa: E731
+    chosen = env.get("MKTME_CHROMIUM", "").strip()
+    if chosen:
+        return chosen if runnable(chosen) else None
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name, path=env.get("PATH", ""))
+        if found:
+            return found
+    return next((f for f in paths if runnable(f)), None)
+
+
+def in_ci(environ: dict | None = None) -> bool:
+    """True in CI (``CI=true``), where a missing browser is a failure, not a skip."""
+    return (os.environ if environ is None else environ).get("CI", "").strip().lower() == "true"
+
+
+#: The browser every caller uses; the Debian path when none is found (callers check it exists).
+CHROMIUM = find_chromium() or os.environ.get("MKTME_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 RUN_TIMEOUT_MS = 300_000  # a whole lesson, Run All
@@ -125,12 +165,11 @@ def running_lab(tmp: Path | None = None, start_timeout_s: float = 60):
 
 @contextlib.contextmanager
 def chromium():
-    """Debian's Chromium, headless, through Playwright; yields a Playwright ``Browser``."""
+    """Chromium or Chrome (:func:`find_chromium`), headless, through Playwright; yields a ``Browser``."""
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
-        raise LabError(f"no Chromium at {CHROMIUM}: apt-get install chromium "
-                       "(or set MKTME_CHROMIUM); do not run `playwright install`")
+        raise LabError(NO_CHROMIUM)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:

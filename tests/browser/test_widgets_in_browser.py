@@ -31,8 +31,8 @@ from pathlib import Path
 import pytest
 
 # The server, the browser and the page scripts are shared with benchmarks/bench_browser.py.
-from lab_driver import (CONTROLS, ROOT, RUN_FINISHED, VIEWPORT, WIDGET_OVERFLOW, LabError, chromium,
-                        lesson_stems, open_and_run, running_lab)
+from lab_driver import (CONTROLS, NO_CHROMIUM, ROOT, RUN_FINISHED, VIEWPORT, WIDGET_OVERFLOW, LabError,
+                        chromium, find_chromium, in_ci, lesson_stems, open_and_run, running_lab)
 
 pytestmark = pytest.mark.browser
 
@@ -54,6 +54,10 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    if find_chromium() is None:  # `make test` said so before the long stages (tools/find_chromium.py)
+        if in_ci():
+            pytest.fail(f"CI=true and {NO_CHROMIUM}")
+        pytest.skip(NO_CHROMIUM)
     try:
         with chromium() as b:
             yield b
