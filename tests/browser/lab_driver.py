@@ -273,3 +273,89 @@ WIDGET_OVERFLOW = """() => {
   }
   return problems;
 }"""
+
+
+# --------------------------------------------------------------------------- the dark theme (issue 11)
+
+LIGHT_THEME, DARK_THEME = "JupyterLab Light", "JupyterLab Dark"
+
+
+def set_theme(page, theme: str, timeout_ms: int = 20_000) -> None:
+    """Switch the open JupyterLab to ``theme`` (``apputils:change-theme``, no reload) and wait for it.
+
+    The choice is saved in the lab's throw-away user settings, so callers switch back when done."""
+    page.evaluate("t => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", theme)
+    light = "true" if theme == LIGHT_THEME else "false"
+    page.wait_for_function("l => document.body.dataset.jpThemeLight === l", arg=light, timeout=timeout_ms)
+    page.wait_for_timeout(300)  # the theme's CSS variables apply after the attribute
+
+
+#: Text that loses contrast (WCAG 2): every visible text node inside a widget view
+#: (``.jupyter-widgets``: labels, readouts, buttons, the live output's cards) or an HTML output of a
+#: cell (the course's cards and tables), its computed colour against its effective background (the
+#: first ancestor with a non-transparent background, semi-transparent ones blended over what is under
+#: them; the notebook's background if none). Needs 4.5:1, or 3:1 for large text (24 px, or 18.66 px
+#: bold). And every <img> there must be opaque and light at its edges: a figure on a transparent
+#: background shows the page through it, and its dark text vanishes on a dark page. One line per problem.
+CONTRAST_PROBLEMS = """() => {
+  const problems = [];
+  const rgba = s => { const m = (s || '').match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(parseFloat);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const lum = c => { const f = v => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const over = (top, under) => { const a = top[3];
+    return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat([1]); };
+  const nb = document.querySelector('.jp-NotebookPanel-notebook') || document.body;
+  let page = rgba(getComputedStyle(nb).backgroundColor);
+  if (!page || page[3] === 0) page = rgba(getComputedStyle(document.body).backgroundColor) || [255, 255, 255, 1];
+  const background = el => { const layers = [];
+    for (let e = el; e && e !== document.documentElement; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; } }
+    let bg = page[3] >= 1 ? page : [255, 255, 255, 1];
+    if (layers.length && layers[layers.length - 1][3] >= 1) bg = layers.pop();
+    while (layers.length) bg = over(layers.pop(), bg);
+    return bg; };
+  const short = t => t.replace(/\\s+/g, ' ').trim().slice(0, 60);
+  const roots = document.querySelectorAll('.jp-OutputArea-output .jupyter-widgets, '
+                                          + '.jp-OutputArea-output.jp-RenderedHTML');
+  const seen = new Set();
+  for (const root of roots) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!n.textContent.trim() || !el || seen.has(el) || !el.getClientRects().length) continue;
+      seen.add(el);
+      const cs = getComputedStyle(el);
+      if (cs.visibility === 'hidden' || el.closest('option, style, script')) continue;
+      let fg = rgba(cs.color); if (!fg) continue;
+      const bg = background(el);
+      if (fg[3] < 1) fg = over(fg, bg);
+      const size = parseFloat(cs.fontSize), bold = parseInt(cs.fontWeight) >= 700;
+      const need = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
+      const r = ratio(fg, bg);
+      if (r < need)
+        problems.push(`text "${short(n.textContent)}" in <${el.tagName.toLowerCase()} class="${el.className}"> `
+          + `has contrast ${r.toFixed(2)}:1 < ${need}:1 (colour ${cs.color} on rgb(${bg.slice(0, 3).map(Math.round)}))`);
+    }
+  }
+  const canvas = document.createElement('canvas'), ctx = canvas.getContext('2d', {willReadFrequently: true});
+  for (const img of document.querySelectorAll('.jp-OutputArea-output img')) {
+    if (!img.complete || !img.naturalWidth || !img.getClientRects().length) continue;
+    const w = img.naturalWidth, h = img.naturalHeight;
+    canvas.width = w; canvas.height = h; ctx.clearRect(0, 0, w, h); ctx.drawImage(img, 0, 0);
+    const d = ctx.getImageData(0, 0, w, h).data;
+    let transparent = 0, dark = 0, edge = 0;
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+      const i = 4 * (y * w + x);
+      if (d[i + 3] < 255) transparent++;
+      if (x === 0 || y === 0 || x === w - 1 || y === h - 1) { edge++; if (lum([d[i], d[i+1], d[i+2]]) < 0.6) dark++; }
+    }
+    const what = `figure "${short(img.alt || img.src.slice(0, 40))}"`;
+    if (transparent) problems.push(`${what} has ${transparent} transparent pixel(s): it needs an opaque background`);
+    else if (dark > edge / 2) problems.push(`${what} has no light background of its own (dark edges)`);
+  }
+  return problems;
+}"""

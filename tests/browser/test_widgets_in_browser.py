@@ -31,12 +31,14 @@ from pathlib import Path
 import pytest
 
 # The server, the browser and the page scripts are shared with benchmarks/bench_browser.py.
+from lab_driver import (CONTRAST_PROBLEMS, DARK_THEME, LIGHT_THEME, set_theme)
 from lab_driver import (CONTROLS, NO_CHROMIUM, ROOT, RUN_FINISHED, VIEWPORT, WIDGET_OVERFLOW, LabError,
                         chromium, find_chromium, in_ci, lesson_stems, open_and_run, running_lab)
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+DARK_SCREENSHOTS = ROOT / "artifacts" / "browser-screenshots"
 CHANGE_TIMEOUT_MS = 10_000  # one widget redraw
 
 
@@ -177,10 +179,19 @@ def interaction_problems(page, change_timeout_ms: int = CHANGE_TIMEOUT_MS) -> li
     return problems
 
 
+def _screenshot(page, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    first = page.locator(".jp-OutputArea-output .mktme-widget").first
+    if first.count():
+        first.scroll_into_view_if_needed()
+    page.screenshot(path=str(path))
+
+
 def check_notebook_in_browser(page, lab, relpath: str, *, require_widget: bool = True,
-                              screenshot: Path | None = None,
-                              change_timeout_ms: int = CHANGE_TIMEOUT_MS) -> None:
-    """Open, Run All, inspect, move every widget's first control; AssertionError lists problems."""
+                              screenshot: Path | None = None, dark_screenshot: Path | None = None,
+                              dark: bool = True, change_timeout_ms: int = CHANGE_TIMEOUT_MS) -> None:
+    """Open, Run All, inspect, move every widget's first control; then (``dark``) switch the same page
+    to JupyterLab Dark and check contrast there too. AssertionError lists the problems."""
     source = ROOT / relpath
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     problems: list[str] = []
@@ -195,13 +206,18 @@ def check_notebook_in_browser(page, lab, relpath: str, *, require_widget: bool =
         problems += interaction_problems(page, change_timeout_ms)
         page.wait_for_function(RUN_FINISHED, timeout=60_000, polling=200)
         problems += [p for p in page.evaluate(OUTPUT_PROBLEMS) if p not in problems]
+        problems += [f"light theme: {p}" for p in page.evaluate(CONTRAST_PROBLEMS)]
+        if dark:
+            try:
+                set_theme(page, DARK_THEME)
+                problems += [f"dark theme: {p}" for p in page.evaluate(CONTRAST_PROBLEMS)]
+                if dark_screenshot is not None:
+                    _screenshot(page, dark_screenshot)
+            finally:
+                set_theme(page, LIGHT_THEME)  # the theme is saved in the lab's settings: the next page is light
     finally:
         if screenshot is not None:
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            first = page.locator(".jp-OutputArea-output .mktme-widget").first
-            if first.count():
-                first.scroll_into_view_if_needed()
-            page.screenshot(path=str(screenshot))
+            _screenshot(page, screenshot)
     assert hashlib.sha256(source.read_bytes()).hexdigest() == digest, \
         f"{relpath} was modified on disk by the browser run"
     if problems and console_errors:
@@ -213,8 +229,8 @@ def check_notebook_in_browser(page, lab, relpath: str, *, require_widget: bool =
 
 @pytest.mark.parametrize("stem", lesson_stems())
 def test_lesson_widgets_work_in_browser(lab, page, stem):
-    check_notebook_in_browser(page, lab, f"notebooks/{stem}.ipynb",
-                              screenshot=SCREENSHOTS / f"{stem}.png")
+    check_notebook_in_browser(page, lab, f"notebooks/{stem}.ipynb", screenshot=SCREENSHOTS / f"{stem}.png",
+                              dark_screenshot=DARK_SCREENSHOTS / f"dark-{stem}.png")
 
 
 def test_widget_that_cannot_render_fails_the_check(lab, page):
@@ -235,3 +251,14 @@ def test_widget_whose_text_does_not_fit_fails_the_check(lab, page):
     assert "is cut off when chosen" in message and "an option far too long" in message
     assert "text does not fit its box" in message and "a label wider than its button" in message
     assert "did not change" not in message  # the fixture redraws: only its text is wrong
+
+
+def test_text_and_figures_that_vanish_in_the_dark_theme_fail_the_check(lab, page):
+    with pytest.raises(AssertionError) as info:
+        check_notebook_in_browser(page, lab, "tests/fixtures/dark_unreadable.ipynb", require_widget=False,
+                                  dark_screenshot=DARK_SCREENSHOTS / "dark-fixture.png")
+    message = str(info.value)
+    assert "dark theme: text \"grey card text\"" in message
+    assert "dark theme: text \"grey widget label\"" in message
+    assert "transparent pixel(s)" in message
+    assert "light theme: text" not in message  # #444 on the light page is readable: only dark fails
