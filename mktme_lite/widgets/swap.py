@@ -13,6 +13,10 @@ got are sentences over the grids, computed over the whole page, so no meaning re
 
 from __future__ import annotations
 
+import html as _html
+
+import ipywidgets as W
+
 from ..dump import LINE
 from ..errors import ParameterError
 from ..params import choose, flag, shown
@@ -38,21 +42,27 @@ def render_swap_lab(path: str = "keyid0", flush: bool = False, frame: str = "oth
     flag(flush, "flush (before swap-out)")
     choose(frame, FRAMES, "frame (the swap-in frame)")
     flag(encrypted, "encrypted (encrypted swap)")
-    r = swap_run(path, flush, frame, encrypted)
+    return _swap_figure(swap_run(path, flush, frame, encrypted))
+
+
+def _verdicts(r: SwapRun) -> tuple[str, str]:
+    return f"Device: {r.device_verdict}.", f"alice reads back: {r.verdict}."
+
+
+def _swap_figure(r: SwapRun) -> LessonFigure:
     panels = [
         (f"alice's page at swap-out (lines 0-1; line {FRESH_INDEX} is her last write, still in the cache)",
          r.expected[:_SHOWN]),
         (f"The swap device, slot {r.slot}, lines 0-1", r.device[:_SHOWN]),
         (f"What alice reads back, frame {r.frame_in}, lines 0-1", r.read_back[:_SHOWN]),
     ]
-    device = f"Device: {r.device_verdict}."
-    owner = f"alice reads back: {r.verdict}."
+    device, owner = _verdicts(r)
     moved = (f"The page left frame {r.frame_out}; {r.reused_by} took it; the page came back into frame {r.frame_in}."
              if r.reused_by else f"The page left frame {r.frame_out} and came back into the same frame.")
     crypto = (f" Encrypted swap: {r.aes_blocks} AES blocks in software each way." if r.aes_blocks else "")
     costs = f"Events: swap-out {_events(r.costs_out)}; swap-in {_events(r.costs_in)}.{crypto}"
-    title = f"Swap through {PATHS[path]}; {'flushed' if flush else 'no flush'} before swap-out; " \
-            f"{'encrypted' if encrypted else 'plain'} swap"
+    title = f"Swap through {PATHS[r.path]}; {'flushed' if r.flush else 'no flush'} before swap-out; " \
+            f"{'encrypted' if r.encrypted else 'plain'} swap"
     fig = bytes_figure(panels, title=title, mark_changed=[1, 2],
                        note=f"{device}\n{owner}\n{moved}\n{costs}\nThe word 'differs' at the right of a row marks "
                             "a 16-byte block that differs from the top grid.")
@@ -69,8 +79,26 @@ def swap_lab() -> LessonWidget:
         "frame": toggle("Swap-in frame", [("same frame", "same"), ("another frame", "other")], "other"),
         "encrypted": toggle("Encrypted swap", [("off", False), ("on", True)], False),
     }
+    # A tidy grid: one control a row, every label in a column of its own width (no label runs into
+    # the next control's buttons), the buttons lined up after it.
     for control in controls.values():
         control.style.button_width = "auto"
+        control.style.description_width = "17em"
+        control.layout.width = "100%"
+    # The two verdicts right under the controls (the figure repeats them under its grids).
+    verdict = W.HTML(layout=W.Layout(width="100%", margin="0.2em 0 0.4em 0"))
+    verdict.add_class("mktme-swap-verdict")
+
+    def render(path: str = "keyid0", flush: bool = False, frame: str = "other",
+               encrypted: bool = False) -> LessonFigure:
+        choose(path, PATHS, "swap path")
+        flag(flush, "flush (before swap-out)")
+        choose(frame, FRAMES, "frame (the swap-in frame)")
+        flag(encrypted, "encrypted (encrypted swap)")
+        r = swap_run(path, flush, frame, encrypted)
+        verdict.value = "<br>".join(f"<strong>{_html.escape(v)}</strong>" for v in _verdicts(r))
+        return _swap_figure(r)
+
     controls["path"].tooltips = [PATHS[p] for p in PATHS]
     controls["frame"].tooltips = [FRAMES[f] for f in FRAMES]
     telling = [
@@ -83,9 +111,12 @@ def swap_lab() -> LessonWidget:
         Telling("The page's own KeyID with encrypted swap: the page comes back, and no line of it is on the "
                 "device.", {"path": "page_keyid", "flush": True, "encrypted": True}),
     ]
-    return LessonWidget(render_swap_lab, controls, title="Swap lab", telling=telling,
-                        intro="swap alice's encrypted page out and back in; pick the path, the flush, the frame "
-                              "it comes back into and encrypted swap.")
+    lab = LessonWidget(render, controls, title="Swap lab", telling=telling,
+                       intro="swap alice's encrypted page out and back in; pick the path, the flush, the frame "
+                             "it comes back into and encrypted swap.")
+    heading, box, output = lab.container.children
+    lab.container.children = (heading, box, verdict, output)
+    return lab
 
 
 def render_swap_table(runs: list[SwapRun]) -> HTMLCard:

@@ -257,6 +257,26 @@ WIDGET_OVERFLOW = """() => {
         problems.push(`${name(w)}: <${el.tagName.toLowerCase()} class="${el.className}"> text does not fit `
                       + `its box (${el.scrollWidth} > ${el.clientWidth} px): "${short(el.textContent)}"`);
     }
+    // Run-together labels: two texts of the controls (labels, buttons, readouts; not the output) on one
+    // line whose drawn text overlaps or touches (< 2 px apart), e.g. "...swap-outSwap-in frame".
+    const runs = [];
+    const walker = document.createTreeWalker(w, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!n.textContent.trim() || !el || el.closest('.mktme-widget-output, select, option')) continue;
+      const range = document.createRange(); range.selectNodeContents(n);
+      const box = el.closest('.widget-label, .widget-readout, button, label, .widget-html-content') || el;
+      for (const r of range.getClientRects()) if (r.width > 0) runs.push({r, t: n.textContent, box});
+    }
+    for (let i = 0; i < runs.length; i++) for (let j = i + 1; j < runs.length; j++) {
+      const a = runs[i].r, b = runs[j].r;
+      if (runs[i].box === runs[j].box) continue;  // inline runs of one label touch by design
+      const sameLine = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > Math.min(a.height, b.height) / 2;
+      const gap = Math.max(a.left, b.left) - Math.min(a.right, b.right);
+      if (sameLine && gap < 2)
+        problems.push(`${name(w)}: labels run together (${gap.toFixed(1)} px apart): "${short(runs[i].t)}" / `
+                      + `"${short(runs[j].t)}"`);
+    }
     for (const sel of w.querySelectorAll('select')) {
       if (!sel.getClientRects().length) continue;
       const cs = getComputedStyle(sel);

@@ -12,12 +12,19 @@ lessons.toml this test opens the notebook in JupyterLab, runs all cells, and req
   ``mktme-widget-output`` area inside it within 10 s;
 - no text inside a widget is cut off at JupyterLab's width in the test (1280 px, left panel
   collapsed): no element's text is wider than its box, no dropdown option wider than the dropdown
-  (``lab_driver.WIDGET_OVERFLOW``).
+  (``lab_driver.WIDGET_OVERFLOW``), and no two labels of the controls run together (drawn text of
+  two labels/buttons/readouts on one line less than 2 px apart);
+- in JupyterLab Light and then JupyterLab Dark (switched in the same page with
+  ``apputils:change-theme``, issue 11): every visible text in widget views and HTML outputs has a
+  WCAG contrast of 4.5:1 (3:1 large) against its effective background, and every figure is opaque
+  with a light background of its own (``lab_driver.CONTRAST_PROBLEMS``).
 
-It saves ``artifacts/screenshots/<stem>.png`` per lesson. The fixtures
+It saves ``artifacts/screenshots/<stem>.png`` and ``artifacts/browser-screenshots/dark-<stem>.png``
+per lesson. The fixtures
 ``tests/fixtures/broken_widget.ipynb``, ``frozen_widget.ipynb`` and ``overflowing_widget.ipynb``
 prove that the same checking function fails on a widget that cannot render, on one that never
-redraws and on one whose text does not fit.
+redraws and on one whose text does not fit; ``runtogether_widget.ipynb`` on labels that run together
+and ``dark_unreadable.ipynb`` on text and a figure that vanish in the dark theme.
 
 Chromium comes from apt (``/usr/bin/chromium``, or set ``MKTME_CHROMIUM``); Playwright is
 only the driver. Never run ``playwright install``. Starting JupyterLab and Chromium lives in
@@ -262,3 +269,11 @@ def test_text_and_figures_that_vanish_in_the_dark_theme_fail_the_check(lab, page
     assert "dark theme: text \"grey widget label\"" in message
     assert "transparent pixel(s)" in message
     assert "light theme: text" not in message  # #444 on the light page is readable: only dark fails
+
+
+def test_labels_that_run_together_fail_the_check(lab, page):
+    with pytest.raises(AssertionError) as info:
+        check_notebook_in_browser(page, lab, "tests/fixtures/runtogether_widget.ipynb", dark=False)
+    message = str(info.value)
+    assert 'labels run together' in message and '"Flush before swap-out" / "Swap-in frame"' in message
+    assert "did not change" not in message and "text does not fit" not in message
