@@ -18,6 +18,7 @@ of squares, and nothing is a matplotlib ``Text``.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 import matplotlib
@@ -49,6 +50,18 @@ def _line_at(g: Glyphs, text: str, x: float, y_top: float, points: float, **font
     g.text(x, y_top + _TOP_TO_BASELINE_EM * points / 72, text, points, va="baseline", **font)
 
 
+@lru_cache(maxsize=1)
+def _byte_colours() -> np.ndarray:
+    """The 256 byte colours (cividis), RGBA rows indexed by byte value: looked up, not recomputed per grid."""
+    return matplotlib.colormaps[style.BYTE_CMAP](np.arange(256) / 255)
+
+
+@lru_cache(maxsize=256)
+def _hex_colour(byte: int) -> str:
+    """Black or white hex text on the square of ``byte`` (style.text_color_for, once per byte value)."""
+    return style.text_color_for(byte / 255)
+
+
 def _cells(ax: Inches, values: np.ndarray, width: int, left: float, top: float, cell_w: float,
            cell_h: float) -> None:
     """One filled square per byte, coloured by its value (cividis): what ``imshow`` drew, without an Axes."""
@@ -59,7 +72,7 @@ def _cells(ax: Inches, values: np.ndarray, width: int, left: float, top: float, 
     x1, y1 = x0 + cell_w, y0 + cell_h
     squares = np.stack([np.stack([x0, y0], 1), np.stack([x1, y0], 1), np.stack([x1, y1], 1),
                         np.stack([x0, y1], 1)], 1)
-    colours = matplotlib.colormaps[style.BYTE_CMAP](values.astype(float) / 255)
+    colours = _byte_colours()[values]
     # No anti-aliasing and no edges, so neighbouring squares meet without a seam, as imshow's pixels do.
     ax.add_artist(PolyCollection(squares, facecolors=colours, edgecolors="none", linewidths=0, antialiaseds=False,
                                  zorder=1))
@@ -160,7 +173,7 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
             for i, b in enumerate(data):
                 r, c = divmod(i, width)
                 g.text(left + (c + 0.5) * cell_w, y + (r + 0.5) * cell_h, f"{b:02x}", _MONO_PT["hex"], family="mono",
-                       ha="center", colour=style.text_color_for(b / 255))
+                       ha="center", colour=_hex_colour(b))
         if width == BLOCK:
             for r in range(LINE // BLOCK, nrows, LINE // BLOCK):  # a white rule between cache lines
                 ax.hlines([y + r * cell_h], left, x1, colors="white", linewidth=2.5)

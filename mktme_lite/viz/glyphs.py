@@ -15,7 +15,7 @@ ninety of them; as outlines (``TextPath``, cached) a whole figure's text costs a
 Two kinds of text, laid out the way each reads best:
 
 * ``family="mono"`` (hex, addresses, bit numbers) is placed character by character on a fixed
-  advance, from a cache of single glyphs: any string is cheap, and a column of hex lines up
+  advance, from a cache of single glyphs, into one outline per string: any string is cheap, and a column of hex lines up
   because every string's width is ``len(text)`` advances.
 * ``family="sans"`` (titles, labels, notes) is one outline per whole line, cached per string,
   so kerning is kept; its width is measured from the outline.
@@ -182,12 +182,18 @@ class Glyphs:
             p = _line(text, points, weight, slant)
             paths.append(Path(p.vertices + (x0, base), p.codes))
             return width
+        # One outline per string, not per character: a byte grid has a thousand characters, and every
+        # Path object costs more than placing its vertices.
         advance = mono_advance(points)
+        verts, codes = [], []
         for i, ch in enumerate(text):
             if ch != " ":
                 g = _glyph(ch, points, weight, slant)
                 if len(g.vertices):  # a control character has no outline
-                    paths.append(Path(g.vertices + (x0 + i * advance, base), g.codes))
+                    verts.append(g.vertices + (x0 + i * advance, base))
+                    codes.append(g.codes)
+        if verts:
+            paths.append(Path(np.concatenate(verts), np.concatenate(codes)))
         return width
 
     def draw(self, ax, zorder: float = 5) -> None:
