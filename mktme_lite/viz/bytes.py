@@ -11,15 +11,19 @@ One row of a grid is one 16-byte AES block, a white rule separates 64-byte cache
 block that differs from the first panel is framed *and* says "<- differs" (never colour alone).
 
 Speed matters here: the DRAM probe redraws a grid on every widget update (budget 100 ms). All its
-text is drawn by :class:`~mktme_lite.viz.glyphs.Glyphs` as cached outlines, everything sits on ONE
-axes whose data units are inches, and nothing is a matplotlib ``Text``.
+text is drawn by :class:`~mktme_lite.viz.glyphs.Glyphs` as cached outlines, everything is drawn straight
+on the figure in inches (:class:`~mktme_lite.viz.figure.Inches`, no Axes), the bytes are one collection
+of squares, and nothing is a matplotlib ``Text``.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Iterable, Sequence
 
+import matplotlib
 import numpy as np
+from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
 
 from .. import style
@@ -27,7 +31,7 @@ from ..dump import BLOCK, LINE, describe_bytes, differing_blocks, printable
 from ..errors import ParameterError
 from ..params import byteslike, flag, items, shown, whole
 from ..params import text as _text
-from .figure import LessonFigure, new_figure
+from .figure import Inches, LessonFigure, new_figure
 from .glyphs import Glyphs
 
 __all__ = ["bytes_figure", "line_changes", "MAX_FIGURE_BYTES"]
@@ -44,6 +48,34 @@ _TOP_TO_BASELINE_EM = 0.8  # the grid's titles, labels and notes sit this far be
 def _line_at(g: Glyphs, text: str, x: float, y_top: float, points: float, **font) -> None:
     """One line of sans text whose top is at ``y_top`` and left end at ``x`` (inches, y down)."""
     g.text(x, y_top + _TOP_TO_BASELINE_EM * points / 72, text, points, va="baseline", **font)
+
+
+@lru_cache(maxsize=1)
+def _byte_colours() -> np.ndarray:
+    """The 256 byte colours (cividis), RGBA rows indexed by byte value: looked up, not recomputed per grid."""
+    return matplotlib.colormaps[style.BYTE_CMAP](np.arange(256) / 255)
+
+
+@lru_cache(maxsize=256)
+def _hex_colour(byte: int) -> str:
+    """Black or white hex text on the square of ``byte`` (style.text_color_for, once per byte value)."""
+    return style.text_color_for(byte / 255)
+
+
+def _cells(ax: Inches, values: np.ndarray, width: int, left: float, top: float, cell_w: float,
+           cell_h: float) -> None:
+    """One filled square per byte, coloured by its value (cividis): what ``imshow`` drew, without an Axes."""
+    if not len(values):
+        return
+    r, c = np.divmod(np.arange(len(values)), width)
+    x0, y0 = left + c * cell_w, top + r * cell_h
+    x1, y1 = x0 + cell_w, y0 + cell_h
+    squares = np.stack([np.stack([x0, y0], 1), np.stack([x1, y0], 1), np.stack([x1, y1], 1),
+                        np.stack([x0, y1], 1)], 1)
+    colours = _byte_colours()[values]
+    # No anti-aliasing and no edges, so neighbouring squares meet without a seam, as imshow's pixels do.
+    ax.add_artist(PolyCollection(squares, facecolors=colours, edgecolors="none", linewidths=0, antialiaseds=False,
+                                 zorder=1))
 
 
 def _block_phrase(blocks: Sequence[int]) -> str:
@@ -111,8 +143,7 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
     fig_h = head + sum(label_h + r * cell_h + gap for r in rows) + heads_h + foot
     style.apply()
     fig = LessonFigure(figsize=(fig_w, fig_h))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_axis_off()
+    ax = Inches(fig, fig_h)  # no Axes: building one costs more than the whole grid (issue 10)
     g = Glyphs()
     if title:
         _line_at(g, title, 0.08, 0.1, 11, weight="bold")
@@ -126,11 +157,8 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
                 g.text(left + (c + 0.5) * cell_w, y + 0.07, f"{c:x}", _MONO_PT["label"], family="mono", ha="center")
             y += heads_h
         n = len(data)
-        grid = np.full(nrows * width, np.nan)
-        grid[:n] = np.frombuffer(data, dtype=np.uint8)
         x1, y1 = left + width * cell_w, y + nrows * cell_h
-        ax.imshow(grid.reshape(nrows, width), cmap=style.BYTE_CMAP, vmin=0, vmax=255, aspect="auto",
-                  interpolation="nearest", extent=(left, x1, y1, y))
+        _cells(ax, np.frombuffer(data, dtype=np.uint8), width, left, y, cell_w, cell_h)
         marked: list[int] = []
         if k in compared and len(data) == len(first) and width == BLOCK:
             marked = differing_blocks(first, data)
@@ -145,10 +173,10 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
             for i, b in enumerate(data):
                 r, c = divmod(i, width)
                 g.text(left + (c + 0.5) * cell_w, y + (r + 0.5) * cell_h, f"{b:02x}", _MONO_PT["hex"], family="mono",
-                       ha="center", colour=style.text_color_for(b / 255))
+                       ha="center", colour=_hex_colour(b))
         if width == BLOCK:
             for r in range(LINE // BLOCK, nrows, LINE // BLOCK):  # a white rule between cache lines
-                ax.plot([left, x1], [y + r * cell_h] * 2, color="white", linewidth=2.5)
+                ax.hlines([y + r * cell_h], left, x1, colors="white", linewidth=2.5)
             for blk in marked:  # a dashed frame + words, never colour alone
                 ax.add_artist(Rectangle((left - 0.02, y + blk * cell_h + 0.015), width * cell_w + 0.04,
                                         cell_h - 0.03, fill=False, edgecolor=style.OKABE_ITO["vermillion"],
@@ -162,8 +190,6 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
         _line_at(g, line, 0.08, y + 0.04 + 0.18 * i, 8, weight="bold" if i == 0 else "normal",
                  slant="normal" if i == 0 else "italic")
     g.draw(ax)
-    ax.set_xlim(0, fig_w)
-    ax.set_ylim(fig_h, 0)
     fig.mktme_alt = (
         (f"{title}. " if title else "")
         + f"{len(panels)} byte grid(s), {width} bytes per row, starting at address "

@@ -179,7 +179,7 @@ class Inches:
         self.fig.add_artist(artist)
         return artist
 
-    add_patch = add_artist
+    add_patch = add_collection = add_artist
 
     def vlines(self, xs, y0, y1, colors, linewidth, zorder=0):
         self.add_artist(LineCollection([[(x, y0), (x, y1)] for x in xs], colors=colors, linewidths=linewidth,

@@ -15,7 +15,7 @@ ninety of them; as outlines (``TextPath``, cached) a whole figure's text costs a
 Two kinds of text, laid out the way each reads best:
 
 * ``family="mono"`` (hex, addresses, bit numbers) is placed character by character on a fixed
-  advance, from a cache of single glyphs: any string is cheap, and a column of hex lines up
+  advance, from a cache of single glyphs, into one outline per string: any string is cheap, and a column of hex lines up
   because every string's width is ``len(text)`` advances.
 * ``family="sans"`` (titles, labels, notes) is one outline per whole line, cached per string,
   so kerning is kept; its width is measured from the outline.
@@ -28,7 +28,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from matplotlib.font_manager import FontProperties
+import numpy as np
+from matplotlib.font_manager import FontProperties, findfont, get_font
+from matplotlib.ft2font import Kerning, LoadFlags
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path
 from matplotlib.textpath import TextPath
@@ -73,20 +75,64 @@ def _digit_middle(family: str, points: float) -> float:
     return TextPath((0, 0), "0", size=points / 72, prop=_font(family, "normal", "normal")).get_extents().y1 / 2
 
 
+#: Sans outlines are laid out at this size (points at 72 dpi, as matplotlib's TextPath does) and scaled.
+_SCALE = 100.0
+
+
+def _sans_font(weight: str, slant: str):
+    font = get_font(findfont(_font("sans", weight, slant)))
+    font.set_size(_SCALE, 72)  # the font object is shared with the renderer: set the size every time
+    return font
+
+
+@lru_cache(maxsize=None)
+def _sans_glyph(ch: str, weight: str, slant: str):
+    """One sans character at :data:`_SCALE` points, y up: (glyph index, advance, vertices, codes, rightmost x)."""
+    font = _sans_font(weight, slant)
+    glyph = font.load_char(ord(ch), flags=LoadFlags.NO_HINTING)
+    verts, codes = font.get_path()
+    verts = np.asarray(verts, dtype=float).reshape(-1, 2)
+    right = float(verts[:, 0].max()) if len(verts) else 0.0
+    return font.get_char_index(ord(ch)), glyph.linearHoriAdvance / 65536, verts, np.asarray(codes), right
+
+
+@lru_cache(maxsize=None)
+def _kerning(left: int, right: int, weight: str, slant: str) -> float:
+    return _sans_font(weight, slant).get_kerning(left, right, Kerning.DEFAULT) / 64
+
+
+def _sans_layout(text: str, weight: str, slant: str):
+    """``text`` laid out from cached single glyphs with the font's kerning, at :data:`_SCALE` points:
+    (vertices, codes, rightmost x). The same outline as ``TextPath`` (within 0.01 pt), in a
+    twentieth of the time: a new string costs no outline layout (benchmarks/README.md, issue 10)."""
+    x, prev, verts, codes, right = 0.0, None, [], [], 0.0
+    for ch in text:
+        index, advance, v, c, rx = _sans_glyph(ch, weight, slant)
+        if prev is not None:
+            x += _kerning(prev, index, weight, slant)
+        if len(v):
+            verts.append(v + (x, 0.0))
+            codes.append(c)
+            right = max(right, x + rx)
+        x, prev = x + advance, index
+    if not verts:
+        return np.empty((0, 2)), np.empty(0, dtype=np.uint8), 0.0
+    return np.concatenate(verts), np.concatenate(codes), right
+
+
 @lru_cache(maxsize=1024)
 def _line(text: str, points: float, weight: str, slant: str) -> Path:
     """A whole line of sans text as one outline, in inches, y down (cached: widget titles repeat)."""
-    return TextPath((0, 0), text, size=points / 72, prop=_font("sans", weight, slant)).transformed(_FLIP)
+    verts, codes, _ = _sans_layout(text, weight, slant)
+    return Path(verts * (points / 72 / _SCALE, -points / 72 / _SCALE), codes)
 
 
 @lru_cache(maxsize=1024)
 def _sans_width(text: str, points: float, weight: str, slant: str) -> float:
     # Spaces count as wide as an "n": the budget figure's labels were laid out with this width.
-    # The rightmost vertex, not Path.get_extents(): that walks every Bezier segment in Python (5-50 ms
-    # for one line, paid by every new string a widget draws); a glyph's rightmost point is an on-curve
-    # vertex in DejaVu Sans, so both give the same width (benchmarks/bench_browser.py, widget speed).
-    return float(TextPath((0, 0), text.replace(" ", "n"), size=points / 72,
-                          prop=_font("sans", weight, slant)).vertices[:, 0].max())
+    # The rightmost vertex, not Path.get_extents() (that walks every Bezier segment in Python); a
+    # glyph's rightmost point is an on-curve vertex in DejaVu Sans, so both give the same width.
+    return _sans_layout(text.replace(" ", "n"), weight, slant)[2] * points / 72 / _SCALE
 
 
 def _check(family: str, ha: str, va: str, text: object) -> None:
@@ -136,12 +182,18 @@ class Glyphs:
             p = _line(text, points, weight, slant)
             paths.append(Path(p.vertices + (x0, base), p.codes))
             return width
+        # One outline per string, not per character: a byte grid has a thousand characters, and every
+        # Path object costs more than placing its vertices.
         advance = mono_advance(points)
+        verts, codes = [], []
         for i, ch in enumerate(text):
             if ch != " ":
                 g = _glyph(ch, points, weight, slant)
                 if len(g.vertices):  # a control character has no outline
-                    paths.append(Path(g.vertices + (x0 + i * advance, base), g.codes))
+                    verts.append(g.vertices + (x0 + i * advance, base))
+                    codes.append(g.codes)
+        if verts:
+            paths.append(Path(np.concatenate(verts), np.concatenate(codes)))
         return width
 
     def draw(self, ax, zorder: float = 5) -> None:

@@ -45,6 +45,7 @@ from ..scenarios.multi_key import (
     pconfig_run,
 )
 from ..viz import HTMLCard, LessonFigure
+from ..viz.figure import Inches
 from ..viz.glyphs import Glyphs
 from ..viz.tables import Cell, table
 from . import LessonWidget, Telling, dropdown, slider
@@ -96,10 +97,7 @@ def render_keyid_budget(phys_bits: int = 46, keyid_bits: int = 6, max_keyid_bits
     style.apply()
     fig_w, fig_h = 9.0, 4.09
     fig = LessonFigure(figsize=(fig_w, fig_h))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_axis_off()
-    ax.set_xlim(0, fig_w)
-    ax.set_ylim(fig_h, 0)  # inches, y grows downwards
+    ax = Inches(fig, fig_h)  # inches, y grows downwards; no Axes (building one cost a third of a redraw)
     g = Glyphs()
     left, right = 0.35, fig_w - 0.35
     cell = (right - left) / phys_bits

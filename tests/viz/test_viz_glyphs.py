@@ -81,7 +81,7 @@ def test_outlines_are_cached_and_reused():
     assert glyphs._glyph.cache_info().currsize == 2  # one outline per distinct character
     assert glyphs._glyph.cache_info().hits == 10
     assert glyphs._line.cache_info().currsize == 1 and glyphs._line.cache_info().hits == 2
-    assert len(g.paths["black"]) == 3 * (4 + 1)
+    assert len(g.paths["black"]) == 3 * (1 + 1)  # one outline per line of text, mono or sans
 
 
 def test_one_patch_per_colour_and_draw_forgets():

@@ -7,15 +7,21 @@ import pytest
 def shapes_past_the_edge(fig, margin: float = 0.02) -> list[float]:
     """Right edges (inches) of the shapes and text outlines drawn past ``fig``'s right edge.
 
-    Widget figures draw their text as outlines (viz.glyphs) on an axes whose data units are inches,
+    Widget figures draw their text as outlines (viz.glyphs) straight on the figure in inches (or on an axes whose data units are inches),
     and matplotlib clips what runs off the figure without a word: this measures them instead."""
+    from matplotlib.patches import Patch
+
     width = fig.get_size_inches()[0]
+    fig.canvas.draw()  # fixes the axes' limits, so every transform below is final
+    shapes = [a for a in fig.artists if isinstance(a, Patch)]  # drawn on the figure in inches (viz.figure.Inches)
+    shapes += [p for ax in fig.axes for p in ax.patches]
     over = []
-    for ax in fig.axes:
-        for patch in ax.patches:
-            verts = patch.get_path().vertices
-            if len(verts) and patch.get_transform() == ax.transData and verts[:, 0].max() > width - margin:
-                over.append(round(float(verts[:, 0].max()), 2))
+    for patch in shapes:
+        verts = patch.get_path().vertices
+        if len(verts):
+            right = float(patch.get_transform().transform(verts)[:, 0].max()) / fig.dpi
+            if right > width - margin:
+                over.append(round(right, 2))
     return over
 
 
