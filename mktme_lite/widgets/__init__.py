@@ -131,7 +131,7 @@ def error_bundle(message: str, *, bug: bool = False) -> tuple[dict, dict]:
     head = "This is a bug in the widget, please report it:" if bug else "Cannot draw this:"
     body = html.escape(message)
     html_text = (f"<div class='mktme-widget-error' role='alert' style='border-left:5px solid #D55E00;"
-                 f"padding:0.4em 0.8em;background:#fff8f0'><strong>⚠ {head}</strong> {body}</div>")
+                 f"padding:0.4em 0.8em;background:#fff8f0;color:#222'><strong>⚠ {head}</strong> {body}</div>")
     return {"text/html": html_text, "text/plain": f"⚠ {head} {message}"}, {}
 
 
