@@ -26,6 +26,8 @@ of a digit is at ``y``), ``bottom`` or ``baseline``.
 
 from __future__ import annotations
 
+import unicodedata
+
 from functools import lru_cache
 
 import numpy as np
@@ -90,7 +92,10 @@ def _sans_glyph(ch: str, weight: str, slant: str):
     """One sans character at :data:`_SCALE` points, y up: (glyph index, advance, vertices, codes, rightmost x)."""
     font = _sans_font(weight, slant)
     glyph = font.load_char(ord(ch), flags=LoadFlags.NO_HINTING)
-    verts, codes = font.get_path()
+    try:
+        verts, codes = font.get_path()
+    except RuntimeError:  # a format character (U+200B, ...) loads no outline: it draws as nothing
+        verts, codes = np.empty((0, 2)), np.empty(0, dtype=np.uint8)
     verts = np.asarray(verts, dtype=float).reshape(-1, 2)
     right = float(verts[:, 0].max()) if len(verts) else 0.0
     return font.get_char_index(ord(ch)), glyph.linearHoriAdvance / 65536, verts, np.asarray(codes), right
@@ -144,6 +149,10 @@ def _check(family: str, ha: str, va: str, text: object) -> None:
         raise ParameterError(f"unknown vertical anchor va={va!r}; choose one of {', '.join(_VA)}")
     if not isinstance(text, str) or "\n" in text:
         raise ParameterError(f"figure text must be one line of str; got {text!r:.40}: draw each line on its own")
+    for i, ch in enumerate(text):
+        if unicodedata.category(ch) == "Cc":
+            raise ParameterError(f"character {i + 1} of the figure text ({ascii(ch)}) is a control character, "
+                                 "which no font draws; delete it (printable text, one line, is allowed)")
 
 
 def text_width(text: str, points: float, *, family: str = "sans", weight: str = "normal",

@@ -103,7 +103,8 @@ def test_no_test_target_reads_my_work():
     """`make -n` prints every command a target would run: none of the test, sync or exercise
     targets names my-work/ (only `my-work` and `lab` do), and git ignores the folder."""
     for target in ("test", "test-unit", "test-notebooks", "test-stripped", "test-exercises",
-                   "test-sync", "test-browser", "exercises", "sync", "html"):
+                   "test-sync", "test-browser", "exercises", "sync", "book", "test-book",
+                   "check-env", "bench"):
         proc = subprocess.run(["make", "-n", "-C", str(ROOT), "--no-print-directory", target],
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
