@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -75,6 +76,23 @@ def mono_advance(points: float) -> float:
 def _digit_middle(family: str, points: float) -> float:
     """Half the height of a digit at ``points``, in inches: where ``va="center"`` puts ``y``."""
     return TextPath((0, 0), "0", size=points / 72, prop=_font(family, "normal", "normal")).get_extents().y1 / 2
+
+
+@lru_cache(maxsize=None)
+def _hex_table(points: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The outlines of all 256 two-digit labels ``00`` .. ``ff`` in mono at ``points``, each from its
+    left baseline, inches, y down: (vertices, codes, start, count), one ragged table for a gather."""
+    advance = mono_advance(points)
+    verts, codes, start, count, n = [], [], [], [], 0
+    for value in range(256):
+        pair = [_glyph(ch, points, "normal", "normal") for ch in f"{value:02x}"]
+        v = np.concatenate([pair[0].vertices, pair[1].vertices + (advance, 0.0)])
+        verts.append(v)
+        codes.append(np.concatenate([pair[0].codes, pair[1].codes]))
+        start.append(n)
+        count.append(len(v))
+        n += len(v)
+    return np.concatenate(verts), np.concatenate(codes), np.asarray(start), np.asarray(count)
 
 
 #: Sans outlines are laid out at this size (points at 72 dpi, as matplotlib's TextPath does) and scaled.
@@ -204,6 +222,29 @@ class Glyphs:
         if verts:
             paths.append(Path(np.concatenate(verts), np.concatenate(codes)))
         return width
+
+    def hex_bytes(self, x: np.ndarray, y: np.ndarray, values: np.ndarray, points: float,
+                  colours: Sequence[str]) -> None:
+        """Byte ``values[i]`` as two mono hex digits centred at (``x[i]``, ``y[i]``) (inches, y down), in
+        ``colours[value]``: a byte grid's labels in one numpy gather, not a :meth:`text` call per byte
+        (a 384-byte figure spent two thirds of its build in those calls; benchmarks/README.md, issue 10).
+        The outlines are the ones :meth:`text` would place, vertex for vertex."""
+        values = np.asarray(values, dtype=np.intp)
+        if not len(values):
+            return
+        if len(colours) != 256:
+            raise ParameterError(f"hex_bytes needs one colour per byte value (256); got {len(colours)}")
+        table, table_codes, start, count = _hex_table(points)
+        left = np.asarray(x, dtype=float) - mono_advance(points)  # two characters, centred
+        base = np.asarray(y, dtype=float) + _digit_middle("mono", points)
+        shade = np.asarray(colours, dtype=object)[values]
+        for colour in dict.fromkeys(shade):
+            pick = shade == colour
+            v, n = values[pick], count[values[pick]]
+            first = np.repeat(np.cumsum(n) - n, n)
+            rows = np.arange(n.sum()) - first + np.repeat(start[v], n)
+            offsets = np.repeat(np.stack([left[pick], base[pick]], 1), n, axis=0)
+            self.paths.setdefault(colour, []).append(Path(table[rows] + offsets, table_codes[rows]))
 
     def draw(self, ax, zorder: float = 5) -> None:
         """Add the collected text to ``ax``, above the figure's shapes, and forget it."""
