@@ -349,25 +349,32 @@ class LessonWidget:
         """Draw one not-yet-cached neighbour setting into the cache; False when there is none left.
 
         Leaves the widget's own state (``last_status``, ``last_ms``, the output) as it was: what the
-        learner sees is the current setting, drawn by :meth:`update`. Never evicts: it stops when the
-        cache is full."""
+        learner sees is the current setting, drawn by :meth:`update`. A full cache drops its least
+        recently used setting, never the current one or a neighbour; when the neighbours alone would
+        overflow the cache, it draws only as many as fit."""
         if not self.cache:
             return False
-        for params in self.neighbours():
-            key = _cache_key(params)
+        current = _cache_key(self.params())
+        neighbours = [(p, _cache_key(p)) for p in self.neighbours()]
+        keep = {current, *(k for _, k in neighbours)}
+        for params, key in neighbours:
             if key is None or key in self._cache:
                 continue
             if len(self._cache) >= self.cache:
-                return False
+                spare = next((k for k in self._cache if k not in keep), None)
+                if spare is None:
+                    return False
+                del self._cache[spare]
             saved = (self.last_status, self.last_message, self.last_ms, self._rendered_at)
             try:
                 value = self.view(params)
                 if self.last_status != "bug":
                     self._cache[key] = (value, self.last_status, self.last_message)
-                    self._cache.move_to_end(key, last=False)  # the oldest: the first to go
                     self.prefetched += 1
             finally:
                 self.last_status, self.last_message, self.last_ms, self._rendered_at = saved
+            if current in self._cache:
+                self._cache.move_to_end(current)  # what the learner sees stays the newest
             return True
         return False
 

@@ -58,12 +58,24 @@ def test_a_prefetched_move_is_a_cache_hit_and_the_state_is_untouched():
     assert len(calls) == drawn + 1
 
 
-def test_prefetch_never_evicts_and_an_uncached_widget_never_draws_ahead():
+def test_a_full_cache_drops_old_settings_never_the_current_one_and_uncached_widgets_never_draw_ahead():
     w, calls = _counting_widget(cache=3)
     w.update()
     while w.prefetch_step():
         pass
-    assert len(w._cache) == 3
+    assert len(w._cache) == 3 and w.prefetched == 2  # 6 neighbours do not fit: the current + 2
+    assert ("n", "int", 5) in next(reversed(w._cache))  # the current setting is the newest
+    roomy, _ = _counting_widget(cache=8)
+    roomy.update()
+    for n in (0, 1, 9):  # three settings the learner visited, far from where they are now
+        roomy.set(n=n)
+    roomy.set(n=5)
+    while roomy.prefetch_step():
+        pass
+    keys = list(roomy._cache)
+    assert len(keys) == 8 and all(len(roomy.neighbours()) == 6 for _ in [0])
+    visited_far = [k for k in keys if dict((a, c) for a, _, c in k)["n"] in (0, 1, 9)]
+    assert len(visited_far) == 1, visited_far  # the two oldest far settings made room for neighbours
     plain, calls2 = _counting_widget(cache=0)
     plain.update()
     assert plain.prefetch_step() is False and len(calls2) == 1
