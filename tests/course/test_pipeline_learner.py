@@ -26,7 +26,8 @@ LEARNER = mx.LEARNER_DIR
 #: The parts of the repository a make target reads (copied with their times, so the .venv stamp
 #: stays newer than pyproject.toml and make does not reinstall).
 TREE = ["Makefile", "pyproject.toml", "lessons.toml", "README.md", "conftest.py", ".gitignore",
-        "tools", "notebooks", "solutions", "exercises", "quizzes", "tests/nbval-sanitize.cfg"]
+        "tools", "notebooks", "solutions", "exercises", "quizzes", "tests/nbval-sanitize.cfg",
+        "docs/instructor.md"]
 EDIT = "# my own answer, typed by the learner"
 
 
