@@ -355,6 +355,7 @@ def region_selfchecks(root: Path) -> str:
             asked = where.get((les.stem, q.id)) or ["not asked in any notebook"]
             right = q.options[q.answer]
             out.append(f"{n}. **`{q.id}`** ({'; '.join(asked)}): {md_inline(q.question)}")
+            out.append("")
             out.append(f"   **Answer {LETTERS[q.answer]}: {md_inline(right.text)}.** {md_inline(right.why)} "
                        f"{md_inline(q.explanation)}")
             out.append("   <details><summary>Why the other options are wrong</summary>")
