@@ -384,7 +384,8 @@ def region_answers(root: Path) -> str:
         exs = exercises(nb)
         if not exs:
             raise GuideError(f"solutions/{les.stem}.ipynb has no '## Exercise N — title (M min)' heading")
-        out += [f"#### Lesson {les.number} — {les.title} ([solutions/{les.stem}.ipynb](../solutions/{les.stem}.ipynb))", ""]
+        link = f"[solutions/{les.stem}.ipynb](../solutions/{les.stem}.ipynb)"
+        out += [f"#### Lesson {les.number} — {les.title} ({link})", ""]
         for ex in exs:
             mins = f" ({ex['minutes']} min)" if ex["minutes"] is not None else ""
             out.append(f"**Exercise {ex['number']} — {ex['title']}{mins}** "

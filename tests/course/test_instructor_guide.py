@@ -210,7 +210,8 @@ def test_check_fails_when_a_source_changes(tmp_path, cached, capsys):
     (lambda t: t.replace("<!-- generated:answers:end -->", ""), "never closed"),
     (lambda t: t.replace("<!-- generated:times:start -->\n", "").replace("<!-- generated:times:end -->\n", ""),
      "missing region(s) times"),
-    (lambda t: t + "\n<!-- generated:nonsense:start -->\n<!-- generated:nonsense:end -->\n", "unknown region 'nonsense'"),
+    (lambda t: t + "\n<!-- generated:nonsense:start -->\n<!-- generated:nonsense:end -->\n",
+     "unknown region 'nonsense'"),
     (lambda t: t + "\n<!-- generated:times:start -->\n<!-- generated:times:end -->\n", "appears twice"),
 ])
 def test_broken_markers_are_refused_with_a_reason(tmp_path, capsys, damage, words):
@@ -228,7 +229,8 @@ def test_a_missing_guide_is_refused(tmp_path, capsys):
 
 
 def test_link_checker_catches_bad_links(text):
-    bad = (text.replace("(id `4`)](../solutions/04_cache_incoherence.ipynb)", "(id `99`)](../solutions/04_cache_incoherence.ipynb)", 1)
+    target = "](../solutions/04_cache_incoherence.ipynb)"
+    bad = (text.replace(f"(id `4`){target}", f"(id `99`){target}", 1)
            + "\n[solutions/09_none.ipynb, cell 1 (id `0`)](../solutions/09_none.ipynb)\n[x](../nowhere.md)\n")
     problems = link_problems(bad)
     assert any("has id '4'" in p for p in problems)
@@ -245,7 +247,8 @@ def test_answer_cell_checker_catches_a_cell_without_a_solution(text):
 
 
 def test_coverage_checker_catches_a_missing_question_and_exercise(text):
-    bad = text.replace("**`twist`**", "**`gone`**").replace("**Exercise 2 — read a stolen swap disk", "**Exercise 2 — gone")
+    bad = (text.replace("**`twist`**", "**`gone`**")
+           .replace("**Exercise 2 — read a stolen swap disk", "**Exercise 2 — gone"))
     problems = coverage_problems(bad)
     assert any("05_swap/twist" in p for p in problems)
     assert any("exercise 05-2" in p for p in problems)
