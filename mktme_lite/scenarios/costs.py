@@ -30,8 +30,16 @@ Modelling choices (the lesson names them): the workloads are a few pages long, s
 a ratio, not a time; every design's policy is Kirill Shutemov's core series
 (``Policy.core_series()``: clflush on every KeyID change) with only the direct map changed; MKTME
 designs put *all* anonymous memory on one KeyID, as the PATCHv4 measurement did; ``memfd_secret``
-moves only the workload's secret pages; XPFO flushes at once on every unmap (the v6-v8 series'
-"flush everything everywhere"; the deferred-flush variants are reference points only).
+moves only the workload's secret pages; XPFO flushes at once on every unmap, on every CPU (Tycho
+Andersen's v6 cover, 7 Sep 2017: "we're always flushing everything everywhere"; the deferred-flush
+variants of v7-v9 are reference points only); TME's key is on in every design, the undefended one
+too; direct-map large-page splits are not counted; the kernel-build mix is a toy of a few pages,
+with none of a real build's page-cache copies, pipes or copy-on-write faults.
+
+Which time a measurement is: every XPFO slowdown the covers give is *system* time ("I measured
+system time for parallel make", XPFO RFC v7 cover), so :func:`reference_points` sets it beside the
+model's kernel time alone (``user_share`` 0 in costs.toml); the MKTME PATCHv4 figure is elapsed
+time, set beside the whole-run estimate.
 
 Speed: a workload run costs 0.1-0.5 s (every fault zeroes a page through the XTS model), so runs
 are cached per (design, workload, seed); pricing a cached run is arithmetic (microseconds).

@@ -5,7 +5,7 @@ How a lesson or a widget calls them (the numbers come from mktme_lite.scenarios.
 
     from mktme_lite import viz
     viz.overhead_bars([("none", 1.0, "", "none"), ("xpfo", 2.28, "", "XPO")],
-                      title="Kernel-build mix, 96 CPUs", references=[("XPFO v7, measured", 26.37)])
+                      title="Kernel-build mix, 96 CPUs", references=[("MKTME PATCHv4, measured (elapsed)", 1.205)])
     viz.security_grid(["none", "xpfo"], ["ret2dir", "stray read"],
                       [[("PAYLOAD USED", False), ("PLAINTEXT", False)], [("oops", True), ("oops", True)]])
 

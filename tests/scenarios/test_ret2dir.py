@@ -43,10 +43,17 @@ def test_xpfo_removes_the_alias_and_memfd_secret_only_for_secret_pages():
 def test_who_reads_alice_s_secret():
     assert set(M.protects("stray_read")) == {"keyid0", "per_keyid", "unmapped", "xpfo", "memfd_secret"}
     assert {r.design for r in M.rows if r["stray_read"].word == "PLAINTEXT"} == {"none", "rekey"}
+    # a pure read primitive: only the direct maps the design keeps
     leaks = {r.design for r in M.rows if r["kernel_read"].word == "PLAINTEXT"}
-    assert leaks == {"none", "per_keyid", "rekey", "xpfo"}
-    assert "get_user_pages() + kmap()" in M.cell("xpfo", "kernel_read").detail
+    assert leaks == {"none", "per_keyid", "rekey"}
     assert "KeyID-1 direct map" in M.cell("per_keyid", "kernel_read").detail
+    assert M.cell("xpfo", "kernel_read").word == M.cell("memfd_secret", "kernel_read").word == "refused"
+    assert "get_user_pages" not in M.cell("xpfo", "kernel_read").detail
+    # kernel code calling gup + kmap: the secret leaks exactly where gup works on the page
+    gup_leaks = {r.design for r in M.rows if r["kernel_gup"].word == "PLAINTEXT"}
+    assert gup_leaks == {"none", "per_keyid", "rekey", "xpfo"}
+    assert "get_user_pages() + kmap()" in M.cell("xpfo", "kernel_gup").detail
+    assert gup_leaks == {r.design for r in M.rows if r["gup_secret"].word == "works"}
     assert set(M.protects("cold_boot")) == set(costs.DESIGNS)  # TME's key covers DRAM for everyone
 
 
@@ -59,9 +66,12 @@ def test_what_still_works():
 def test_andy_s_verdict_cell_by_cell():
     v = {c.threat: c for c in ret2dir.andy_verdict(M)}
     assert v["ret2dir"].mktme == () and v["ret2dir"].xpo == {"xpfo": True, "memfd_secret": False}
-    assert v["kernel_read"].holds and not v["kernel_read"].holds_for["xpfo"]
+    assert v["kernel_read"].holds and v["kernel_read"].holds_for["xpfo"]
+    assert v["kernel_gup"].holds and not v["kernel_gup"].holds_for["xpfo"]
     assert all(c.holds_for["memfd_secret"] for c in v.values())
     assert "adds nothing" in v["cold_boot"].sentence
+    # vacuous where MKTME gives nothing: ret2dir (no MKTME design stops it) and cold boot (every design does)
+    assert [t for t, c in v.items() if c.vacuous] == ["ret2dir", "cold_boot"]
 
 
 def test_the_verdict_can_fail():
@@ -76,7 +86,8 @@ def test_cheapest_design_for_a_requirement():
     assert ret2dir.cheapest_meeting(("stray_read", "gup_ordinary"), est) == "memfd_secret"
     assert ret2dir.cheapest_meeting(("stray_read", "gup_secret"), est) == "per_keyid"
     assert ret2dir.cheapest_meeting("ret2dir", est) == "xpfo"
-    assert ret2dir.cheapest_meeting(("ret2dir", "kernel_read"), est) is None
+    assert ret2dir.cheapest_meeting(("ret2dir", "kernel_read"), est) == "xpfo"
+    assert ret2dir.cheapest_meeting(("ret2dir", "kernel_gup"), est) is None
 
 
 @pytest.mark.parametrize("call, words", [
