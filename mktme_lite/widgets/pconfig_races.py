@@ -94,6 +94,25 @@ class _RaceExplorer(LessonWidget):
         if not self._refilling:
             super().update(change)
 
+    def neighbours(self, params=None):
+        """One move away, as the refilling controls make it: the step two either way; another group
+        (replayed to its end); another scope or the next scenario (group 0, to its end)."""
+        base = dict(self.params() if params is None else params)
+        try:
+            name, scope, ex, group = _case(base["scenario"], base["scope"], base["group"])
+            steps = [v for _, v in _step_options(name, scope, group)]
+        except Exception:  # an unreachable setting: nothing to draw ahead
+            return []
+        here = steps.index(base["step"]) if base["step"] in steps else len(steps) - 1
+        found = [{**base, "step": steps[i]} for i in (here + 1, here - 1, here + 2, here - 2)
+                 if 0 <= i < len(steps)]
+        found += [{**base, "group": g, "step": END} for g in (group + 1, group - 1) if 0 <= g < len(ex.groups)]
+        found += [{**base, "scope": s, "group": 0, "step": END} for s in KEYTABLE_SCOPES if s != scope]
+        names = list(SCENARIOS)
+        found += [{**base, "scenario": names[i], "group": 0, "step": END}
+                  for i in (names.index(name) + 1, names.index(name) - 1) if 0 <= i < len(names)]
+        return [f for f in found if f != base]
+
     def _refill_groups(self, change=None) -> None:
         c = self.controls
         self._refilling += 1
@@ -155,6 +174,6 @@ def race_explorer() -> LessonWidget:
                 {"scenario": "rotate_safe_retry", "scope": "platform",
                  "group": next(i for i, g in enumerate(retry.groups) if not g.ok)}),
     ]
-    return _RaceExplorer(controls, title="Race explorer", telling=telling,
+    return _RaceExplorer(controls, title="Race explorer", telling=telling, cache=64,
                          intro="pick a scenario and a key-table scope to see how every interleaving ends; pick an "
                                "outcome group and move the step slider to replay one interleaving of it.")

@@ -122,3 +122,19 @@ def test_the_dram_probe_draws_its_neighbours_ahead():
     w.update()
     assert w.prefetch_step() is True and w.prefetched == 1
     assert w.last_status == "ok"
+
+
+def test_the_race_explorer_draws_ahead_the_settings_its_refilling_controls_reach():
+    from mktme_lite.widgets import pconfig_races as pr
+
+    w = pr.race_explorer()
+    w.update()
+    got = w.neighbours()
+    assert got, "nothing to draw ahead"
+    for params in got:  # every guess is a setting the controls can show: it draws, no error card
+        assert pr.render_race_explorer(**params).mktme_alt
+    w.set(scope="writer")  # the refill puts group 0 at its end: the guess was exactly that
+    assert {"scenario": "rotate_unsafe", "scope": "writer", "group": 0, "step": pr.END} in got
+    assert w.params() == {"scenario": "rotate_unsafe", "scope": "writer", "group": 0, "step": pr.END}
+    before = w.prefetched
+    assert w.prefetch_step() and w.prefetched == before + 1
