@@ -136,7 +136,8 @@ def _options(scenario: str) -> list[tuple[str, int]]:
 
 def cache_stepper() -> LessonWidget:
     """The cache stepper widget (lesson 04): a scenario, a step slider with back/forward buttons,
-    and a "predict before you step" mode."""
+    and a "predict before you step" mode. "Your prediction" is enabled only where it changes the
+    picture (predict mode, a step with a read), "◀ step back" and "step ▶" only away from their end."""
     controls = {
         "scenario": dropdown("Scenario", [(t, name) for name, (t, *_rest) in STEPPER_SCENARIOS.items()], "c5"),
         "step": slider("Step", _options("c5"), 2),
@@ -184,6 +185,23 @@ def cache_stepper() -> LessonWidget:
 
     back.on_click(move(-1))
     forward.on_click(move(+1))
+
+    # A control that would change nothing is disabled, so it looks inert: the prediction outside predict
+    # mode or on a step without a read (the picture ignores it there), the step buttons at the ends.
+    def enable(_change=None):
+        scenario, step = controls["scenario"].value, controls["step"].value
+        values = [v for _, v in controls["step"].options]
+        reads = stepper(scenario).at(step).read is not None
+        controls["prediction"].disabled = not (controls["mode"].value == "predict" and reads)
+        controls["prediction"].tooltip = ("what you think this step's read returns" if reads else
+                                          "this step has no read" if controls["mode"].value == "predict" else
+                                          "switch Mode to 'predict before you step' to predict")
+        back.disabled = step == values[0]
+        forward.disabled = step == values[-1]
+
+    for name in ("scenario", "step", "mode"):
+        controls[name].observe(enable, names="value")
+    enable()
     heading, box, output = w.container.children
     w.container.children = (heading, box, W.HBox([back, forward]), output)
     w.buttons = (back, forward)

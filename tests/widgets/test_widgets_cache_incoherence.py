@@ -134,6 +134,38 @@ def test_buttons_step_forwards_and_backwards(widget):
     assert widget.last_status == "ok"
 
 
+def test_controls_that_would_change_nothing_are_disabled(widget):
+    """Finding 4: "Your prediction" outside predict mode, and "◀ step back" at step 0, change nothing, so
+    the widget rightly sends no new picture (the browser bench waited in vain for one); they are now
+    disabled there, and every control left enabled redraws when moved."""
+    widget.update()
+    prediction, (back, forward) = widget.controls["prediction"], widget.buttons
+    assert widget.controls["mode"].value == "show" and prediction.disabled
+    seen = widget.output.value
+    widget.set(prediction="zeros")  # the picture ignores a prediction in show mode: nothing to redraw
+    assert widget.output.value == seen
+    widget.set(step=0)
+    assert back.disabled and not forward.disabled
+    seen = widget.output.value
+    back.click()
+    assert widget.controls["step"].value == 0 and widget.output.value == seen
+    widget.set(step=len(inc.stepper("c5")))
+    assert forward.disabled and not back.disabled
+    widget.set(mode="predict")
+    for step in range(len(inc.stepper("c5")) + 1):
+        widget.set(step=step)
+        has_read = inc.stepper("c5").at(step).read is not None
+        assert prediction.disabled == (not has_read)
+        assert back.disabled == (step == 0) and forward.disabled == (step == len(inc.stepper("c5")))
+        if has_read:  # enabled: every change of the prediction redraws
+            for guess in cw.PREDICTIONS[1:3]:
+                seen = widget.output.value
+                widget.set(prediction=guess)
+                assert widget.output.value != seen
+    widget.set(scenario="c6")  # a new scenario starts at step 0
+    assert back.disabled and not forward.disabled and prediction.disabled
+
+
 def test_a_new_scenario_resets_the_step_slider_and_the_prediction(widget):
     widget.set(mode="predict", prediction="zeros")
     widget.set(scenario="protocol")
