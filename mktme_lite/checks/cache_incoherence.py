@@ -292,7 +292,7 @@ def _diagnose(answer, seed: int) -> Failure | None:
                         f"{head}; the last write-back of line {i} was "
                         + ("none" if wb is None else f"through KeyID {wb.keyid} (package {wb.package})") + ".")
         when = _when(wb.seq, marks)
-        text = (f"{head}: alice's dirty line {i} under KeyID {old}, still in package {wb.package}'s cache when "
+        text = (f"{head}. Alice's dirty line {i} under KeyID {old}, still in package {wb.package}'s cache when "
                 f"change_keyid() returned, was written back {when}, after bob's data. ")
         flushed = rec.flushed_lines(old)
         whole_pkgs = rec.package_flushes()
