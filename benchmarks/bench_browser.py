@@ -9,7 +9,11 @@ replacing the output. This script measures that whole round trip in Debian's Chr
 2. open each written lesson (lessons.toml via :mod:`mktme_lite.course`) and Run All;
 3. for EVERY control of every ``.mktme-widget`` container (sliders, dropdowns, toggle buttons,
    checkboxes, text boxes, buttons) move it ``--moves`` times (default 20), one move at a time,
-   waiting for the kernel to be idle in between, then put it back where it was;
+   waiting for the kernel to be idle in between, then put it back where it was. A control the widget
+   has disabled (it would change nothing in that state: the stepper's "◀ step back" at step 0, its
+   prediction outside predict mode) is not moved, since no redraw can follow; it is tried again after
+   the widget's other controls, and reported under ``skipped`` if still disabled. A control that
+   becomes disabled while it is moved (a step button at its end) stops there;
 4. per move, in the page: the input event's ``timeStamp`` (keydown of the arrow key or Enter, the
    dropdown's change, the click) -> the first DOM mutation of the ``.mktme-widget-output`` that
    brings new content (``content``) -> every ``<img>`` in it decoded (``decoded``) -> the next
@@ -153,6 +157,11 @@ class Control:
             return loc.locator("input, textarea").first.input_value()
         return None
 
+    def disabled(self) -> bool:
+        """The widget disabled this control: moving it would change nothing (a step button at its end,
+        a prediction outside predict mode), so no redraw can be waited for."""
+        return bool(self.loc.evaluate("el => el.matches(':disabled') || !!el.querySelector(':disabled, [disabled]')"))
+
     def move(self, i: int) -> None:
         """The i-th move: a step that always changes the value (sliders bounce at their ends)."""
         k, loc, page = self.kind, self.loc, self.page
@@ -240,6 +249,49 @@ def kernel_timings(page) -> list[dict]:
         return []
 
 
+def time_control(page, c: Control, output, moves: int, title: str, log) -> dict:
+    """``moves`` timed moves of one control (fewer if the widget disables it on the way, e.g. a step
+    button reaching the end), then the control put back; its entry for the report."""
+    wait_idle(page)
+    c.original = c.state()  # where this control stands now (another control may have moved it)
+    kernel_timings(page)
+    samples = []
+    for i in range(moves):
+        wait_idle(page)
+        if c.disabled():  # e.g. "step ▶" reached the last step: no move can redraw any more
+            break
+        samples.append(timed_move(page, c, output, i))
+    py = kernel_timings(page)
+    if c.restore():
+        wait_idle(page, 0.3)
+    ok = [s for s in samples if not s.get("timeout")]
+    # Moves the widget's cache answered are fast for a reason a first visit does not share:
+    # "cold" is the same numbers over the moves that rendered (when updates and moves pair up).
+    paired = len(py) == len(ok)
+    cold = [s["content"] for s, t in zip(ok, py) if not t.get("cached")] if paired else None
+    entry = {"control": c.label, "kind": c.kind, "moves": len(samples),
+             "timeouts": len(samples) - len(ok), "error_cards": sum(s["error"] for s in ok),
+             **{k: stats([s[k] for s in ok]) for k in ("content", "decoded", "frame")},
+             "cold": stats(cold) if cold is not None else None,
+             "cache_hits": sum(bool(t.get("cached")) for t in py),
+             "python": {k: stats([t[k] for t in py if not t.get("cached")])
+                        for k in ("render_ms", "bundle_ms", "send_ms", "cpu_ms")},
+             "bytes_p50": int(statistics.median([t["bytes"] for t in py])) if py else None,
+             "samples_ms": [round(s["content"], 1) for s in ok]}
+    flag = "ok" if entry["content"]["p95_ms"] is not None and entry["content"]["p95_ms"] <= BUDGET_MS \
+        else "OVER"
+    log(f"  {title} / {c.label} ({c.kind}): p50 {entry['content']['p50_ms']} ms, "
+        f"p95 {entry['content']['p95_ms']} ms [frame p95 {entry['frame']['p95_ms']}; "
+        f"cold p95 {(entry['cold'] or {}).get('p95_ms')} over {(entry['cold'] or {}).get('n')}], "
+        f"python render p50 {entry['python']['render_ms']['p50_ms']} + bundle "
+        f"{entry['python']['bundle_ms']['p50_ms']} + send {entry['python']['send_ms']['p50_ms']} ms "
+        f"(CPU p50 {entry['python']['cpu_ms']['p50_ms']}, p95 {entry['python']['cpu_ms']['p95_ms']} ms; "
+        f"rendered moves only), "
+        f"{entry['bytes_p50']} bytes; {entry['timeouts']} timeouts, {entry['error_cards']} error cards "
+        f"{flag}")
+    return entry
+
+
 def bench_lesson(page, lab, stem: str, moves: int, log) -> dict:
     t0 = time.perf_counter()
     open_and_run(page, lab, f"notebooks/{stem}.ipynb")
@@ -259,43 +311,25 @@ def bench_lesson(page, lab, stem: str, moves: int, log) -> dict:
             for j in range(found.count()):
                 controls.append(Control(page, container, kind, found.nth(j)))
         result = {"title": title, "controls": []}
-        for c in controls:
-            wait_idle(page)
-            c.original = c.state()  # where this control stands now (another control may have moved it)
-            kernel_timings(page)
-            samples = []
-            for i in range(moves):
+        # A disabled control is one the widget says would change nothing now (e.g. the stepper's
+        # "◀ step back" at step 0, its prediction outside predict mode): moving it cannot redraw, so it
+        # is not timed then. It is tried again once after the other controls moved (they may have
+        # enabled it), and reported as skipped if it is still disabled.
+        pending = list(controls)
+        for _ in range(2):
+            later = []
+            for c in pending:
                 wait_idle(page)
-                samples.append(timed_move(page, c, output, i))
-            py = kernel_timings(page)
-            if c.restore():
-                wait_idle(page, 0.3)
-            ok = [s for s in samples if not s.get("timeout")]
-            # Moves the widget's cache answered are fast for a reason a first visit does not share:
-            # "cold" is the same numbers over the moves that rendered (when updates and moves pair up).
-            paired = len(py) == len(ok)
-            cold = [s["content"] for s, t in zip(ok, py) if not t.get("cached")] if paired else None
-            entry = {"control": c.label, "kind": c.kind, "moves": moves,
-                     "timeouts": len(samples) - len(ok), "error_cards": sum(s["error"] for s in ok),
-                     **{k: stats([s[k] for s in ok]) for k in ("content", "decoded", "frame")},
-                     "cold": stats(cold) if cold is not None else None,
-                     "cache_hits": sum(bool(t.get("cached")) for t in py),
-                     "python": {k: stats([t[k] for t in py if not t.get("cached")])
-                                for k in ("render_ms", "bundle_ms", "send_ms", "cpu_ms")},
-                     "bytes_p50": int(statistics.median([t["bytes"] for t in py])) if py else None,
-                     "samples_ms": [round(s["content"], 1) for s in ok]}
-            flag = "ok" if entry["content"]["p95_ms"] is not None and entry["content"]["p95_ms"] <= BUDGET_MS \
-                else "OVER"
-            log(f"  {title} / {c.label} ({c.kind}): p50 {entry['content']['p50_ms']} ms, "
-                f"p95 {entry['content']['p95_ms']} ms [frame p95 {entry['frame']['p95_ms']}; "
-                f"cold p95 {(entry['cold'] or {}).get('p95_ms')} over {(entry['cold'] or {}).get('n')}], "
-                f"python render p50 {entry['python']['render_ms']['p50_ms']} + bundle "
-                f"{entry['python']['bundle_ms']['p50_ms']} + send {entry['python']['send_ms']['p50_ms']} ms "
-                f"(CPU p50 {entry['python']['cpu_ms']['p50_ms']}, p95 {entry['python']['cpu_ms']['p95_ms']} ms; "
-                f"rendered moves only), "
-                f"{entry['bytes_p50']} bytes; {entry['timeouts']} timeouts, {entry['error_cards']} error cards "
-                f"{flag}")
-            result["controls"].append(entry)
+                if c.disabled():
+                    later.append(c)
+                    continue
+                result["controls"].append(time_control(page, c, output, moves, title, log))
+            pending = later
+        for c in pending:
+            log(f"  {title} / {c.label} ({c.kind}): skipped, disabled by the widget (it would change nothing in "
+                "this state)")
+            result["controls"].append({"control": c.label, "kind": c.kind, "moves": 0,
+                                       "skipped": "disabled by the widget: moving it would change nothing"})
         widgets.append(result)
     return {"run_all_s": round(ran_s, 1), "widgets": widgets}
 
@@ -322,12 +356,16 @@ def main(lessons: list[str] | None = None, moves: int = 20, label: str | None = 
             finally:
                 context.close()
     report["load_after_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
+    every = [(stem, w, c) for stem, lr in report["lessons"].items() for w in lr["widgets"] for c in w["controls"]]
     worst = [(c["content"]["p95_ms"] or 1e9, f"{stem} / {w['title']} / {c['control']}")
-             for stem, lr in report["lessons"].items() for w in lr["widgets"] for c in w["controls"]]
+             for stem, w, c in every if "skipped" not in c]
     over = [name for p95, name in worst if p95 > BUDGET_MS]
     report["over_budget"] = over
+    report["skipped"] = [f"{stem} / {w['title']} / {c['control']}" for stem, w, c in every if "skipped" in c]
     log(f"load after: {report['load_after_1_5_15']}; {len(worst)} controls, {len(over)} over "
-        f"{BUDGET_MS:.0f} ms p95" + (": " + "; ".join(over) if over else ""))
+        f"{BUDGET_MS:.0f} ms p95" + (": " + "; ".join(over) if over else "")
+        + (f"; {len(report['skipped'])} skipped (disabled): " + "; ".join(report["skipped"])
+           if report["skipped"] else ""))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"browser_{label or time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(report, indent=1))

@@ -938,10 +938,19 @@ FLUSH_STEPS = {
 
 @dataclass(frozen=True)
 class FreePathResult:
+    """What :func:`run_free_path` found; the fields after ``why`` describe the first schedule that lost
+    data, each read off the machine (all -1 or "" when nothing was lost)."""
+
     path: tuple[str, ...]
     lost: bool  # the next owner lost data in at least one schedule
     schedule: str  # the first schedule that lost data ("" if none)
     why: str
+    line: int = -1  # the first of bob's lines (0 or 1) that did not read back as his data
+    keyid: int = -1  # the KeyID of the line written back over it (from the trace's last write-back)
+    package: int = -1  # the package whose cache held that line
+    bob_at: int = -1  # bob's frame was filled by a device before step bob_at + 1 (after step bob_at)
+    stray_at: int = -1  # alice's other thread stored to line 1 before step stray_at + 1 (-1: it never did)
+    when: str = ""  # "step N (<name>)" of the path when the harmful write-back happened, or "time passing"
 
 
 def run_free_path(path) -> FreePathResult:
@@ -961,6 +970,7 @@ def run_free_path(path) -> FreePathResult:
             m = base.machine
             m.store(base.h(0, "old"), payload("alice", 0, 2), OLD_PKG)  # alice's last write, dirty
             mapped, freed, bob_done, stray_done = True, False, False, False
+            marks = [0] * len(path)  # the trace's sequence number when each step of the path began
             for j in range(len(path) + 1):
                 if j == write_at and mapped and not stray_done:
                     m.store(base.h(1, "old"), payload("alice", 1, 2), OLD_PKG)
@@ -971,6 +981,7 @@ def run_free_path(path) -> FreePathResult:
                     bob_done = True
                 if j == len(path):
                     break
+                marks[j] = m._seq
                 step = path[j]
                 if step == "tlb_shootdown":
                     mapped = False
@@ -982,13 +993,21 @@ def run_free_path(path) -> FreePathResult:
                     m.flush_range(base.h(0, "zero"), PAGE_SIZE)
             if not bob_done:
                 continue
+            passing = m._seq
             time_passes(m, base.pa, (base.old, 0), "new_first")
             for line in (0, 1):
                 if m.load(base.h(line, "zero"), LINE, NEW_PKG) != payload("bob", line):
-                    when = ((f"alice's other thread stored to line 1 after step {write_at}" if write_at
-                             else "alice's other thread stored to line 1 before step 1") if stray_done else "")
+                    pa = base.pa + line * LINE
+                    last = next(e for e in reversed(m.trace) if e.kind == "writeback" and e.pa == pa)
+                    when = ("time passing" if last.seq >= passing else
+                            next(f"step {j + 1} ({path[j]})" for j in range(len(path) - 1, -1, -1)
+                                 if marks[j] <= last.seq))
+                    stray = ((f"alice's other thread stored to line 1 after step {write_at}" if write_at
+                              else "alice's other thread stored to line 1 before step 1") if stray_done else "")
                     sched = (f"bob got the frame after step {i} and a device wrote his data into it"
-                             + (f"; {when}" if when else ""))
-                    return FreePathResult(path, True, sched, f"bob's line {line} was overwritten by a late write-back "
-                                                              "of alice's KeyID-k line")
+                             + (f"; {stray}" if stray else ""))
+                    return FreePathResult(path, True, sched,
+                                          f"bob's line {line} was overwritten by a late write-back of alice's line {line} "
+                                          f"under KeyID {last.keyid} (package {last.package}, during {when})",
+                                          line, last.keyid, last.package, i, write_at if stray_done else -1, when)
     return FreePathResult(path, False, "", "")

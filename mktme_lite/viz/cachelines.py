@@ -68,8 +68,22 @@ def line_text(data: bytes, wrap: bool = False) -> str:
 def _check_line(line, where: str) -> None:
     if not isinstance(line, Mapping) or any(k not in line for k in _LINE_KEYS):
         raise ParameterError(f"{where} must be a mapping with {', '.join(_LINE_KEYS)}; got {shown(line)}")
+    if line["data"] is None:  # hidden (a prediction is still open)
+        return
     if not isinstance(line["data"], (bytes, bytearray)) or len(line["data"]) != LINE:
-        raise ParameterError(f"{where}: data must be the line's 64 bytes")
+        raise ParameterError(f"{where}: data must be the line's 64 bytes (or None: hidden)")
+
+
+#: What a hidden value (``None``) is drawn as.
+HIDDEN = "hidden until you predict"
+
+
+def _shown_text(data, wrap: bool = True) -> str:
+    return HIDDEN if data is None else line_text(bytes(data), wrap=wrap)
+
+
+def _described(data) -> str:
+    return HIDDEN if data is None else describe_bytes(bytes(data))
 
 
 def _keyid_cell(keyid: int, who: str) -> tuple[str, str]:
@@ -97,7 +111,9 @@ def cache_state(caches: Sequence[Sequence[Mapping]], dram: Sequence[Mapping], *,
     frame). ``dram``: mappings with ``line``, ``pa``, ``stored`` (the ciphertext) and ``views`` (label
     -> the 64 bytes a fill through that KeyID would bring). ``events`` are the trace lines of the
     step; ``read`` a sentence about what a load returned; ``highlight`` the frame line the step is
-    about (its rows are marked ``◀``)."""
+    about (its rows are marked ``◀``). A line's ``data``, a row's ``stored`` or one of its views that
+    is ``None`` is drawn as :data:`HIDDEN` (the stepper's predict mode hides what would give a read
+    away)."""
     if not isinstance(title, str) or not title.strip():
         raise ParameterError(f"title must be a non-empty str; got {shown(title)}")
     for value, what in ((note, "note"), (read, "read")):
@@ -147,11 +163,11 @@ def cache_state(caches: Sequence[Sequence[Mapping]], dram: Sequence[Mapping], *,
             index = line.get("line", -1)
             where = f"{index}" if index is not None and index >= 0 else "other"
             mark = " ◀" if highlight is not None and index == highlight else ""
-            data = line_text(bytes(line["data"]), wrap=True)
+            data = _shown_text(line["data"])
             parts.append(f"<tr>{_TD}{_code(format(line['hpa'], '#x'))}{mark}</td>{_TD}{where}</td>{_TD}{keyid_html}"
                          f"</td>{_TD}{glyph} {word}</td>{_TD}{_code(data)}</td></tr>")
             text.append(f"  {line['hpa']:#x}{mark} line {where}, {label}, {glyph} {meaning}: "
-                        f"{describe_bytes(bytes(line['data']))}")
+                        f"{_described(line['data'])}")
         parts.append("</tbody></table>")
     text.append("The frame in DRAM:")
     parts.append("<p style='margin:0.5em 0 0.1em 0'><strong>The frame in DRAM</strong> (the DIMM holds "
@@ -167,12 +183,13 @@ def cache_state(caches: Sequence[Sequence[Mapping]], dram: Sequence[Mapping], *,
         + [f"a fill through {v}" for v in labels]) + "</tr></thead><tbody>")
     for row in dram:
         mark = " ◀" if highlight is not None and row["line"] == highlight else ""
-        stored = bytes(row["stored"])
-        cells = [str(row["line"]) + mark, _code(f"{row['pa']:#x}"), _code(stored[:16].hex(" "))]
-        cells += [_code(line_text(bytes(v), wrap=True)) for v in row["views"].values()]
+        stored = row["stored"]
+        cells = [str(row["line"]) + mark, _code(f"{row['pa']:#x}"),
+                 _code(HIDDEN if stored is None else bytes(stored)[:16].hex(" "))]
+        cells += [_code(_shown_text(v)) for v in row["views"].values()]
         parts.append("<tr>" + "".join(f"{_TD}{c}</td>" for c in cells) + "</tr>")
-        views = "; ".join(f"through {k}: {describe_bytes(bytes(v))}" for k, v in row["views"].items())
-        text.append(f"  line {row['line']}{mark} at {row['pa']:#x}: stored {describe_bytes(stored)}; {views}")
+        views = "; ".join(f"through {k}: {_described(v)}" for k, v in row["views"].items())
+        text.append(f"  line {row['line']}{mark} at {row['pa']:#x}: stored {_described(stored)}; {views}")
     parts.append("</tbody></table>")
     legend = " · ".join(f"{g} {w}" for w, (g, _) in STATE_GLYPHS.items())
     parts.append(f"<p style='margin:0.4em 0 0 0'><em>{_html.escape(legend)}. ◀ marks the line this step is about."

@@ -50,21 +50,45 @@ def _who(snap, keyid: int) -> str:
     return "alice" if keyid == snap.old else "bob" if keyid == snap.new else ""
 
 
-def _lines(snap) -> list[list[dict]]:
+def _lines(snap, secret: tuple[int, int] | None = None) -> list[list[dict]]:
+    """The cache lines as cache_state() takes them; ``secret`` = (line, KeyID): that full address's
+    data is hidden (None), its presence, KeyID and state are kept."""
     return [[{"hpa": v.hpa, "pa": v.pa, "keyid": v.keyid, "dirty": v.dirty, "speculative": v.speculative,
-              "data": v.data, "who": _who(snap, v.keyid), "line": v.line} for v in pkg] for pkg in snap.caches]
+              "data": None if secret == (v.line, v.keyid) else v.data, "who": _who(snap, v.keyid), "line": v.line}
+             for v in pkg] for pkg in snap.caches]
 
 
-def _dram(snap) -> list[dict]:
-    return [{"line": d.line, "pa": d.pa, "stored": d.stored,
-             "views": {f"K{snap.old} (alice)": d.as_old, f"K{snap.new} (bob)": d.as_new}} for d in snap.dram]
+def _dram(snap, secret: tuple[int, int] | None = None) -> list[dict]:
+    """The frame's DRAM rows; the row of ``secret``'s line is hidden (its ciphertext and what a fill
+    through either KeyID would bring: for a read that misses, that column IS the answer)."""
+    rows = []
+    for d in snap.dram:
+        hide = secret is not None and d.line == secret[0]
+        rows.append({"line": d.line, "pa": d.pa, "stored": None if hide else d.stored,
+                     "views": {f"K{snap.old} (alice)": None if hide else d.as_old,
+                               f"K{snap.new} (bob)": None if hide else d.as_new}})
+    return rows
+
+
+def _secret(s, step: int, prediction: str) -> tuple[int, int] | None:
+    """In predict mode, the (line, KeyID) whose bytes would give an open prediction away: this step's
+    read until a prediction is picked, else (a step with no read) the next read's."""
+    snap = s.at(step)
+    if snap.read is not None:
+        return (snap.read.line, snap.read.keyid) if prediction == "?" else None
+    nxt = next((s.at(i).read for i in range(step + 1, len(s) + 1) if s.at(i).read is not None), None)
+    return None if nxt is None else (nxt.line, nxt.keyid)
 
 
 def render_cache_stepper(scenario: str = "c5", step: int = 0, mode: str = "show", prediction: str = "?") -> HTMLCard:
     """One step of a stepper scenario: every cache line of each package (full address, KeyID, state,
     data), the frame's first four lines in DRAM, the events the step's op emitted and, for a load,
     what it returned. In ``mode="predict"`` a load's result (and the state after it) stays hidden
-    until ``prediction`` is one of :data:`PREDICTIONS` other than ``"?"``."""
+    until ``prediction`` is one of :data:`PREDICTIONS` other than ``"?"``, and so does everything that
+    would give it away: the bytes of the line being read (its cached copy at the reader's full address,
+    and its DRAM row: the ciphertext and what a fill through each KeyID would bring). Every other line,
+    and the read line's presence, KeyID and state, stay shown. On a step without a read the same is
+    hidden for the next read, so stepping up to it gives nothing away either."""
     choose(scenario, STEPPER_SCENARIOS, "stepper scenario")
     s = stepper(scenario)
     step = whole(step, f"step (0 to {len(s)} for this scenario)", 0, len(s))
@@ -79,11 +103,13 @@ def render_cache_stepper(scenario: str = "c5", step: int = 0, mode: str = "show"
     note = (f"KeyID a = K{snap.old} (alice, package 1), KeyID b = K{snap.new} (bob, package 0); keys: "
             f"{KEY_PAIRS[keys]}; {machine}.")
     hidden = mode == "predict" and snap.read is not None and prediction == "?"
+    secret = _secret(s, step, prediction) if mode == "predict" else None
     if hidden:
         before = s.at(step - 1)
-        return cache_state(_lines(before), _dram(before), title=head + " (the state before it)",
-                           read="Predict first: what will this read return? Pick your prediction; the result, "
-                                "and the cache after the read, are shown once you have.", read_strong=True,
+        return cache_state(_lines(before, secret), _dram(before, secret), title=head + " (the state before it)",
+                           read=f"Predict first: what will this read return? Pick your prediction; the result, "
+                                f"the bytes of line {snap.read.line} (cached under K{snap.read.keyid} and in DRAM) "
+                                "and the cache after the read are shown once you have.", read_strong=True,
                            note=note, highlight=snap.op.line)
     read = ""
     if snap.read is not None:
@@ -95,7 +121,9 @@ def render_cache_stepper(scenario: str = "c5", step: int = 0, mode: str = "show"
         nxt = next((i for i in range(step + 1, len(s) + 1) if s.at(i).read is not None), None)
         read = (f"No read in this step; the next read is step {nxt}: step there and predict it."
                 if nxt is not None else "No read in this step, and none after it.")
-    return cache_state(_lines(snap), _dram(snap), title=head, events=snap.events, read=read,
+    if secret is not None:
+        read += f" Until then the bytes of line {secret[0]} (cached under K{secret[1]} and in DRAM) are hidden."
+    return cache_state(_lines(snap, secret), _dram(snap, secret), title=head, events=snap.events, read=read,
                        read_strong=snap.read is not None and "garbage" in snap.read.category, note=note,
                        highlight=None if snap.op is None or snap.op.kind in ("wbinvd", "wbnoinvd", "keyid_change",
                                                                              "time_passes") else snap.op.line)
@@ -108,7 +136,8 @@ def _options(scenario: str) -> list[tuple[str, int]]:
 
 def cache_stepper() -> LessonWidget:
     """The cache stepper widget (lesson 04): a scenario, a step slider with back/forward buttons,
-    and a "predict before you step" mode."""
+    and a "predict before you step" mode. "Your prediction" is enabled only where it changes the
+    picture (predict mode, a step with a read), "◀ step back" and "step ▶" only away from their end."""
     controls = {
         "scenario": dropdown("Scenario", [(t, name) for name, (t, *_rest) in STEPPER_SCENARIOS.items()], "c5"),
         "step": slider("Step", _options("c5"), 2),
@@ -156,6 +185,23 @@ def cache_stepper() -> LessonWidget:
 
     back.on_click(move(-1))
     forward.on_click(move(+1))
+
+    # A control that would change nothing is disabled, so it looks inert: the prediction outside predict
+    # mode or on a step without a read (the picture ignores it there), the step buttons at the ends.
+    def enable(_change=None):
+        scenario, step = controls["scenario"].value, controls["step"].value
+        values = [v for _, v in controls["step"].options]
+        reads = stepper(scenario).at(step).read is not None
+        controls["prediction"].disabled = not (controls["mode"].value == "predict" and reads)
+        controls["prediction"].tooltip = ("what you think this step's read returns" if reads else
+                                          "this step has no read" if controls["mode"].value == "predict" else
+                                          "switch Mode to 'predict before you step' to predict")
+        back.disabled = step == values[0]
+        forward.disabled = step == values[-1]
+
+    for name in ("scenario", "step", "mode"):
+        controls[name].observe(enable, names="value")
+    enable()
     heading, box, output = w.container.children
     w.container.children = (heading, box, W.HBox([back, forward]), output)
     w.buttons = (back, forward)

@@ -5,10 +5,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import html  # noqa: E402
+
 import pytest  # noqa: E402
 
 from mktme_lite.scenarios import incoherence as inc  # noqa: E402
 from mktme_lite.widgets import WidgetInputError  # noqa: E402
+from mktme_lite.viz import cachelines as cv  # noqa: E402
 from mktme_lite.widgets import cache_incoherence as cw  # noqa: E402
 
 
@@ -53,6 +56,65 @@ def test_predict_mode_hides_the_read_until_a_prediction_is_given():
     assert "next read is step 2" in cw.render_cache_stepper("c5", 1, "predict").text
 
 
+def _txt(data, wrap=True):
+    """How a line's 64 bytes appear in a card's HTML."""
+    return html.escape(cv.line_text(data, wrap=wrap))
+
+
+def _reads():
+    return [(name, step, read) for name in inc.STEPPER_SCENARIOS for step, read in inc.stepper(name).reads()]
+
+
+def _rows(card):
+    """The card's text rows for cache lines and DRAM lines, without the ◀ marks."""
+    return [r.replace(" ◀", "") for r in card.text.splitlines() if r.startswith("  ")]
+
+
+@pytest.mark.parametrize("name,step,read", _reads(), ids=lambda v: str(v) if not hasattr(v, "line") else "")
+def test_predict_mode_hides_what_would_give_the_read_away(name, step, read):
+    """Finding 3: before a prediction, neither the read line's DRAM row (its ciphertext and what a fill
+    through each KeyID brings: for a miss, the answer) nor its cached copy at the reader's full address
+    is shown; everything else of the state before the read is; once a prediction is picked, all of it is."""
+    s = inc.stepper(name)
+    before = s.at(step - 1)
+    card = cw.render_cache_stepper(name, step, "predict", "?")
+    reference = cw.render_cache_stepper(name, step - 1)  # the same state, everything shown
+    secret_rows = [f"  line {read.line} at "] + [f"  {v.hpa:#x} line {read.line}, K{read.keyid}"
+                                                  for pkg in before.caches for v in pkg
+                                                  if (v.line, v.keyid) == (read.line, read.keyid)]
+    hidden, full = _rows(card), _rows(reference)
+    assert len(hidden) == len(full)
+    for h, f in zip(hidden, full):
+        if any(h.startswith(r) for r in secret_rows):
+            assert cv.HIDDEN in h and h != f
+        else:
+            assert h == f  # every other line, and the secret's presence, KeyID and state, stay
+    dram_row = next(h for h in hidden if h.startswith(f"  line {read.line} at "))
+    assert dram_row.count(cv.HIDDEN) == 3  # the ciphertext and both KeyIDs' fills
+    # the HTML hides the same cells: the answer's bytes appear only where another line holds the same ones
+    row = next(d for d in before.dram if d.line == read.line)
+    view = row.as_new if read.keyid == before.new else row.as_old
+    others = [d.as_old for d in before.dram if d.line != read.line] + [d.as_new for d in before.dram
+                                                                        if d.line != read.line]
+    others += [v.data for pkg in before.caches for v in pkg if (v.line, v.keyid) != (read.line, read.keyid)]
+    if view not in others:
+        assert _txt(view) not in card.html and _txt(view) in reference.html
+    assert card.html.count(cv.HIDDEN) == len(secret_rows) + 2
+    shown = cw.render_cache_stepper(name, step, "predict", cw.PREDICTIONS[1])
+    assert cv.HIDDEN not in shown.text and _txt(read.data) in shown.html
+    assert cv.HIDDEN not in cw.render_cache_stepper(name, step).text  # show mode hides nothing
+
+
+def test_predict_mode_hides_the_next_read_on_the_steps_before_it():
+    s = inc.stepper("c5")
+    card = cw.render_cache_stepper("c5", 1, "predict")  # step 2 reads line 0 through bob's KeyID
+    row = next(d for d in s.at(1).dram if d.line == 0)
+    assert _txt(row.as_new, wrap=True) not in card.html and "line 0 (cached under K2 and in DRAM)" in card.text
+    assert _txt(row.as_new, wrap=True) in cw.render_cache_stepper("c5", 1).html
+    last = len(s)  # after the last read nothing is hidden
+    assert cv.HIDDEN not in cw.render_cache_stepper("c5", last, "predict", "garbage").text
+
+
 def test_buttons_step_forwards_and_backwards(widget):
     widget.update()
     step = widget.controls["step"]
@@ -70,6 +132,38 @@ def test_buttons_step_forwards_and_backwards(widget):
         forward.click()
     assert step.value == len(inc.stepper("c5"))
     assert widget.last_status == "ok"
+
+
+def test_controls_that_would_change_nothing_are_disabled(widget):
+    """Finding 4: "Your prediction" outside predict mode, and "◀ step back" at step 0, change nothing, so
+    the widget rightly sends no new picture (the browser bench waited in vain for one); they are now
+    disabled there, and every control left enabled redraws when moved."""
+    widget.update()
+    prediction, (back, forward) = widget.controls["prediction"], widget.buttons
+    assert widget.controls["mode"].value == "show" and prediction.disabled
+    seen = widget.output.value
+    widget.set(prediction="zeros")  # the picture ignores a prediction in show mode: nothing to redraw
+    assert widget.output.value == seen
+    widget.set(step=0)
+    assert back.disabled and not forward.disabled
+    seen = widget.output.value
+    back.click()
+    assert widget.controls["step"].value == 0 and widget.output.value == seen
+    widget.set(step=len(inc.stepper("c5")))
+    assert forward.disabled and not back.disabled
+    widget.set(mode="predict")
+    for step in range(len(inc.stepper("c5")) + 1):
+        widget.set(step=step)
+        has_read = inc.stepper("c5").at(step).read is not None
+        assert prediction.disabled == (not has_read)
+        assert back.disabled == (step == 0) and forward.disabled == (step == len(inc.stepper("c5")))
+        if has_read:  # enabled: every change of the prediction redraws
+            for guess in cw.PREDICTIONS[1:3]:
+                seen = widget.output.value
+                widget.set(prediction=guess)
+                assert widget.output.value != seen
+    widget.set(scenario="c6")  # a new scenario starts at step 0
+    assert back.disabled and not forward.disabled and prediction.disabled
 
 
 def test_a_new_scenario_resets_the_step_slider_and_the_prediction(widget):
