@@ -7,7 +7,8 @@
 
 Each lesson is copied to ``artifacts/slides-src/`` (nothing under notebooks/ is rewritten, and
 ``my-work/`` is never read) with its speaker notes from ``slides/notes/<stem>.toml`` inserted as
-cells of slide_type ``notes`` (tools/make_slides.py), links pointed at files that exist from
+cells of slide_type ``notes`` and markdown cells too tall for one slide cut between paragraphs
+onto subslides (tools/make_slides.py), links pointed at files that exist from
 ``artifacts/slides/`` (another lesson's slides, the clone's GLOSSARY.md, solutions/ and
 exercises/), and the saved widget state dropped. Then ``jupyter nbconvert --to slides
 --execute`` runs it with the static twins (``MKTME_STATIC=1``: every widget drawn as pictures)
@@ -79,7 +80,7 @@ def stage_notebook(stem: str, dst_dir: Path = SRC) -> Path:
     problems = make_slides.note_problems(stem, nb)
     if problems:
         raise SlidesError("\n".join(problems))
-    nb = make_slides.with_notes(nb, make_slides.load_notes(stem))
+    nb = make_slides.with_notes(make_slides.split_tall(nb), make_slides.load_notes(stem))
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         if cell.cell_type == "markdown":

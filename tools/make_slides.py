@@ -236,6 +236,58 @@ def note_markdown(note: dict) -> str:
     return "\n\n".join(parts)
 
 
+def _blocks(source: str) -> list[str]:
+    """A markdown source cut at blank lines, never inside a code fence or a <details> block."""
+    blocks, current, fence, details = [], [], False, 0
+    for line in source.split("\n"):
+        if line.lstrip().startswith("```"):
+            fence = not fence
+        details += line.count("<details") - line.count("</details>")
+        if not line.strip() and not fence and details <= 0 and current:
+            blocks.append("\n".join(current))
+            current = []
+        elif line.strip() or current:
+            current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def split_tall(nb, budget: int = BUDGET):
+    """Copy of nb for the slide build: a markdown cell taller than ``budget`` lines becomes
+    several cells cut between paragraphs, each after the first on a subslide of its own. Nothing
+    is dropped; the lesson notebooks keep their cells (RISE scrolls a tall one)."""
+    import nbformat
+
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        kind = cell.get("metadata", {}).get("slideshow", {}).get("slide_type")
+        if cell.cell_type != "markdown" or kind in ("skip", "notes") or estimate_lines(cell) <= budget:
+            cells.append(cell)
+            continue
+        chunks, current, used = [], [], 0
+        for block in _blocks(cell.source):
+            size = estimate_lines({"cell_type": "markdown", "source": block}) + 1
+            if current and used + size > budget:
+                chunks.append(current)
+                current, used = [], 0
+            current.append(block)
+            used += size
+        chunks.append(current)
+        for n, chunk in enumerate(chunks):
+            part = copy.deepcopy(cell)
+            part.source = "\n\n".join(chunk)
+            if n:
+                part.metadata["slideshow"] = {"slide_type": "subslide"}
+                part.metadata.pop("tags", None)
+            cells.append(part)
+    nb.cells = cells
+    for number, cell in enumerate(nb.cells):
+        cell["id"] = str(number)
+    return nb
+
+
 def with_notes(nb, notes: dict[str, dict]):
     """Copy of nb with a notes cell (slide_type ``notes``) after each anchored heading's cell."""
     import nbformat

@@ -41,7 +41,7 @@ WIDTH, HEIGHT = 960, 700
 SLACK = 4
 #: the template's floor (MKTME_MIN_SCALE in slides/template/mktme_reveal/index.html.j2): a slide
 #: shrunk further would be unreadable, so the rule-based pass must split it instead
-MIN_SCALE = 0.5
+MIN_SCALE = 0.75
 LESSONS = [les.stem for les in course.written()]
 
 
@@ -176,6 +176,8 @@ MEASURE = """(slide) => {
   let right = 0, bottom = 0, worst = '';
   for (const el of s.querySelectorAll('*')) {
     if (el.closest('aside.notes')) continue;
+    const clip = el.parentElement && el.parentElement.closest('.mktme-scroll');
+    if (clip && s.contains(clip)) continue;   // inside an output that scrolls within the slide
     const r = el.getBoundingClientRect();
     if (!r.width || !r.height) continue;
     const b = (r.bottom - box.top) / scale, w = (r.right - box.left) / scale;
@@ -183,7 +185,7 @@ MEASURE = """(slide) => {
     if (w > right) right = w;
   }
   return {bottom: Math.round(bottom), right: Math.round(right), worst: String(worst).slice(0, 80),
-          scale: parseFloat(s.dataset.mktmeScale || '1'),
+          scale: parseFloat(s.dataset.mktmeScale || '1'), scroll: !!s.dataset.mktmeScroll,
           text: (s.innerText || '').trim().slice(0, 60)};
 }"""
 
