@@ -4,6 +4,7 @@
     python tools/build_slides.py                    # every written lesson
     python tools/build_slides.py 04_cache_incoherence 08_use_cases   # some of them
     python tools/build_slides.py --stage-only       # only the staging copies (for tests)
+    python tools/build_slides.py --jobs 1           # one lesson at a time (default: 2 at once)
 
 Each lesson is copied to ``artifacts/slides-src/`` (nothing under notebooks/ is rewritten, and
 ``my-work/`` is never read) with its speaker notes from ``slides/notes/<stem>.toml`` inserted as
@@ -30,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -130,6 +132,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("stems", nargs="*", help="lessons to build (default: every written lesson)")
     ap.add_argument("--stage-only", action="store_true")
+    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                    help="lessons converted at once (default: 2, or 1 on one CPU)")
     args = ap.parse_args(argv)
     written = [les.stem for les in course_data.load().written()]
     unknown = [s for s in args.stems if s not in written]
@@ -145,10 +149,17 @@ def main(argv=None) -> int:
             return 0
         OUT.mkdir(parents=True, exist_ok=True)
         copy_reveal()
-        for src in staged:
+        if args.jobs < 1:
+            raise SlidesError(f"--jobs {args.jobs}: give at least 1")
+
+        def one(src: Path) -> str:
             start = time.monotonic()
             html = convert(src)
-            print(f"make slides: {html.relative_to(ROOT)} ({time.monotonic() - start:.0f} s)")
+            return f"make slides: {html.relative_to(ROOT)} ({time.monotonic() - start:.0f} s)"
+        # each conversion is its own kernel and process: a thread per job only waits for it
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for line in pool.map(one, staged):
+                print(line, flush=True)
     except SlidesError as exc:
         print(f"make slides: {exc}", file=sys.stderr)
         return 1
