@@ -85,6 +85,7 @@ test-exercises: $(STAMP)
 
 test-sync: $(STAMP)
 	$(PY) tools/sync_lessons.py --check
+	$(PY) tools/make_instructor_guide.py --check
 
 test-browser: $(STAMP)
 	@if $(PY) tools/find_chromium.py >/dev/null 2>&1 || [ "$(CI)" = true ]; then \
@@ -99,6 +100,7 @@ exercises: $(STAMP)
 sync: $(STAMP)
 	$(PY) tools/sync_lessons.py
 	$(PY) tools/make_exercises.py
+	$(PY) tools/make_instructor_guide.py
 
 # The static book (Jupyter Book 1, Sphinx) of every lesson, exercise and worked solution, for
 # readers without a kernel: executed with MKTME_STATIC=1 (every widget drawn at its telling

@@ -56,10 +56,10 @@ def _byte_colours() -> np.ndarray:
     return matplotlib.colormaps[style.BYTE_CMAP](np.arange(256) / 255)
 
 
-@lru_cache(maxsize=256)
-def _hex_colour(byte: int) -> str:
-    """Black or white hex text on the square of ``byte`` (style.text_color_for, once per byte value)."""
-    return style.text_color_for(byte / 255)
+@lru_cache(maxsize=1)
+def _hex_colours() -> tuple[str, ...]:
+    """Black or white hex text on the square of each byte value (style.text_color_for, once per value)."""
+    return tuple(style.text_color_for(byte / 255) for byte in range(256))
 
 
 def _cells(ax: Inches, values: np.ndarray, width: int, left: float, top: float, cell_w: float,
@@ -169,11 +169,10 @@ def bytes_figure(panels: Sequence[tuple[str, bytes]], *, base: int = 0, title: s
                 chunk = data[r * width : (r + 1) * width]
                 tail = "  <- differs" if r in marked else ""
                 g.text(x1 + 0.15, cy, f"|{printable(chunk).ljust(width)}|{tail}", _MONO_PT["ascii"], family="mono")
-        if hex_labels:
-            for i, b in enumerate(data):
-                r, c = divmod(i, width)
-                g.text(left + (c + 0.5) * cell_w, y + (r + 0.5) * cell_h, f"{b:02x}", _MONO_PT["hex"], family="mono",
-                       ha="center", colour=_hex_colour(b))
+        if hex_labels and n:
+            r, c = np.divmod(np.arange(n), width)
+            g.hex_bytes(left + (c + 0.5) * cell_w, y + (r + 0.5) * cell_h, np.frombuffer(data, dtype=np.uint8),
+                        _MONO_PT["hex"], _hex_colours())
         if width == BLOCK:
             for r in range(LINE // BLOCK, nrows, LINE // BLOCK):  # a white rule between cache lines
                 ax.hlines([y + r * cell_h], left, x1, colors="white", linewidth=2.5)

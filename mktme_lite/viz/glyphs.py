@@ -26,6 +26,9 @@ of a digit is at ``y``), ``bottom`` or ``baseline``.
 
 from __future__ import annotations
 
+import unicodedata
+
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -75,6 +78,23 @@ def _digit_middle(family: str, points: float) -> float:
     return TextPath((0, 0), "0", size=points / 72, prop=_font(family, "normal", "normal")).get_extents().y1 / 2
 
 
+@lru_cache(maxsize=None)
+def _hex_table(points: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The outlines of all 256 two-digit labels ``00`` .. ``ff`` in mono at ``points``, each from its
+    left baseline, inches, y down: (vertices, codes, start, count), one ragged table for a gather."""
+    advance = mono_advance(points)
+    verts, codes, start, count, n = [], [], [], [], 0
+    for value in range(256):
+        pair = [_glyph(ch, points, "normal", "normal") for ch in f"{value:02x}"]
+        v = np.concatenate([pair[0].vertices, pair[1].vertices + (advance, 0.0)])
+        verts.append(v)
+        codes.append(np.concatenate([pair[0].codes, pair[1].codes]))
+        start.append(n)
+        count.append(len(v))
+        n += len(v)
+    return np.concatenate(verts), np.concatenate(codes), np.asarray(start), np.asarray(count)
+
+
 #: Sans outlines are laid out at this size (points at 72 dpi, as matplotlib's TextPath does) and scaled.
 _SCALE = 100.0
 
@@ -90,7 +110,10 @@ def _sans_glyph(ch: str, weight: str, slant: str):
     """One sans character at :data:`_SCALE` points, y up: (glyph index, advance, vertices, codes, rightmost x)."""
     font = _sans_font(weight, slant)
     glyph = font.load_char(ord(ch), flags=LoadFlags.NO_HINTING)
-    verts, codes = font.get_path()
+    try:
+        verts, codes = font.get_path()
+    except RuntimeError:  # a format character (U+200B, ...) loads no outline: it draws as nothing
+        verts, codes = np.empty((0, 2)), np.empty(0, dtype=np.uint8)
     verts = np.asarray(verts, dtype=float).reshape(-1, 2)
     right = float(verts[:, 0].max()) if len(verts) else 0.0
     return font.get_char_index(ord(ch)), glyph.linearHoriAdvance / 65536, verts, np.asarray(codes), right
@@ -144,6 +167,10 @@ def _check(family: str, ha: str, va: str, text: object) -> None:
         raise ParameterError(f"unknown vertical anchor va={va!r}; choose one of {', '.join(_VA)}")
     if not isinstance(text, str) or "\n" in text:
         raise ParameterError(f"figure text must be one line of str; got {text!r:.40}: draw each line on its own")
+    for i, ch in enumerate(text):
+        if unicodedata.category(ch) == "Cc":
+            raise ParameterError(f"character {i + 1} of the figure text ({ascii(ch)}) is a control character, "
+                                 "which no font draws; delete it (printable text, one line, is allowed)")
 
 
 def text_width(text: str, points: float, *, family: str = "sans", weight: str = "normal",
@@ -195,6 +222,29 @@ class Glyphs:
         if verts:
             paths.append(Path(np.concatenate(verts), np.concatenate(codes)))
         return width
+
+    def hex_bytes(self, x: np.ndarray, y: np.ndarray, values: np.ndarray, points: float,
+                  colours: Sequence[str]) -> None:
+        """Byte ``values[i]`` as two mono hex digits centred at (``x[i]``, ``y[i]``) (inches, y down), in
+        ``colours[value]``: a byte grid's labels in one numpy gather, not a :meth:`text` call per byte
+        (a 384-byte figure spent two thirds of its build in those calls; benchmarks/README.md, issue 10).
+        The outlines are the ones :meth:`text` would place, vertex for vertex."""
+        values = np.asarray(values, dtype=np.intp)
+        if not len(values):
+            return
+        if len(colours) != 256:
+            raise ParameterError(f"hex_bytes needs one colour per byte value (256); got {len(colours)}")
+        table, table_codes, start, count = _hex_table(points)
+        left = np.asarray(x, dtype=float) - mono_advance(points)  # two characters, centred
+        base = np.asarray(y, dtype=float) + _digit_middle("mono", points)
+        shade = np.asarray(colours, dtype=object)[values]
+        for colour in dict.fromkeys(shade):
+            pick = shade == colour
+            v, n = values[pick], count[values[pick]]
+            first = np.repeat(np.cumsum(n) - n, n)
+            rows = np.arange(n.sum()) - first + np.repeat(start[v], n)
+            offsets = np.repeat(np.stack([left[pick], base[pick]], 1), n, axis=0)
+            self.paths.setdefault(colour, []).append(Path(table[rows] + offsets, table_codes[rows]))
 
     def draw(self, ax, zorder: float = 5) -> None:
         """Add the collected text to ``ax``, above the figure's shapes, and forget it."""

@@ -36,7 +36,9 @@ Guarantees the shell gives every widget (tests/test_widgets.py checks them):
   with one copy of the picture (a palette PNG in an ``<img>`` with its alt text, see
   :func:`mktme_lite.viz.live_html`), no clearing and re-displaying, so it never flickers and works
   the same from a callback, a test or a script. ``LessonWidget(..., cache=n)`` keeps the last
-  ``n`` settings' HTML, for render functions that are pure.
+  ``n`` settings' HTML, for render functions that are pure; in a live kernel such a widget also
+  draws, while the learner reads, the settings one move away from the current one
+  (:meth:`LessonWidget.prefetch_step`), so the next move is usually a cache hit.
 * Every update's timings (render, encoding, sending, bytes) go to :data:`TIMINGS`, which
   benchmarks/bench_browser.py reads from the kernel.
 """
@@ -71,6 +73,12 @@ __all__ = [
 #: the whole update, which other jobs on the machine do not inflate). benchmarks/bench_browser.py reads it to split a browser round trip
 #: into Python rendering, encoding, sending and what the front end adds.
 TIMINGS: deque = deque(maxlen=2000)
+
+#: Drawing ahead (cached widgets, live kernel only): wait this long after an update before the first
+#: neighbour setting, then this long between settings, and reach this many slider steps either way.
+PREFETCH_DELAY_S = 0.3
+PREFETCH_GAP_S = 0.02
+PREFETCH_REACH = 2
 
 WIDGET_CLASS = "mktme-widget"
 OUTPUT_CLASS = "mktme-widget-output"
@@ -191,6 +199,8 @@ class LessonWidget:
         self._cache: OrderedDict = OrderedDict()
         self.constrain = constrain
         self._holding = False
+        self._prefetch_timer = None  # the pending idle-time prefetch (an asyncio TimerHandle), if any
+        self.prefetched = 0  # settings drawn ahead of a move (TIMINGS counts what the learner waited for)
         # The live picture: an HTML widget whose value is replaced in place on every update.
         self.output = W.HTML(layout=W.Layout(width="100%"))
         self.output.add_class(OUTPUT_CLASS)
@@ -301,6 +311,99 @@ class LessonWidget:
                         "send_ms": 1000 * (time.perf_counter() - drawn),
                         "cpu_ms": 1000 * (time.process_time() - cpu),
                         "bytes": len(value), "status": self.last_status, "cached": hit is not None})
+        self._schedule_prefetch()
+
+    # -- drawing ahead, while the learner reads ---------------------------------------------
+    def neighbours(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The settings one move away from ``params`` (default: the current one), nearest first.
+
+        One control changes: a slider by up to :data:`PREFETCH_REACH` steps either way (slider moves
+        are mostly small), a drop-down or toggle to any of its options. ``constrain`` is applied as a
+        move would apply it, so each setting is one the controls can actually reach. Text boxes are
+        never guessed."""
+        base = dict(self.params() if params is None else params)
+        found: list[tuple[int, dict[str, Any]]] = []
+        for name, control in self.controls.items():
+            values = getattr(control, "_options_values", None)
+            if not values or base.get(name) not in values:
+                continue
+            here = values.index(base[name])
+            reach = PREFETCH_REACH if isinstance(control, W.SelectionSlider) else len(values)
+            for i, value in enumerate(values):
+                if i != here and abs(i - here) <= reach:
+                    found.append((abs(i - here), {**base, name: value}))
+        found.sort(key=lambda item: item[0])
+        settings = []
+        for _, candidate in found:
+            if self.constrain is not None:
+                try:
+                    for name, (_options, value) in self.constrain(dict(candidate)).items():
+                        candidate[name] = value
+                except Exception:  # an inconsistent guess is simply not drawn ahead
+                    continue
+            if candidate != base and candidate not in settings:
+                settings.append(candidate)
+        return settings
+
+    def prefetch_step(self) -> bool:
+        """Draw one not-yet-cached neighbour setting into the cache; False when there is none left.
+
+        Leaves the widget's own state (``last_status``, ``last_ms``, the output) as it was: what the
+        learner sees is the current setting, drawn by :meth:`update`. A full cache drops its least
+        recently used setting, never the current one or a neighbour; when the neighbours alone would
+        overflow the cache, it draws only as many as fit."""
+        if not self.cache:
+            return False
+        current = _cache_key(self.params())
+        neighbours = [(p, _cache_key(p)) for p in self.neighbours()]
+        keep = {current, *(k for _, k in neighbours)}
+        for params, key in neighbours:
+            if key is None or key in self._cache:
+                continue
+            if len(self._cache) >= self.cache:
+                spare = next((k for k in self._cache if k not in keep), None)
+                if spare is None:
+                    return False
+                del self._cache[spare]
+            saved = (self.last_status, self.last_message, self.last_ms, self._rendered_at)
+            try:
+                value = self.view(params)
+                if self.last_status != "bug":
+                    self._cache[key] = (value, self.last_status, self.last_message)
+                    self.prefetched += 1
+            finally:
+                self.last_status, self.last_message, self.last_ms, self._rendered_at = saved
+            if current in self._cache:
+                self._cache.move_to_end(current)  # what the learner sees stays the newest
+            return True
+        return False
+
+    def _schedule_prefetch(self, delay: float | None = None) -> None:
+        """Queue :meth:`prefetch_step` on the kernel's event loop, when one runs (a live notebook).
+
+        Each step draws one setting (tens of ms) and then yields, so a move the learner makes in the
+        meantime waits at most one step; a new update restarts the wait. No loop (a script, a test,
+        ``MKTME_STATIC=1``): nothing is drawn ahead."""
+        if not self.cache or is_static():
+            return
+        try:
+            import asyncio
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._prefetch_timer is not None:
+            self._prefetch_timer.cancel()
+
+        def step() -> None:
+            self._prefetch_timer = None
+            try:
+                more = self.prefetch_step()
+            except Exception:  # drawing ahead must never disturb the widget
+                return
+            if more:
+                self._schedule_prefetch(PREFETCH_GAP_S)
+
+        self._prefetch_timer = loop.call_later(PREFETCH_DELAY_S if delay is None else delay, step)
 
     # -- the static twin -------------------------------------------------------------------
     def describe(self, params: Mapping[str, Any]) -> str:

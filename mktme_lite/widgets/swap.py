@@ -18,7 +18,7 @@ import html as _html
 import ipywidgets as W
 
 from ..dump import LINE
-from ..errors import ParameterError
+from ..errors import MKTMEError, ParameterError
 from ..params import choose, flag, shown
 from ..scenarios.swap import FRAMES, FRESH_INDEX, LINES, PATHS, SwapRun, swap_run
 from ..viz import HTMLCard, LessonFigure, bytes_figure
@@ -95,9 +95,7 @@ def swap_lab() -> LessonWidget:
         flag(flush, "flush (before swap-out)")
         choose(frame, FRAMES, "frame (the swap-in frame)")
         flag(encrypted, "encrypted (encrypted swap)")
-        r = swap_run(path, flush, frame, encrypted)
-        verdict.value = "<br>".join(f"<strong>{_html.escape(v)}</strong>" for v in _verdicts(r))
-        return _swap_figure(r)
+        return _swap_figure(swap_run(path, flush, frame, encrypted))
 
     controls["path"].tooltips = [PATHS[p] for p in PATHS]
     controls["frame"].tooltips = [FRAMES[f] for f in FRAMES]
@@ -111,9 +109,22 @@ def swap_lab() -> LessonWidget:
         Telling("The page's own KeyID with encrypted swap: the page comes back, and no line of it is on the "
                 "device.", {"path": "page_keyid", "flush": True, "encrypted": True}),
     ]
-    lab = LessonWidget(render, controls, title="Swap lab", telling=telling,
+    # render is pure (the 16 runs are cached in scenarios.swap), so the widget keeps all 16 pictures
+    # and draws the ones a move away ahead; the verdict follows the controls on its own.
+    lab = LessonWidget(render, controls, title="Swap lab", telling=telling, cache=16,
                        intro="swap alice's encrypted page out and back in; pick the path, the flush, the frame "
                              "it comes back into and encrypted swap.")
+
+    def show_verdict(change=None) -> None:
+        try:
+            r = swap_run(**lab.params())
+            verdict.value = "<br>".join(f"<strong>{_html.escape(v)}</strong>" for v in _verdicts(r))
+        except MKTMEError:  # the picture's place already says what was refused
+            verdict.value = ""
+
+    for control in controls.values():
+        control.observe(show_verdict, names="value")
+    show_verdict()
     heading, box, output = lab.container.children
     lab.container.children = (heading, box, verdict, output)
     return lab

@@ -142,7 +142,7 @@ def pmem_lab() -> LessonWidget:
         Telling("The filesystem moves the block's ciphertext: garbage, because the tweak is the address.",
                 {"move": "raw"}),
     ]
-    return LessonWidget(render_pmem_lab, controls, title="pmem lab", telling=telling,
+    return LessonWidget(render_pmem_lab, controls, title="pmem lab", telling=telling, cache=64,
                         intro="write a record to persistent memory, power-cycle the machine, read it back.")
 
 

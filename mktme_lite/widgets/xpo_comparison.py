@@ -124,7 +124,7 @@ def xpo_explorer() -> LessonWidget:
                 "ret2dir into the attacker's ordinary page still works.", {"design": "memfd_secret",
                                                                            "workload": "alloc_heavy"}),
     ]
-    return LessonWidget(render_xpo_explorer, controls, title="Cost/security explorer", telling=telling,
+    return LessonWidget(render_xpo_explorer, controls, title="Cost/security explorer", telling=telling, cache=64,
                         intro="pick a design, a workload and your own prices; every design's estimated slowdown "
                               "is drawn, and what the picked design stops.")
 

@@ -26,7 +26,8 @@ LEARNER = mx.LEARNER_DIR
 #: The parts of the repository a make target reads (copied with their times, so the .venv stamp
 #: stays newer than pyproject.toml and make does not reinstall).
 TREE = ["Makefile", "pyproject.toml", "lessons.toml", "README.md", "conftest.py", ".gitignore",
-        "tools", "notebooks", "solutions", "exercises", "quizzes", "tests/nbval-sanitize.cfg"]
+        "tools", "notebooks", "solutions", "exercises", "quizzes", "tests/nbval-sanitize.cfg",
+        "docs/instructor.md"]
 EDIT = "# my own answer, typed by the learner"
 
 
@@ -103,7 +104,8 @@ def test_no_test_target_reads_my_work():
     """`make -n` prints every command a target would run: none of the test, sync or exercise
     targets names my-work/ (only `my-work` and `lab` do), and git ignores the folder."""
     for target in ("test", "test-unit", "test-notebooks", "test-stripped", "test-exercises",
-                   "test-sync", "test-browser", "exercises", "sync", "html"):
+                   "test-sync", "test-browser", "exercises", "sync", "book", "test-book",
+                   "check-env", "bench"):
         proc = subprocess.run(["make", "-n", "-C", str(ROOT), "--no-print-directory", target],
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr

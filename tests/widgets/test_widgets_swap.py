@@ -63,3 +63,17 @@ def test_the_table_refuses_what_is_not_a_list_of_runs(bad):
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(WidgetInputError):
         sw.render_swap_lab(**kwargs)
+
+
+def test_the_verdict_follows_the_controls_when_the_picture_comes_from_the_cache():
+    lab = sw.swap_lab()
+    lab.update()
+    verdict = lab.container.children[2]
+    first = verdict.value
+    lab.set(path="page_keyid", flush=True)
+    turned = verdict.value
+    assert turned != first
+    lab.set(path="keyid0", flush=False)  # both pictures are cached now: no render runs
+    assert lab._cache and verdict.value == first
+    lab.set(path="page_keyid", flush=True)
+    assert verdict.value == turned
