@@ -124,14 +124,38 @@ def test_the_notes_checker_catches_missing_anchors_and_bad_files(tmp_path):
     assert "not valid TOML" in make_slides.note_problems("w", nb, tmp_path)[0]
 
 
-def test_sync_check_fails_when_a_notebook_lacks_slide_metadata(tmp_path, monkeypatch):
+def _course_copy(tmp_path: Path) -> Path:
+    import shutil
+    for name in ("lessons.toml", "glossary.toml", "README.md", "GLOSSARY.md"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for folder in ("notebooks", "solutions", "slides/notes"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    return tmp_path
+
+
+def test_sync_check_fails_when_a_notebook_lacks_slide_metadata(tmp_path, capsys):
     import sync_lessons
-    nb = _nb("01_tme_basics")
+    root = _course_copy(tmp_path)
+    assert sync_lessons.main(["--root", str(root), "--check"]) == 0
+    path = root / "notebooks" / "01_tme_basics.ipynb"
+    nb = nbformat.read(path, as_version=4)
     del nb.cells[3].metadata["slideshow"]
-    path = ROOT / "notebooks" / "01_tme_basics.ipynb"
-    drifted = {p for p, text in sync_lessons.plan(ROOT).items()
-               if p == path and text != sync_lessons.render(nb)}
-    assert drifted == {path}, "sync --check must see the missing slide metadata"
+    path.write_text(sync_lessons.render(nb), encoding="utf-8")
+    assert sync_lessons.main(["--root", str(root), "--check"]) == 1
+    assert "notebooks/01_tme_basics.ipynb is out of date" in capsys.readouterr().err
+    assert sync_lessons.main(["--root", str(root)]) == 0      # make sync puts it back
+    assert sync_lessons.main(["--root", str(root), "--check"]) == 0
+
+
+def test_sync_fails_on_a_note_whose_heading_is_gone(tmp_path, capsys):
+    import sync_lessons
+    root = _course_copy(tmp_path)
+    notes = root / "slides" / "notes" / "05_swap.toml"
+    notes.write_text(notes.read_text(encoding="utf-8") + '\n["A heading nobody wrote"]\nsay = "x"\n',
+                     encoding="utf-8")
+    assert sync_lessons.main(["--root", str(root), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert "slides/notes/05_swap.toml: ['A heading nobody wrote'] points at no heading" in err
 
 
 # --------------------------------------------------------------------------- the built slides
