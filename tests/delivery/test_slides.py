@@ -11,8 +11,8 @@ already in artifacts/slides/ and skips those tests (outside CI) when there are n
   lesson with the Reveal API, screenshots each into artifacts/slides-screenshots/<stem>/, and
   fails when a slide's content is wider or taller than the 960x700 slide box, or the template had
   to scale a slide below its floor; the speaker view (key S) shows the notes' text;
-- jupyterlab-rise is installed in the course's environment and each notebook asks it for theme
-  white.
+- jupyterlab-rise is installed in the course's environment, each notebook asks it for theme
+  white, and RISE's page in a running lab shows lesson 00 as slides on white, network blocked.
 """
 from __future__ import annotations
 
@@ -332,3 +332,43 @@ def test_rise_is_installed_in_the_lab_environment():
     assert any(req.startswith("jupyterlab-rise") for req in extra)
     labext = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "jupyterlab-rise"
     assert (labext / "package.json").exists(), f"no lab extension in {labext} (version {version})"
+
+
+def test_rise_shows_a_lesson_as_slides_in_the_lab_with_theme_white():
+    """RISE's own page (``/rise/<notebook>``, served by the lab) opens lesson 00 as reveal.js
+    slides in theme white, with every request that is not to the lab on loopback refused."""
+    pytest.importorskip("jupyterlab_rise", reason="the `slides` extra installs jupyterlab-rise")
+    exe, args = _chromium()
+    from lab_driver import running_lab
+    from playwright.sync_api import sync_playwright
+    outside: list[str] = []
+    with running_lab() as (base, token), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, headless=True, args=args)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+
+            def guard(route):
+                if route.request.url.startswith((base, "data:", "blob:", "about:")):
+                    route.continue_()
+                else:
+                    outside.append(route.request.url)
+                    route.abort()
+            context.route("**/*", guard)
+            page = context.new_page()
+            page.goto(f"{base}/rise/notebooks/00_start_here.ipynb?token={token}", wait_until="load")
+            page.wait_for_selector(".reveal .slides section", timeout=60_000)
+            page.wait_for_timeout(2000)
+            state = page.evaluate("""() => ({
+                sections: document.querySelectorAll('.reveal .slides > section').length,
+                text: document.querySelector('.reveal .slides').innerText.slice(0, 200),
+                background: getComputedStyle(document.querySelector('.reveal-viewport')
+                                             || document.body).backgroundColor,
+            })""")
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "rise_00_start_here.png"))
+        finally:
+            browser.close()
+    assert state["sections"] >= 5, state
+    assert state["background"] == "rgb(255, 255, 255)", f"not theme white: {state}"
+    assert "Lesson 00" in state["text"] or "LESSON 00" in state["text"], state
+    assert outside == [], f"RISE asked the network for: {sorted(set(outside))[:10]}"
