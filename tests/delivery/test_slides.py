@@ -247,25 +247,34 @@ def _chromium():
 
 
 @pytest.fixture(scope="module")
-def browser_context(slides):
+def browser():
+    """One headless Chromium for the whole module (Playwright's sync API allows one at a time)."""
     exe, args = _chromium()
     from playwright.sync_api import sync_playwright
-    outside: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, headless=True, args=args)
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-
-        def guard(route):
-            if route.request.url.startswith(("file://", "about:", "data:")):
-                route.continue_()
-            else:                       # the network is blocked: record, then refuse
-                outside.append(route.request.url)
-                route.abort()
-        context.route("**/*", guard)
+        b = p.chromium.launch(executable_path=exe, headless=True, args=args)
         try:
-            yield context, outside
+            yield b
         finally:
-            browser.close()
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def browser_context(slides, browser):
+    outside: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+
+    def guard(route):
+        if route.request.url.startswith(("file://", "about:", "data:")):
+            route.continue_()
+        else:                       # the network is blocked: record, then refuse
+            outside.append(route.request.url)
+            route.abort()
+    context.route("**/*", guard)
+    try:
+        yield context, outside
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("stem", LESSONS)
@@ -334,18 +343,15 @@ def test_rise_is_installed_in_the_lab_environment():
     assert (labext / "package.json").exists(), f"no lab extension in {labext} (version {version})"
 
 
-def test_rise_shows_a_lesson_as_slides_in_the_lab_with_theme_white():
+def test_rise_shows_a_lesson_as_slides_in_the_lab_with_theme_white(browser):
     """RISE's own page (``/rise/<notebook>``, served by the lab) opens lesson 00 as reveal.js
     slides in theme white, with every request that is not to the lab on loopback refused."""
     pytest.importorskip("jupyterlab_rise", reason="the `slides` extra installs jupyterlab-rise")
-    exe, args = _chromium()
     from lab_driver import running_lab
-    from playwright.sync_api import sync_playwright
     outside: list[str] = []
-    with running_lab() as (base, token), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, headless=True, args=args)
+    with running_lab() as (base, token):
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 800})
 
             def guard(route):
                 if route.request.url.startswith((base, "data:", "blob:", "about:")):
@@ -367,7 +373,7 @@ def test_rise_shows_a_lesson_as_slides_in_the_lab_with_theme_white():
             SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SHOTS / "rise_00_start_here.png"))
         finally:
-            browser.close()
+            context.close()
     assert state["sections"] >= 5, state
     assert state["background"] == "rgb(255, 255, 255)", f"not theme white: {state}"
     assert "Lesson 00" in state["text"] or "LESSON 00" in state["text"], state
