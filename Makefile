@@ -27,7 +27,8 @@ PIP_INSTALL ?= $(PY) -m pip install
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: lab my-work test chromium-check install test-unit test-notebooks test-stripped test-exercises test-sync \
-        test-browser exercises sync bench check-env clean book test-book
+        test-browser exercises sync bench check-env clean book test-book \
+        slides test-slides
 
 # Your exercises live in my-work/ (git-ignored): `make lab` copies in every exercise you do not
 # have yet and never overwrites one you have. No other target reads or writes my-work/.
@@ -116,6 +117,30 @@ book: $(BOOK_STAMP)
 # with the network blocked (screenshots in artifacts/book-screenshots/).
 test-book: book
 	$(RUN_PYTEST) -p no:nbval tests/delivery/test_book.py
+
+# Every lesson as reveal.js slides (nbconvert, executed with MKTME_STATIC=1, speaker notes from
+# slides/notes/) in artifacts/slides/, with the npm reveal.js 4 of slides/package-lock.json copied
+# beside them: nothing loads from outside. The `slides` extra also brings jupyterlab-rise, for live
+# slides in the lab. tools/build_slides.py says how; docs/authoring.md how the metadata is kept.
+NPM_FLAGS ?= --no-audit --no-fund
+SLIDES_STAMP := $(VENV)/.installed-slides
+REVEAL_STAMP := slides/node_modules/.installed
+$(SLIDES_STAMP): pyproject.toml | $(STAMP)
+	$(PIP_INSTALL) -e '.[slides]'
+	touch $@
+
+$(REVEAL_STAMP): slides/package-lock.json slides/package.json
+	npm ci $(NPM_FLAGS) --prefix slides
+	touch $@
+
+slides: $(SLIDES_STAMP) $(REVEAL_STAMP)
+	$(NB_ENV) $(PY) tools/build_slides.py
+
+# Build the slides, then check them: nothing from outside, every slide of every lesson fits the
+# 960x700 box in Chromium with the network blocked (screenshots in artifacts/slides-screenshots/),
+# the speaker view shows the notes, RISE is installed.
+test-slides: slides
+	$(RUN_PYTEST) -p no:nbval tests/delivery/test_slides.py
 
 bench: $(STAMP)
 	@if [ -f benchmarks/run_all.py ]; then $(PY) benchmarks/run_all.py; \

@@ -156,6 +156,8 @@ def make_exercise(solution: nbformat.NotebookNode, source_name: str) -> nbformat
         f"it. The copy in `exercises/` is rebuilt from the worked solutions, so answers typed "
         f"there are lost.")
     note.metadata["tags"] = [NOTE_TAG]
+    # every cell carries slide metadata (tools/make_slides.py); the rest is copied from the solution
+    note.metadata["slideshow"] = {"slide_type": "skip"}
     note.metadata[AUTHORING_KEY] = (
         f"Generated from {source_name} by tools/make_exercises.py: edit the solution and run "
         "`make exercises`, never this notebook.")

@@ -14,6 +14,9 @@ in order:
 - solutions/<stem>.ipynb, when it exists: the same metadata and a header cell that differs only in
   its last line, which links to the lesson and the worked solutions (make_exercises copies this
   header into exercises/<stem>.ipynb, so it must not link to the exercise notebook itself).
+- every cell of both: its slide metadata (``metadata.slideshow.slide_type``) and the notebook's
+  ``rise`` options, by the rules of tools/make_slides.py (``with_slides``); where the course has
+  ``slides/notes/``, every written lesson must have speaker notes there whose anchors exist.
 - README.md: between ``<!-- lesson-map:start -->`` and ``<!-- lesson-map:end -->``, the map of the
   written lessons and the sentence naming the planned ones.
 
@@ -36,6 +39,7 @@ from pathlib import Path
 import nbformat
 
 from make_exercises import AUTHORING_KEY, LEARNER_DIR  # noqa: E402  (tools/ is on the path)
+from make_slides import note_problems, with_slides  # noqa: E402
 from mktme_lite import course as course_data
 from mktme_lite import glossary as glossary_data
 
@@ -401,15 +405,19 @@ def plan(root: Path = ROOT) -> dict[Path, str]:
         header = header_source(meta, stem, entry.exercises, claims, glossary=has_glossary)
         nb = notebooks[stem]
         nb.metadata["mktme"] = meta
-        out[root / "notebooks" / f"{stem}.ipynb"] = render(
-            with_generated_cells(nb, header, footer_source(meta, next_title)))
+        lesson_nb = with_slides(with_generated_cells(nb, header, footer_source(meta, next_title)))
+        if (root / "slides" / "notes").is_dir():
+            problems += note_problems(stem, lesson_nb, root / "slides" / "notes")
+        out[root / "notebooks" / f"{stem}.ipynb"] = render(lesson_nb)
         solution = root / "solutions" / f"{stem}.ipynb"
         if solution.exists():
             snb = nbformat.read(solution, as_version=4)
             snb.metadata["mktme"] = copy.deepcopy(meta)
             copy_header = header_source(meta, stem, entry.exercises, claims, exercise_copy=True,
                                         glossary=has_glossary)
-            out[solution] = render(with_generated_cells(snb, copy_header, None))
+            out[solution] = render(with_slides(with_generated_cells(snb, copy_header, None)))
+    if problems:
+        raise LessonError("\n".join(problems))
 
     readme = root / "README.md"
     rows = [dict(metas[e.stem], stem=e.stem) for e in course.written()]
