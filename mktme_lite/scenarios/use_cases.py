@@ -179,8 +179,13 @@ class Partition:
 def partition(keyid_bits: int = 6, tdx_keyid_bits: int = 2, phys_bits: int = 46) -> Partition:
     """Build a machine with this BIOS split and ask it what the host may do with each kind of KeyID."""
     keyid_bits = whole(keyid_bits, "keyid_bits (IA32_TME_ACTIVATE[35:32] is 4 bits)", 0, 15)
-    tdx_keyid_bits = whole(tdx_keyid_bits, f"tdx_keyid_bits (top KeyID bits kept for TDX; keyid_bits={keyid_bits})",
-                           0, keyid_bits)
+    tdx_keyid_bits = whole(tdx_keyid_bits, "tdx_keyid_bits (top KeyID bits kept for TDX, IA32_TME_ACTIVATE[39:36])",
+                           0, 15)
+    if tdx_keyid_bits > keyid_bits:
+        raise ParameterError(
+            f"tdx_keyid_bits={tdx_keyid_bits} asks for more TDX KeyID bits than the {keyid_bits} KeyID bit"
+            f"{'s' if keyid_bits != 1 else ''} the BIOS activated: the TDX bits are the top ones of the activated "
+            f"KeyID bits (IA32_TME_ACTIVATE[39:36] within [35:32]), so choose 0 to {keyid_bits}")
     phys_bits = whole(phys_bits, "phys_bits (x86-64 MAXPHYADDR)", 32, 52)
     return _partition(keyid_bits, tdx_keyid_bits, phys_bits)
 
