@@ -240,8 +240,9 @@ class KeyIDPartition:
     """IA32_MKTME_KEYID_PARTITIONING (MSR 0x87) on TDX platforms: bits 31:0 the number of MKTME
     KeyIDs, bits 63:32 the number of TDX private KeyIDs. Private KeyIDs start right after the
     last MKTME KeyID (Linux ``tdx.c``: ``nr_mktme_keyids + 1``); only software in SEAM mode (the
-    TDX module) may use them, and outside SEAM their address bits are reserved bits
-    (``Documentation/x86/tdx.rst``). Example: 6 KeyID bits, 2 of them kept for TDX, give MKTME
+    TDX module) may use them ("only accessible within the SEAM mode", ``Documentation/arch/x86/tdx.rst``);
+    what hardware does when the host uses one is not in the course's sources, and the Machine refuses
+    it with a KeyIDError (a modelling choice). Example: 6 KeyID bits, 2 of them kept for TDX, give MKTME
     KeyIDs 1-15 and the private range [16, 64), as Linux logs it."""
 
     mktme_keyids: int

@@ -362,7 +362,9 @@ class Machine:
         raise KeyIDError(
             f"{what} KeyID {keyid} refused: it is a TDX private KeyID (private range [{r.start}, {r.stop}), "
             f"IA32_MKTME_KEYID_PARTITIONING = {self.partition.value:#x}). Only software in SEAM mode (the TDX "
-            f"module) may use it; outside SEAM its address bits are reserved bits (Documentation/x86/tdx.rst). "
+            f"module) may use it: private KeyIDs are \"only accessible within the SEAM mode\" "
+            f"(Documentation/arch/x86/tdx.rst). Modelling choice: the model refuses the access with this error; "
+            f"what hardware does with such an access outside SEAM is not in the course's sources. "
             f"The host may use KeyIDs 0-{self.partition.mktme_keyids}; `with m.seam():` plays the TDX module")
 
     def is_private(self, keyid: int) -> bool:
@@ -531,8 +533,14 @@ class Machine:
         """CLFLUSH: write back (if dirty) and invalidate the line holding ``hpa`` in every package.
 
         It acts on the line of the full address it is given, KeyID included: flushing one alias
-        of a frame leaves the frame's lines under other KeyIDs where they are (the TDX module
-        maps a page with the KeyID it wants to flush, lessons-04-08.md section 04)."""
+        of a frame leaves the frame's lines under other KeyIDs where they are. Modelling choice:
+        no SDM sentence saying so was found (UNVERIFIED); what supports it is that the TDX
+        module's TDH.PHYMEM.PAGE.WBINVD flushes a page through the alias of the KeyID it wants
+        written back (it takes the HKID from the PA, maps the page with it, CLFLUSHOPTs every
+        line, then MFENCE; lessons-04-08.md section 04). That instruction writes back one page
+        under one KeyID; retiring a KeyID needs every package's caches written back
+        (TDH.PHYMEM.CACHE.WB on one CPU per package, section 06), since WBINVD reaches one
+        package only (hardware.md 3.2)."""
         self._flush_line(hpa, "clflush", invalidate=True)
 
     def clflushopt(self, hpa: int) -> None:

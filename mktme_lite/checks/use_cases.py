@@ -30,8 +30,10 @@ from ..scenarios.use_cases import (
     Option,
     Partition,
     PmemResult,
+    finding,
     meets,
     option,
+    requirements,
     partition,
     pmem_run,
 )
@@ -303,7 +305,9 @@ def check_c11_answer(answer):
         failed = [(name, why) for name, met, why in meets(uc, key, design) if not met]
         if failed:
             name, why = failed[0]
-            return hint(f"{uc!r} with key {key!r} and design {design!r} fails '{name}': {why}.")
+            found = finding(uc, key, design, name) if name in {r.name for r in requirements(uc)} else ""
+            return hint(f"{uc!r} with key {key!r} and design {design!r} fails '{name}': "
+                        + (f"for this choice {found} ({why})." if found else f"{why}."))
         lines.append(_engine_line(uc, key, design))
     why = answer.get("why")
     if not isinstance(why, str) or len(why.split()) < C11_MIN_WORDS:

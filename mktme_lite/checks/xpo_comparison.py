@@ -58,34 +58,41 @@ def _xpfo_ref(w):
 ))
 def check_xpfo_shootdowns(answer):
     for w in _workloads():
-        got = returned(answer(w), "xpfo_shootdowns", "`return n`, the number of all-CPU shootdowns",
-                       case=w.label)
+        case = _case(w)
+        got = returned(answer(w), "xpfo_shootdowns", "`return n`, the number of all-CPU shootdowns", case=case)
         want = costs.run_workload("xpfo", w).counts["tlb_shootdown_global"]
         if got == want:
             continue
-        pages = w.jobs * (w.pages + w.secret_pages)
-        gups = w.jobs * w.gups
-        if got == pages and gups:
-            return hint(f"for {w.label} you counted {got}, one per page, but the engine counts {want}. Every "
-                        "get_user_pages() read goes through a temporary kmap(), and its kunmap() removes that "
-                        "mapping again: a shootdown on every CPU per kmap/kunmap pair.")
-        if got == pages + 2 * gups:
-            return hint(f"for {w.label} you counted {got}; the engine counts {want}. The kmap() itself adds a "
-                        "mapping, which needs no flush; only the kunmap() that removes it shoots down.")
-        if w.jobs > 1 and got * w.jobs == want:
-            return hint(f"for {w.label} you counted {got}, the engine {want}: the workload runs {w.jobs} jobs, "
-                        "each with its own pages and gup reads.")
-        if got == pages + gups + pages:
-            return hint(f"for {w.label} you counted {got}, the engine {want}: a freed frame is mapped back into "
-                        "the direct map, but adding a mapping needs no TLB flush.")
-        if w.secret_pages and got == want - w.jobs * w.secret_pages:
-            return hint(f"for {w.label} you counted {got}, the engine {want}: XPFO takes *every* user page out "
-                        "of the direct map, the secret pages too (memfd_secret is not used under XPFO).")
-        return hint(f"for {w.label} ({w.jobs} job(s), {w.pages} pages, {w.secret_pages} secret pages, {w.gups} gup "
-                    f"reads each) you counted {got!r}; the engine counts {want}. Count the pages handed to user "
-                    "space and the kunmap() calls.")
+        return hint(f"for {case} you counted {got!r}; the engine counts {want}. " + _why_off(w, got, want))
     return passed("xpfo_shootdowns() agrees with the kernel model on every workload we tried: one all-CPU "
                   "shootdown per page handed to user space and one per kunmap().")
+
+
+def _case(w) -> str:
+    """The workload the check is on, by its own numbers (a changed workload's label would name its base)."""
+    return f"the workload ({costs.describe(w)})"
+
+
+def _why_off(w, got, want) -> str:
+    """Which term ``got`` misses on workload ``w``, computed from ``w`` (the one that failed)."""
+    pages = w.jobs * (w.pages + w.secret_pages)
+    gups = w.jobs * w.gups
+    if got == pages and gups:
+        return (f"That is one per page ({w.jobs} x {w.pages + w.secret_pages}); every get_user_pages() read goes "
+                f"through a temporary kmap(), and its kunmap() removes that mapping again: one shootdown on every "
+                f"CPU per kmap/kunmap pair, {gups} more here.")
+    if gups and got == pages + 2 * gups:
+        return (f"That counts its {gups} gup reads twice each. The kmap() itself adds a mapping, "
+                "which needs no flush; only the kunmap() that removes it shoots down.")
+    if w.jobs > 1 and got * w.jobs == want:
+        return f"That is one job's count: the workload runs {w.jobs} jobs, each with its own pages and gup reads."
+    if got == pages + gups + pages:
+        return (f"That is {pages} too many, one per freed page: a freed frame is mapped back into the direct map, "
+                "but adding a mapping needs no TLB flush.")
+    if w.secret_pages and got == want - w.jobs * w.secret_pages:
+        return (f"Its {w.jobs * w.secret_pages} secret pages are missing: XPFO takes *every* user page out of the "
+                "direct map, the secret pages too (memfd_secret is not used under XPFO).")
+    return "Count the pages handed to user space and the kunmap() calls."
 
 
 # ----------------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ from .pages import CPU_KEY, RW, SEED
 __all__ = [
     "PriceError", "Price", "PriceTable", "Measured", "Design", "Workload", "WorkloadRun", "Estimate",
     "ReferencePoint", "STATUSES", "EVENT_PRICES", "SHOOTDOWN_PRICES", "REQUIRED_PRICES", "DESIGNS", "WORKLOADS",
-    "PRICES_FILE", "design_policy", "load_prices", "measured_slowdowns", "workload", "run_workload", "price_run", "estimate",
+    "PRICES_FILE", "design_policy", "load_prices", "measured_slowdowns", "workload", "describe", "run_workload", "price_run", "estimate",
     "compare", "reference_points", "solve_price", "MAX_CPUS",
 ]
 
@@ -385,8 +385,18 @@ def workload(base: str = "kernel_build", **changes) -> Workload:
                              f"{new.pages + new.secret_pages}")
     if (new.gups or new.syscalls) and new.pages == 0:
         raise ParameterError("gups and syscalls act on ordinary pages: give the workload pages >= 1")
-    label = ", ".join(f"{k}={v}" for k, v in changes.items())
-    return _dc_replace(new, name=f"{w.name}+custom", label=f"{w.label} ({label})")
+    changed = ", ".join(f"{k}={v}" for k, v in changes.items())
+    return _dc_replace(new, name=f"{w.name}+custom", label=f"{w.name} with {changed}: {describe(new)}")
+
+
+def describe(w: str | Workload) -> str:
+    """What workload ``w`` (a name or a :func:`workload`) does, in words computed from its fields: a
+    changed workload's own numbers, never its base's."""
+    w = _workload_arg(w)
+    secrets = f" and {w.secret_pages} secret page{'s' if w.secret_pages != 1 else ''}" if w.secret_pages else ""
+    return (f"{w.jobs} job{'s' if w.jobs != 1 else ''}, each faulting {w.pages} page{'s' if w.pages != 1 else ''}"
+            f"{secrets}, {w.syscalls} syscall{'s' if w.syscalls != 1 else ''} and {w.gups} gup "
+            f"read{'s' if w.gups != 1 else ''}; {w.user_share:.0%} user time")
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ __all__ = ["KEYS", "MOVES", "PmemResult", "pmem_run", "PMEM_CASES", "Partition",
            "MSRRow", "msr_rows", "NOT_MODELLED",
            "COHERENCE_CASES", "CoherenceResult", "coherence_run", "coherence_table",
            "KEY_TYPES", "C11_DESIGNS", "Option", "option", "VM_OPTIONS", "vm_table",
-           "C11_USE_CASES", "Requirement", "requirements", "meets", "MODEL_ANSWER", "VERDICTS"]
+           "C11_USE_CASES", "Requirement", "requirements", "meets", "finding", "MODEL_ANSWER", "VERDICTS"]
 
 #: How the record's KeyID gets its key. "user": key material the owner keeps and supplies again
 #: after the reboot (what pmem needs: Kai Huang, 7 Dec 2018); "cpu": KEYID_SET_KEY_RANDOM, a key
@@ -179,8 +179,13 @@ class Partition:
 def partition(keyid_bits: int = 6, tdx_keyid_bits: int = 2, phys_bits: int = 46) -> Partition:
     """Build a machine with this BIOS split and ask it what the host may do with each kind of KeyID."""
     keyid_bits = whole(keyid_bits, "keyid_bits (IA32_TME_ACTIVATE[35:32] is 4 bits)", 0, 15)
-    tdx_keyid_bits = whole(tdx_keyid_bits, f"tdx_keyid_bits (top KeyID bits kept for TDX; keyid_bits={keyid_bits})",
-                           0, keyid_bits)
+    tdx_keyid_bits = whole(tdx_keyid_bits, "tdx_keyid_bits (top KeyID bits kept for TDX, IA32_TME_ACTIVATE[39:36])",
+                           0, 15)
+    if tdx_keyid_bits > keyid_bits:
+        raise ParameterError(
+            f"tdx_keyid_bits={tdx_keyid_bits} asks for more TDX KeyID bits than the {keyid_bits} KeyID bit"
+            f"{'s' if keyid_bits != 1 else ''} the BIOS activated: the TDX bits are the top ones of the activated "
+            f"KeyID bits (IA32_TME_ACTIVATE[39:36] within [35:32]), so choose 0 to {keyid_bits}")
     phys_bits = whole(phys_bits, "phys_bits (x86-64 MAXPHYADDR)", 32, 52)
     return _partition(keyid_bits, tdx_keyid_bits, phys_bits)
 
@@ -557,49 +562,87 @@ class Requirement:
     name: str
     test: Callable[[Option], bool]
     why: str
+    #: What the engine found for one option, in words (a check's hint names the learner's own choice with it).
+    found: Callable[[Option], str] = lambda o: ""
 
 
 def _gup(o: Option) -> bool:
     return o.gup == "right"
 
 
+def _gup_found(o: Option) -> str:
+    return f"get_user_pages() through its page gets {o.gup}"
+
+
+def _events_found(o: Option) -> str:
+    if o.extra_events < 0:
+        return "its events are not modelled (the TDX module's work)"
+    extra = dict(o.events)
+    extra["tlb_shootdown"] -= 1  # munmap()'s own
+    words = ", ".join(f"{n} {name}" for name, n in extra.items() if n)
+    return f"one page's life costs {words or 'nothing'} beyond munmap()'s one TLB shootdown"
+
+
+def _maps_found(o: Option) -> str:
+    return f"it needs {o.direct_maps} direct map{'s' if o.direct_maps != 1 else ''}"
+
+
+def _survives(what: str, ok) -> str:
+    return f"the owner reads {'the record' if ok else 'garbage'} after {what}" if ok is not None else \
+        f"what the owner reads after {what} is not modelled"
+
+
+def _stray_found(o: Option) -> str:
+    return f"a stray read of __va(pa) gets {o.stray_read}"
+
+
+def _dump_found(o: Option) -> str:
+    return ("software supplied the key, so whoever holds it decrypts a DRAM dump of the page" if o.dump_decrypts
+            else "no key leaves the CPU")
+
+
 _REQUIREMENTS: dict[str, tuple[Requirement, ...]] = {
     "anonymous memory": (
         Requirement("get_user_pages() paths right", _gup,
-                    "lesson 03: direct I/O and debuggers reach anonymous memory through get_user_pages()"),
+                    "lesson 03: direct I/O and debuggers reach anonymous memory through get_user_pages()", _gup_found),
         Requirement("no event beyond munmap()'s", lambda o: o.extra_events == 0,
-                    "lessons 03-04: a KeyID of its own costs a page of clflushes each time a frame changes KeyID"),
+                    "lessons 03-04 and 07: a KeyID of its own costs a page of clflushes each time a frame changes "
+                    "KeyID, and taking pages out of the direct map costs TLB shootdowns", _events_found),
         Requirement("one direct map", lambda o: o.direct_maps == 1,
-                    "lesson 03: a direct map per KeyID takes 64 copies of the direct-map region"),
+                    "lesson 03: a direct map per KeyID takes 64 copies of the direct-map region", _maps_found),
     ),
     "pmem": (
         Requirement("reads back after a reboot", lambda o: o.survives_reboot is True,
-                    "pmem_run(): the TME key is new at every boot and a CPU key cannot be supplied again"),
+                    "pmem_run(): the TME key is new at every boot and a CPU key cannot be supplied again",
+                    lambda o: _survives("a reboot", o.survives_reboot)),
         Requirement("reads back after the filesystem moves its block", lambda o: o.survives_move is True,
-                    "pmem_run(move='raw'): the tweak is the physical address, so moved ciphertext is garbage"),
+                    "pmem_run(move='raw'): the tweak is the physical address, so moved ciphertext is garbage",
+                    lambda o: _survives("its block moved", o.survives_move)),
     ),
     "a VM": (
         Requirement("a stray host read does not see plaintext", lambda o: o.stray_read != "PLAINTEXT",
-                    "lesson 03: a re-keyed or unencrypted direct map shows the host the guest's memory"),
+                    "lesson 03: a re-keyed or unencrypted direct map shows the host the guest's memory", _stray_found),
         Requirement("device assignment (get_user_pages()) does not return wrong data",
                     lambda o: o.gup in ("right", "refused"),
-                    "lesson 03 and Dave Hansen, 4 Dec 2018: device assignment into VMs needs get_user_pages()"),
+                    "lesson 03 and Dave Hansen, 4 Dec 2018: device assignment into VMs needs get_user_pages()",
+                    _gup_found),
     ),
     "a container": (
         Requirement("get_user_pages() paths right", _gup,
-                    "lesson 03: a container's processes use the same kernel paths as any process"),
+                    "lesson 03: a container's processes use the same kernel paths as any process", _gup_found),
         Requirement("no event beyond munmap()'s", lambda o: o.extra_events == 0,
                     "the shared kernel reads any KeyID in plaintext (kernel_read), so a key per tenant buys "
-                    "nothing against it and costs the flushes"),
+                    "nothing against it and costs the flushes; pages out of the direct map cost TLB shootdowns",
+                    _events_found),
         Requirement("one direct map", lambda o: o.direct_maps == 1,
-                    "lesson 03: a direct map per KeyID takes 64 copies of the direct-map region"),
+                    "lesson 03: a direct map per KeyID takes 64 copies of the direct-map region", _maps_found),
     ),
     "a secret in one process": (
         Requirement("a stray kernel read does not see plaintext", lambda o: o.stray_read != "PLAINTEXT",
-                    "lesson 03: the direct map is the alias a stray or ret2dir-style kernel read uses"),
+                    "lesson 03: the direct map is the alias a stray or ret2dir-style kernel read uses", _stray_found),
         Requirement("no copy of the key outside the CPU", lambda o: not o.dump_decrypts,
                     "option('user', ...): whoever holds a user key decrypts a cold-boot dump; Andy, 12 Dec 2018: "
-                    "user keys are weaker than CPU keys"),
+                    "user keys are weaker than CPU keys", _dump_found),
     ),
 }
 
@@ -621,6 +664,15 @@ def meets(use_case: str, key: str, design: str) -> tuple[tuple[str, bool, str], 
                  "'tdx_module') shows the host refused: a host process, container or filesystem could not touch "
                  "its own memory"),)
     return tuple((r.name, bool(r.test(o)), r.why) for r in requirements(use_case))
+
+
+def finding(use_case: str, key: str, design: str, requirement: str) -> str:
+    """What the engine found for this choice on one requirement of :func:`requirements`, in words
+    ("" for a pair that makes no sense: :func:`meets` says why)."""
+    reqs = {r.name: r for r in requirements(use_case)}
+    r = reqs[choose(requirement, reqs, f"requirement of {use_case!r}")]
+    o = option(key, design)
+    return r.found(o) if o.valid else ""
 
 
 #: The course's own answer, for the learner to compare a free-text argument with.

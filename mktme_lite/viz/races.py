@@ -54,25 +54,25 @@ _GREY = "#777777"
 _HIGHLIGHT = style.OKABE_ITO["yellow"]
 
 
-def _fit(text: str, points: float, width: float, family: str = "sans") -> str:
-    """``text`` cut (with an ellipsis) to fit ``width`` inches."""
-    if text_width(text, points, family=family) <= width:
+def _fit(text: str, points: float, width: float, family: str = "sans", weight: str = "normal") -> str:
+    """``text`` cut (with an ellipsis) to fit ``width`` inches, measured in the weight it is drawn in."""
+    if text_width(text, points, family=family, weight=weight) <= width:
         return text
     lo, hi = 0, len(text)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if text_width(text[:mid] + "…", points, family=family) <= width:
+        if text_width(text[:mid] + "…", points, family=family, weight=weight) <= width:
             lo = mid
         else:
             hi = mid - 1
     return text[:lo] + "…"
 
 
-def _wrap(text: str, points: float, width: float, max_lines: int = 3) -> list[str]:
+def _wrap(text: str, points: float, width: float, max_lines: int = 3, weight: str = "normal") -> list[str]:
     words, lines, cur = text.split(), [], ""
     for word in words:
         trial = f"{cur} {word}".strip()
-        if cur and text_width(trial, points) > width:
+        if cur and text_width(trial, points, weight=weight) > width:
             lines.append(cur)
             cur = word
         else:
@@ -80,7 +80,7 @@ def _wrap(text: str, points: float, width: float, max_lines: int = 3) -> list[st
     if cur:
         lines.append(cur)
     if len(lines) > max_lines:
-        lines = lines[:max_lines - 1] + [_fit(" ".join(lines[max_lines - 1:]), points, width)]
+        lines = lines[:max_lines - 1] + [_fit(" ".join(lines[max_lines - 1:]), points, width, weight=weight)]
     return lines
 
 
@@ -109,35 +109,63 @@ def _group_text(g) -> str:
 
 
 # --------------------------------------------------------------------------- the histogram
+_LABEL_W = 5.55  # the labels' column, inches; a label longer than one line wraps, and its row grows
+_BAR_X = _PAD + 5.7
+_LINE = 0.13  # one wrapped label line, inches (7.2 pt text)
+_MAX_LABEL_LINES = 6
+
+
+def _label_lines(i: int, gr) -> list[str]:
+    """Group ``i``'s whole label, wrapped to the labels' column (measured with the figure's own glyphs)."""
+    return _wrap(f"{i}. {_group_text(gr)}", _SMALL, _LABEL_W, max_lines=_MAX_LABEL_LINES, weight=_weight(gr))
+
+
+def _weight(gr) -> str:
+    return "normal" if gr.ok else "bold"
+
+
+def _row_height(lines: list[str]) -> float:
+    return max(_BAR_ROW, _BAR_ROW + _LINE * (len(lines) - 1))
+
+
 def _histogram_height(ex) -> float:
-    return 0.32 + _BAR_ROW * len(ex.groups) + 0.12
+    return 0.32 + sum(_row_height(_label_lines(i, gr)) for i, gr in enumerate(ex.groups)) + 0.12
+
+
+def _count_text(gr, ex, replayed: bool) -> str:
+    return f"{gr.count} ({_pct(gr.count, ex.interleavings)})" + ("  ◀ replayed" if replayed else "")
 
 
 def _draw_histogram(ax, g: Glyphs, patches: list, y: float, ex, highlight: int | None) -> float:
-    """One panel: a heading and one bar per group, from ``y`` down; returns the y below it."""
+    """One panel: a heading and one bar per group, from ``y`` down; returns the y below it.
+
+    Every label is drawn whole (wrapped over as many lines as it needs, up to six), and the longest
+    count text sets how long a full bar may be, so nothing runs past the figure's right edge."""
     bad_n = sum(gr.count for gr in ex.groups if not gr.ok)
     verdict = ("SAFE: every interleaving ends OK" if bad_n == 0 else
                f"{bad_n} of {ex.interleavings} interleavings BAD ({_pct(bad_n, ex.interleavings)})")
-    g.text(_PAD, y, f"{ex.scenario} under keytable_scope=\"{ex.scope}\": {ex.interleavings} interleavings, "
-           f"{len(ex.groups)} outcome group{'s' if len(ex.groups) != 1 else ''}; {verdict}", _TEXT, weight="bold",
-           va="top")
+    heading = (f"{ex.scenario} under keytable_scope=\"{ex.scope}\": {ex.interleavings} interleavings, "
+               f"{len(ex.groups)} outcome group{'s' if len(ex.groups) != 1 else ''}; {verdict}")
+    g.text(_PAD, y, _fit(heading, _TEXT, _W - 2 * _PAD, weight="bold"), _TEXT, weight="bold", va="top")
     y += 0.3
-    label_w, bar_x, bar_w = 5.55, _PAD + 5.7, 2.9
+    counts = [_count_text(gr, ex, highlight == i) for i, gr in enumerate(ex.groups)]
+    count_w = max((text_width(c, _SMALL) for c in counts), default=0.0)
+    bar_w = min(2.9, _W - _PAD - _BAR_X - 0.06 - count_w)
     for i, gr in enumerate(ex.groups):
         st = OK_STYLE if gr.ok else BAD_STYLE
+        lines = _label_lines(i, gr)
+        row = _row_height(lines)
         mid = y + _BAR_ROW / 2
         if highlight == i:
-            patches.append(Rectangle((_PAD - 0.12, y), _W - 2 * _PAD + 0.2, _BAR_ROW, facecolor=_HIGHLIGHT,
+            patches.append(Rectangle((_PAD - 0.12, y), _W - 2 * _PAD + 0.2, row, facecolor=_HIGHLIGHT,
                                      alpha=0.45, edgecolor="black", linewidth=1.0, zorder=1))
-        g.text(_PAD, mid, _fit(f"{i}. {_group_text(gr)}", _SMALL, label_w), _SMALL,
-               weight="normal" if gr.ok else "bold")
+        for n, line in enumerate(lines):
+            g.text(_PAD, mid + n * _LINE, line, _SMALL, weight=_weight(gr))
         frac = gr.count / ex.interleavings if ex.interleavings else 0.0
-        patches.append(Rectangle((bar_x, y + 0.04), max(bar_w * frac, 0.02), _BAR_ROW - 0.08, facecolor=st["color"],
+        patches.append(Rectangle((_BAR_X, y + 0.04), max(bar_w * frac, 0.02), _BAR_ROW - 0.08, facecolor=st["color"],
                                  hatch=st["hatch"], edgecolor="black", linewidth=0.8, zorder=3))
-        g.text(bar_x + max(bar_w * frac, 0.02) + 0.06, mid,
-               f"{gr.count} ({_pct(gr.count, ex.interleavings)})" + ("  ◀ replayed" if highlight == i else ""),
-               _SMALL, family="sans")
-        y += _BAR_ROW
+        g.text(_BAR_X + max(bar_w * frac, 0.02) + 0.06, mid, counts[i], _SMALL, family="sans")
+        y += row
     return y + 0.12
 
 
@@ -247,8 +275,8 @@ def _draw_timeline(ax, g: Glyphs, patches: list, y: float, steps, lanes, at: int
                                      edgecolor=colour, linewidth=0.8, zorder=3))
         seals = [re.sub(r".*sealed by (P\d+)'s table: key (\S+)", r"\1's table, key \2", w) for w in _writebacks(s)]
         what = f"{s.index}. {s.what}" + (f"  ⇒ DRAM via {'; '.join(seals)}" if seals else "")
-        g.text(text_x, mid, _fit(what, _SMALL, text_w), _SMALL, colour=colour,
-               weight="bold" if s.index == at else "normal")
+        weight = "bold" if s.index == at else "normal"
+        g.text(text_x, mid, _fit(what, _SMALL, text_w, weight=weight), _SMALL, colour=colour, weight=weight)
         y += _ROW
     ax.vlines([x0 + lane_w * (i + 0.5) for i in range(len(lanes))], top, y, colors="#bbbbbb", linewidth=0.6,
               zorder=0)

@@ -10,8 +10,9 @@
     render_verdict()         # every claim C1-C11, the lessons that compute it, the verdict
 
 Every number comes from :mod:`mktme_lite.scenarios.use_cases` (cached there, so a redraw only
-draws); this module draws. Impossible settings (more TDX bits than KeyID bits) are refused there
-with a sentence, shown in place of the picture.
+draws); this module draws. The explorer's controls reach only consistent settings (Kept for TDX
+offers 0 to the KeyID bits); a call with more TDX bits than KeyID bits is refused there with a
+ParameterError sentence.
 """
 
 from __future__ import annotations
@@ -63,12 +64,24 @@ def render_partition_explorer(keyid_bits: int = 6, tdx_keyid_bits: int = 2, phys
     return keyid_partition(p.keyid_bits, len(p.mktme), len(p.private), facts=facts)
 
 
+def _tdx_options(keyid_bits: int) -> list[tuple[str, int]]:
+    return [(f"{n} bit{'s' if n != 1 else ''}", n) for n in range(0, keyid_bits + 1)]
+
+
+def _partition_constraints(params: dict) -> dict:
+    """The explorer's consistent ranges: never more bits kept for TDX than KeyID bits activated.
+
+    A TDX split that no longer fits moves to the largest that does (all the KeyID bits), so no setting
+    of the controls is refused (as lesson 02's budget widget does)."""
+    bits = params["keyid_bits"]
+    return {"tdx_keyid_bits": (_tdx_options(bits), min(params["tdx_keyid_bits"], bits))}
+
+
 def partition_explorer() -> LessonWidget:
     """The KeyID partition explorer (lesson 08)."""
     controls = {
         "keyid_bits": slider("KeyID bits", [(str(n), n) for n in range(1, 16)], 6),
-        "tdx_keyid_bits": dropdown("Kept for TDX (top bits)", [(f"{n} bit{'s' if n != 1 else ''}", n)
-                                                              for n in range(0, 16)], 2),
+        "tdx_keyid_bits": dropdown("Kept for TDX (top bits)", _tdx_options(6), 2),
         "phys_bits": slider("Physical address bits", [(str(n), n) for n in range(36, 53)], 46),
     }
     telling = [
@@ -80,9 +93,13 @@ def partition_explorer() -> LessonWidget:
         Telling("4 KeyID bits, 1 kept for TDX: the top bit splits the KeyIDs in half; the host keeps 1-7, "
                 "[8, 16) is private.", {"keyid_bits": 4, "tdx_keyid_bits": 1}),
     ]
-    return LessonWidget(render_partition_explorer, controls, title="KeyID partition explorer", telling=telling,
-                        intro="the BIOS activates KeyID bits (IA32_TME_ACTIVATE[35:32]) and keeps the top ones for "
-                              "TDX ([39:36]); the machine is then asked what the host may program and map.")
+    widget = LessonWidget(render_partition_explorer, controls, title="KeyID partition explorer", telling=telling,
+                          constrain=_partition_constraints,
+                          intro="the BIOS activates KeyID bits (IA32_TME_ACTIVATE[35:32]) and keeps the top ones for "
+                                "TDX ([39:36]); the machine is then asked what the host may program and map. Kept "
+                                "for TDX offers only as many bits as are activated.")
+    widget.apply_constraints()  # the dropdown's range is consistent before the first move
+    return widget
 
 
 def render_msr_view(keyid_bits: int = 6, tdx_keyid_bits: int = 2, phys_bits: int = 46) -> HTMLCard:

@@ -120,3 +120,47 @@ def test_evidence_that_is_not_a_result_is_refused():
                                     {uc: {"key": ..., "design": ..., "evidence": []} for uc in u.C11_USE_CASES}])
 def test_an_empty_or_untouched_answer_is_not_attempted(answer):
     assert run("c11_answer", {**answer, "why": ...}).status == "not_attempted"
+
+
+def _what_the_engine_found(requirement: str, o) -> list[str]:
+    """Words the hint must hold for option ``o`` failing ``requirement``, computed here from ``o`` itself."""
+    if "get_user_pages()" in requirement:
+        return [f"gets {o.gup}"]
+    if requirement == "no event beyond munmap()'s":
+        extra = dict(o.events)
+        extra["tlb_shootdown"] -= 1
+        return [f"{n} {name}" for name, n in extra.items() if n]
+    if requirement == "one direct map":
+        return [f"{o.direct_maps} direct maps"]
+    if requirement == "reads back after a reboot":
+        return ["garbage after a reboot"]
+    if requirement == "reads back after the filesystem moves its block":
+        return ["garbage after its block moved"]
+    if "stray" in requirement:
+        return [f"gets {o.stray_read}"]
+    if requirement == "no copy of the key outside the CPU":
+        return ["decrypts a DRAM dump"]
+    return []
+
+
+_REFUSED = [(uc, key, design) for uc in u.C11_USE_CASES for key in u.KEY_TYPES for design in u.C11_DESIGNS
+            if not all(met for _, met, _ in u.meets(uc, key, design))]
+
+
+@pytest.mark.parametrize("uc, key, design", _REFUSED)
+def test_a_c11_hint_names_the_failing_choice_and_what_the_engine_found_for_it(uc, key, design):
+    """For every wrong choice: the hint names the use case, key and design that failed, the first requirement
+    meets() says it fails, and what the engine computed for that very option (not a sentence about another)."""
+    message = run("c11_answer", l08._with(uc, key=key, design=design)).message
+    name = next(n for n, met, _ in u.meets(uc, key, design) if not met)
+    assert f"{uc!r} with key {key!r} and design {design!r} fails '{name}'" in message, message
+    o = u.option(key, design)
+    for words in (_what_the_engine_found(name, o) if o.valid else []):
+        assert words in message, (words, message)
+    assert not any(f"{other!r}" in message for other in u.C11_USE_CASES if other != uc)
+
+
+def test_the_refused_choices_include_every_kind_of_requirement():
+    names = {next(n for n, met, _ in u.meets(*c) if not met) for c in _REFUSED}
+    kinds = {r.name for uc in u.C11_USE_CASES for r in u.requirements(uc)}
+    assert kinds <= names, kinds - names

@@ -80,3 +80,32 @@ def test_wrong_design_choices_get_the_failing_cell_or_the_cost():
     ref = l07._answer_ref()
     bad = dict(ref, ruled_out={**ref["ruled_out"], "rekey": "dma"})
     assert "a reason is one of the required columns" in run("design_choice", bad).message
+
+
+_SHOOTDOWN_TRIES = [answer for answer, _ in checks.REGISTRY["xpfo_shootdowns"].examples.wrong
+                    if answer(costs.workload("alloc_heavy")) is not None] + [
+    lambda w: 0, lambda w: _ref(w) + 1, lambda w: w.jobs * w.pages, lambda w: 2 * _ref(w)]
+
+
+def _ref(w):
+    return costs.run_workload("xpfo", w).counts["tlb_shootdown_global"]
+
+
+@pytest.mark.parametrize("i", range(len(_SHOOTDOWN_TRIES)))
+def test_a_shootdown_hint_names_the_workload_that_failed(i):
+    """The hint names the workload the check found wrong, by its own numbers, with both counts; never the base
+    workload's label (whose numbers are another workload's) and never another of the check's workloads."""
+    answer = _SHOOTDOWN_TRIES[i]
+    failing = next(w for w in l07._workloads() if answer(w) != _ref(w))
+    message = run("xpfo_shootdowns", answer).message
+    assert costs.describe(failing) in message, message
+    assert f"you counted {answer(failing)}; the engine counts {_ref(failing)}" in message
+    others = [costs.describe(w) for w in l07._workloads() if costs.describe(w) != costs.describe(failing)]
+    assert not any(o in message for o in others)
+    assert not any(base.label in message for base in costs.WORKLOADS.values()), message
+
+
+def test_a_changed_workload_is_labelled_with_its_own_numbers():
+    w = costs.workload("gup_heavy", pages=2, gups=5, syscalls=0)
+    assert "32 gup reads" not in w.label and "2 pages, 0 syscalls and 5 gup reads" in w.label
+    assert w.label.startswith("gup_heavy with pages=2, gups=5, syscalls=0: 1 job")

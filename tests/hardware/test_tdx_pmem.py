@@ -52,6 +52,18 @@ def test_host_cannot_program_or_touch_a_private_keyid():
     assert m.is_private(16) and not m.is_private(15) and not m.is_private(0)
 
 
+def test_the_refusal_is_labelled_a_modelling_choice_and_claims_no_hardware_fault():
+    """The sources say only that private KeyIDs are "only accessible within the SEAM mode" (tdx.rst); which fault
+    (if any) hardware raises is not sourced, so the error names none and says the refusal is the model's."""
+    m = Machine(keyid_bits=6, tdx_keyid_bits=2, dram_bytes=65536)
+    with pytest.raises(KeyIDError) as info:
+        m.load(m.hpa(0x1000, 16))
+    text = str(info.value)
+    assert "Modelling choice" in text and "only accessible within the SEAM mode" in text
+    for claim in ("#GP", "#MC", "machine check", "reserved bit", "poison"):
+        assert claim not in text, claim
+
+
 def test_seam_mode_may_use_private_keyids_and_the_host_then_reads_nothing():
     m = Machine(keyid_bits=6, tdx_keyid_bits=2, dram_bytes=65536)
     with m.seam():

@@ -166,3 +166,27 @@ def test_every_requirement_names_where_the_course_showed_it():
         assert u.requirements(uc) and all(r.why for r in u.requirements(uc))
     with pytest.raises(MKTMEError):
         u.requirements("a database")
+
+
+def test_the_xpo_self_check_has_one_answer_the_engine_and_the_lesson_both_support():
+    """Lesson 08's "xpo" question: the keyed answer is what vm_table() computes for a host *software* reader,
+    each wrong option is contradicted by it, and the question keeps the physical attacker out of scope (the
+    lesson says a per-guest key still helps against one, which XPFO does not: an unscoped "only the cost differs"
+    would be debatable, as a cold-boot option was)."""
+    from mktme_lite import quiz
+
+    q = quiz.question("08_use_cases", "xpo")
+    assert [o.correct for o in q.options].count(True) == 1
+    assert "software" in q.question and "physical attacker" in q.question
+    assert "physical attacker" in q.explanation and "XPFO does not" in q.explanation
+    assert not any("cold-boot" in o.text or "physical" in o.text for o in q.options)
+    rows = {o.design if o.key != "tme" else "xpo": o for _, o in u.vm_table()}
+    keyid, xpo = rows["per_keyid"], rows["xpo"]
+    right = next(o for o in q.options if o.correct)
+    assert right.text.startswith("Only what they cost") and "128 clflushes and 64 direct maps" in right.text
+    assert dict(keyid.events)["clflush"] == 128 and keyid.direct_maps == 64
+    assert dict(xpo.events)["tlb_shootdown"] > dict(keyid.events)["tlb_shootdown"] and dict(xpo.events)["direct_map_change"]
+    # every wrong option is false on the engine
+    assert keyid.kernel_read == xpo.kernel_read == "PLAINTEXT"  # "Only XPFO stops a host kernel that maps the frame"
+    assert keyid.gup == xpo.gup == "right"  # "Only the KeyID keeps device assignment working"
+    assert "PLAINTEXT" not in (keyid.stray_read, xpo.stray_read)  # "Only the KeyID keeps a stray read from plaintext"

@@ -97,3 +97,60 @@ def test_long_text_is_cut_to_fit_not_spilled():
 def test_a_title_that_cannot_be_drawn_is_refused(title):
     with pytest.raises(ParameterError):
         viz.outcome_histogram(races.explored(UNSAFE), title=title)
+
+
+def _drawn_texts(monkeypatch):
+    """Record every line of text a races picture lays out: (x0, x1, text), in inches."""
+    drawn = []
+    original = vr.Glyphs.text
+
+    def text(self, x, y, s, points=9.0, **kw):
+        width = original(self, x, y, s, points, **kw)
+        x0 = x - {"left": 0.0, "center": 0.5, "right": 1.0}[kw.get("ha", "left")] * width
+        drawn.append((x0, x0 + width, s))
+        return width
+
+    monkeypatch.setattr(vr.Glyphs, "text", text)
+    return drawn
+
+
+def _lesson_histograms():
+    """Every histogram lesson 06 and its race explorer draw: each scenario under each scope, and the widget's
+    picture with each group framed (the framed row adds "◀ replayed" after its count)."""
+    for name, scen in races.SCENARIOS.items():
+        exs = [races.explored(scen, s) for s in KEYTABLE_SCOPES]
+        yield name, exs, None
+        for i in range(len(exs[-1].groups)):
+            yield name, [exs[-1]], i
+
+
+@pytest.mark.parametrize("name, exs, highlight", list(_lesson_histograms()),
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_no_histogram_label_is_cut_or_runs_past_the_figure(monkeypatch, name, exs, highlight):
+    """Each group's whole label is drawn (wrapped, never cut with an ellipsis), left of the bars, and no text
+    or patch extends past the figure: measured with the glyphs' own widths and with the drawn artists."""
+    drawn = _drawn_texts(monkeypatch)
+    fig = viz.outcome_histogram(exs, title=f"{name}: how every interleaving ends", highlight=highlight)
+    width = fig.get_figwidth()
+    assert drawn and all(0 <= x0 and x1 <= width for x0, x1, _ in drawn), [d for d in drawn if d[1] > width]
+    assert not any("…" in s for _, _, s in drawn)
+    lines = " ".join(s for _, _, s in drawn)
+    for ex in exs:
+        for i, g in enumerate(ex.groups):
+            label = f"{i}. {'OK' if g.ok else 'BAD'}: {g.summary}"
+            assert label in lines, label
+            assert all(x1 <= vr._BAR_X for x0, x1, s in drawn if s in label), label
+    fig.canvas.draw()
+    box = fig.bbox
+    for artist in fig.artists + fig.patches:
+        ext = artist.get_window_extent()
+        assert box.x0 - 0.5 <= ext.x0 and ext.x1 <= box.x1 + 0.5 and box.y0 - 0.5 <= ext.y0 and ext.y1 <= box.y1 + 0.5, \
+            (artist, ext, box)
+
+
+def test_the_label_check_can_fail(monkeypatch):
+    """The old layout (one line per label, cut to 5.55 in) fails the whole-label test above."""
+    drawn = _drawn_texts(monkeypatch)
+    monkeypatch.setattr(vr, "_MAX_LABEL_LINES", 1)
+    viz.outcome_histogram(races.explored(UNSAFE, "platform"))
+    assert any("…" in s for _, _, s in drawn)

@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 
 from mktme_lite import course  # noqa: E402
-from mktme_lite.errors import MKTMEError  # noqa: E402
+from mktme_lite.errors import ParameterError  # noqa: E402
 from mktme_lite.scenarios import use_cases as u  # noqa: E402
 from mktme_lite.widgets import use_cases as w  # noqa: E402
 
@@ -27,9 +27,37 @@ def test_partition_explorer_draws_every_legal_split(bits, tdx):
     assert str(len(u.partition(bits, tdx, 52).private)) in fig.mktme_alt
 
 
-def test_partition_explorer_refuses_more_tdx_bits_than_keyid_bits():
-    with pytest.raises(MKTMEError, match="tdx_keyid_bits"):
-        w.render_partition_explorer(4, 5)
+@pytest.mark.parametrize("bits, tdx", [(4, 5), (1, 2), (6, 15)])
+def test_partition_explorer_refuses_more_tdx_bits_than_keyid_bits(bits, tdx):
+    """A direct call with an impossible split gets a ParameterError sentence that names both numbers and the range."""
+    with pytest.raises(ParameterError) as info:
+        w.render_partition_explorer(bits, tdx)
+    text = str(info.value)
+    assert f"tdx_keyid_bits={tdx} asks for more TDX KeyID bits than the {bits} KeyID bit" in text, text
+    assert text.endswith(f"choose 0 to {bits}")
+
+
+def test_partition_explorer_controls_reach_only_consistent_settings():
+    """Kept for TDX offers 0..KeyID bits and follows the KeyID bits slider, as lesson 02's budget widget does:
+    no reachable setting of the controls is refused."""
+    widget = w.partition_explorer()
+    controls = widget.controls
+    assert [v for _, v in controls["tdx_keyid_bits"].options] == list(range(0, 7))  # before the first move
+    seen = 0
+    for bits in [v for _, v in controls["keyid_bits"].options]:
+        widget.set(keyid_bits=bits)
+        offered = [v for _, v in controls["tdx_keyid_bits"].options]
+        assert offered == list(range(0, bits + 1)), (bits, offered)
+        for tdx in offered:
+            widget.set(tdx_keyid_bits=tdx)
+            assert widget.last_status == "ok", (widget.params(), widget.last_message)
+            seen += 1
+    assert seen == sum(b + 1 for b in range(1, 16))
+    # all 15 bits kept for TDX, then fewer KeyID bits: the split follows down to all of them, never beyond
+    widget.set(keyid_bits=15)
+    widget.set(tdx_keyid_bits=15)
+    widget.set(keyid_bits=3)
+    assert widget.params()["tdx_keyid_bits"] == 3 and widget.last_status == "ok"
 
 
 def test_partition_explorer_static_twin_differs_at_each_setting():
