@@ -27,7 +27,8 @@ PIP_INSTALL ?= $(PY) -m pip install
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: lab my-work test chromium-check install test-unit test-notebooks test-stripped test-exercises test-sync \
-        test-browser exercises sync bench check-env clean book test-book
+        test-browser exercises sync bench check-env clean book test-book \
+        hub-npm hub-install test-hub
 
 # Your exercises live in my-work/ (git-ignored): `make lab` copies in every exercise you do not
 # have yet and never overwrites one you have. No other target reads or writes my-work/.
@@ -114,6 +115,29 @@ book: $(BOOK_STAMP)
 # with the network blocked (screenshots in artifacts/book-screenshots/).
 test-book: book
 	$(RUN_PYTEST) -p no:nbval tests/delivery/test_book.py
+
+# A class on one host (deploy/jupyterhub/README.md). configurable-http-proxy from npm, then, as
+# root, install.sh copies the course read-only to HUB_PREFIX with its own venv (the `hub` extra:
+# the hub and the learners' jupyterhub-singleuser share it; stamp HUB_PREFIX/venv/.installed-hub).
+NPM_FLAGS ?= --no-audit --no-fund
+HUB_PREFIX ?= /opt/mktme-course
+HUB_NPM_STAMP := deploy/jupyterhub/node_modules/.package-lock.json
+$(HUB_NPM_STAMP): deploy/jupyterhub/package-lock.json
+	npm ci $(NPM_FLAGS) --prefix deploy/jupyterhub
+	touch $@
+
+hub-npm: $(HUB_NPM_STAMP)
+
+hub-install: $(HUB_NPM_STAMP)
+	NPM_FLAGS="$(NPM_FLAGS)" deploy/jupyterhub/install.sh --prefix "$(HUB_PREFIX)"
+
+# Installs the course into HUB_TEST_PREFIX (root only: outside root the test skips, saying why;
+# with CI=true it fails), starts the hub on 127.0.0.1 with three throw-away learners, and checks
+# them (tests/delivery/test_hub.py says what).
+HUB_TEST_PREFIX ?= /opt/mktme-hub-test
+test-hub: $(STAMP) $(HUB_NPM_STAMP)
+	NPM_FLAGS="$(NPM_FLAGS)" MKTME_HUB_TEST_PREFIX="$(HUB_TEST_PREFIX)" \
+	  $(RUN_PYTEST) -p no:nbval tests/delivery/test_hub.py
 
 bench: $(STAMP)
 	@if [ -f benchmarks/run_all.py ]; then $(PY) benchmarks/run_all.py; \
