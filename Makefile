@@ -28,7 +28,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: lab my-work test chromium-check install test-unit test-notebooks test-stripped test-exercises test-sync \
         test-browser exercises sync bench check-env clean book test-book \
-        slides test-slides
+        slides test-slides hub-npm hub-install test-hub
 
 # Your exercises live in my-work/ (git-ignored): `make lab` copies in every exercise you do not
 # have yet and never overwrites one you have. No other target reads or writes my-work/.
@@ -141,6 +141,28 @@ slides: $(SLIDES_STAMP) $(REVEAL_STAMP)
 # the speaker view shows the notes, RISE is installed.
 test-slides: slides
 	$(RUN_PYTEST) -p no:nbval tests/delivery/test_slides.py
+
+# A class on one host (deploy/jupyterhub/README.md). configurable-http-proxy from npm, then, as
+# root, install.sh copies the course read-only to HUB_PREFIX with its own venv (the `hub` extra:
+# the hub and the learners' jupyterhub-singleuser share it; stamp HUB_PREFIX/venv/.installed-hub).
+HUB_PREFIX ?= /opt/mktme-course
+HUB_NPM_STAMP := deploy/jupyterhub/node_modules/.package-lock.json
+$(HUB_NPM_STAMP): deploy/jupyterhub/package-lock.json
+	npm ci $(NPM_FLAGS) --prefix deploy/jupyterhub
+	touch $@
+
+hub-npm: $(HUB_NPM_STAMP)
+
+hub-install: $(HUB_NPM_STAMP)
+	NPM_FLAGS="$(NPM_FLAGS)" deploy/jupyterhub/install.sh --prefix "$(HUB_PREFIX)"
+
+# Installs the course into HUB_TEST_PREFIX (root only: outside root the test skips, saying why;
+# with CI=true it fails), starts the hub on 127.0.0.1 with three throw-away learners, and checks
+# them (tests/delivery/test_hub.py says what).
+HUB_TEST_PREFIX ?= /opt/mktme-hub-test
+test-hub: $(STAMP) $(HUB_NPM_STAMP)
+	NPM_FLAGS="$(NPM_FLAGS)" MKTME_HUB_TEST_PREFIX="$(HUB_TEST_PREFIX)" \
+	  $(RUN_PYTEST) -p no:nbval tests/delivery/test_hub.py
 
 bench: $(STAMP)
 	@if [ -f benchmarks/run_all.py ]; then $(PY) benchmarks/run_all.py; \
