@@ -49,6 +49,9 @@ lab: my-work
 	@# Outputs JupyterLab saves into the course's own notebooks must not block a later `git pull`:
 	@# nbstripout's git filter makes git see them without outputs (local .git/config only).
 	@if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/nbstripout --install || true; fi
+	@# No "fetch Jupyter news?" prompt, no update check: a settings override checked against the
+	@# installed JupyterLab's schema (tools/lab_settings.py).
+	@$(PY) tools/lab_settings.py
 	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" \
 	  notebooks/00_start_here.ipynb $(LAB_ARGS)
 
