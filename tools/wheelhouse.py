@@ -143,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     course = build_course_wheel(dest)
     every |= tools | {course}
     lines.append(f"build tools and the course: {', '.join(sorted(tools | {course}))}")
+    shown = " ".join(pythons) if platforms != ["host"] else sys.version.split()[0]
     lines.append(f"total: {len(every)} files, {mib(every, dest):.1f} MiB "
-                 f"(Pythons {' '.join(pythons)}; extras {args.extras})")
+                 f"(platforms {' '.join(platforms)}; Python {shown}; extras {args.extras})")
     print(lines[-1])
     (dest / "MANIFEST.txt").write_text(
         "# written by tools/wheelhouse.py; install with: make lab WHEELHOUSE=<this folder>\n"
