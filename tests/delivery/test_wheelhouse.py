@@ -8,8 +8,9 @@ namespace with only loopback (`unshare -n`; needs root, which CI has), it
   2. runs the learner's command in a fresh copy of the course, `make install WHEELHOUSE=dir`
      (a fresh .venv, `pip install --no-index --find-links dir -e .[lab,test]`, so the wheelhouse must
      hold setuptools and wheel for the build backend too), with pip's configuration ignored;
-  3. imports every mktme_lite module, installs the course's own wheel from the wheelhouse, and
-     executes lessons 00 and 01 with nbclient (MKTME_STATIC=1) in that environment's kernel.
+  3. imports every mktme_lite module and installs the course's own wheel from the wheelhouse;
+  4. runs the README's commands for learners without make (Windows, conda) in a Linux shell;
+  5. executes lessons 00 and 01 with nbclient (MKTME_STATIC=1) in that environment's kernel.
 Times go to artifacts/wheelhouse-test.txt and the terminal. Outside root the test skips and says
 why; with CI=true it fails instead.
 """
@@ -101,6 +102,11 @@ print(len(names) + 1, "modules import from", mktme_lite.__file__)' || exit 5
 test -f "$TMPD/wheel/mktme_lite/data/costs.toml" || { echo "course wheel lacks its data"; exit 5; }
 done_ imports
 
+step "the README's commands without make (Windows, conda), as a Linux shell runs them" nomake
+bash -euc "$NO_MAKE" || exit 7
+ls my-work/*.ipynb >/dev/null || { echo "no learner copies in my-work/"; exit 7; }
+done_ nomake
+
 step "lessons run offline (nbclient, MKTME_STATIC=1)" lessons
 PATH="$COURSE/.venv/bin:$PATH" .venv/bin/python - "$@" <<'EOF' || exit 6
 import sys, time, nbformat
@@ -114,6 +120,44 @@ for path in sys.argv[1:]:
 EOF
 done_ lessons
 """
+
+
+def no_make_commands(readme: str) -> list[str]:
+    """The README's commands for a learner without make, as this test runs them in a Linux shell.
+
+    Each line of the block between <!-- no-make:start --> and <!-- no-make:end --> must be one this
+    knows; the Windows activate becomes the Linux one, pip installs from the wheelhouse (the form the
+    README's comment gives), and `jupyter lab <notebook>` becomes `jupyter lab --version` plus a check
+    that the notebook exists (the test does not start a server)."""
+    block = readme.split("<!-- no-make:start -->", 1)[1].split("<!-- no-make:end -->", 1)[0]
+    lines = [ln.split("#", 1)[0].strip() for ln in block.splitlines()]
+    out = []
+    for line in filter(None, lines):
+        if line.startswith("```"):
+            continue
+        if line == "python -m venv .venv":
+            out.append('"$HOSTPY" -m venv .venv')
+        elif line == r".venv\Scripts\activate":
+            out.append("source .venv/bin/activate")
+        elif line == 'pip install -e ".[lab]"':
+            out.append('pip install --no-index --find-links "$WHEELHOUSE" -e ".[lab]" >/dev/null')
+        elif line.startswith("python tools/"):
+            out.append(line)
+        elif line.startswith("jupyter lab "):
+            out += ["jupyter lab --version", f"test -f {line.split()[-1]}"]
+        else:
+            raise AssertionError(f"README's no-make block has a line this test does not know: {line!r}")
+    return out
+
+
+def test_the_readme_no_make_block_is_what_the_offline_test_runs():
+    cmds = no_make_commands((ROOT / "README.md").read_text())
+    assert cmds[:3] == ['"$HOSTPY" -m venv .venv', "source .venv/bin/activate",
+                        'pip install --no-index --find-links "$WHEELHOUSE" -e ".[lab]" >/dev/null']
+    assert "python tools/make_exercises.py --learner-copies" in cmds
+    assert "python tools/lab_settings.py" in cmds and "jupyter lab --version" in cmds
+    with pytest.raises(AssertionError, match="does not know"):
+        no_make_commands("<!-- no-make:start -->\nconda install foo\n<!-- no-make:end -->")
 
 
 def seconds(times: Path, name: str) -> float:
@@ -139,7 +183,8 @@ def test_the_course_installs_from_a_wheelhouse_and_runs_offline(offline_ok, tmp_
     (tmp_path / "home").mkdir()
     env = offline_env(tmp_path)
     env.update(COURSE=str(course), TIMES=str(times), TMPD=str(tmp_path), WHEELHOUSE=str(WHEELHOUSE),
-               HOSTPY=getattr(sys, "_base_executable", sys.executable))
+               HOSTPY=getattr(sys, "_base_executable", sys.executable),
+               NO_MAKE="\n".join(no_make_commands((ROOT / "README.md").read_text())))
     proc = subprocess.run(["unshare", "-n", "bash", "-c", textwrap.dedent(OFFLINE_SCRIPT), "offline", *LESSONS],
                           env=env, capture_output=True, text=True, timeout=3600)
     out = proc.stdout + proc.stderr
@@ -151,6 +196,8 @@ def test_the_course_installs_from_a_wheelhouse_and_runs_offline(offline_ok, tmp_
         assert f"{lesson}: " in out and " cells ran in " in out
     report += [f"offline install (make install WHEELHOUSE=..., fresh .venv): {seconds(times, 'install'):.0f} s",
                f"imports and the course wheel: {seconds(times, 'imports'):.0f} s",
+               f"the README's no-make commands (pip install -e again, learner copies, lab settings): "
+               f"{seconds(times, 'nomake'):.0f} s",
                f"lessons 00 and 01 executed offline: {seconds(times, 'lessons'):.0f} s"]
     report += [line for line in out.splitlines() if " cells ran in " in line or "modules import" in line]
     ARTIFACTS.mkdir(exist_ok=True)
