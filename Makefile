@@ -51,7 +51,7 @@ lab: my-work
 	@if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/nbstripout --install || true; fi
 	@# No "fetch Jupyter news?" prompt, no update check: a settings override checked against the
 	@# installed JupyterLab's schema (tools/lab_settings.py).
-	@$(PY) tools/lab_settings.py
+	@$(PY) tools/lab_settings.py || echo "(JupyterLab starts anyway; it may ask about news)"
 	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" \
 	  notebooks/00_start_here.ipynb $(LAB_ARGS)
 
