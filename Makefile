@@ -5,6 +5,7 @@
 # so a second `make test` or `make lab` starts straight away.
 
 SHELL := /bin/bash
+COMMA := ,
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -21,14 +22,27 @@ else
 PYTEST_ARGS ?= -q -rs
 endif
 RUN_PYTEST := $(PY) tools/run_pytest.py $(PYTEST_ARGS)
+# A wheelhouse (`make wheelhouse`, tools/wheelhouse.py) installs with no index at all:
+#   make lab WHEELHOUSE=/media/usb/wheelhouse
+WHEELHOUSE ?=
+WHEELHOUSE_PLATFORMS ?= linux-x86_64 linux-aarch64 macos-arm64 macos-x86_64 windows-amd64
+WHEELHOUSE_PYTHONS ?= 3.11 3.12 3.13
+WHEELHOUSE_EXTRAS ?= lab,test,book
+# Where a stale install looks first when no WHEELHOUSE is given: the folder `make wheelhouse` fills.
+LOCAL_WHEELHOUSE := wheelhouse
+PIP_FROM_WHEELHOUSE ?= $(PY) -m pip install --no-index --find-links
+ifneq ($(strip $(WHEELHOUSE)),)
+PIP_INSTALL ?= $(PIP_FROM_WHEELHOUSE) $(abspath $(WHEELHOUSE))
+else
 PIP_INSTALL ?= $(PY) -m pip install
+endif
 
 # Kernels started by nbval, nbclient and JupyterLab resolve `python` and `jupyter` here.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: lab my-work test chromium-check install test-unit test-notebooks test-stripped test-exercises test-sync \
         test-browser exercises sync bench check-env clean book test-book \
-        slides test-slides hub-npm hub-install test-hub
+        slides test-slides hub-npm hub-install test-hub wheelhouse test-wheelhouse
 
 # Your exercises live in my-work/ (git-ignored): `make lab` copies in every exercise you do not
 # have yet and never overwrites one you have. No other target reads or writes my-work/.
@@ -36,6 +50,9 @@ lab: my-work
 	@# Outputs JupyterLab saves into the course's own notebooks must not block a later `git pull`:
 	@# nbstripout's git filter makes git see them without outputs (local .git/config only).
 	@if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/nbstripout --install || true; fi
+	@# No "fetch Jupyter news?" prompt, no update check: a settings override checked against the
+	@# installed JupyterLab's schema (tools/lab_settings.py).
+	@$(PY) tools/lab_settings.py || echo "(JupyterLab starts anyway; it may ask about news)"
 	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" \
 	  notebooks/00_start_here.ipynb $(LAB_ARGS)
 
@@ -47,9 +64,33 @@ my-work: $(STAMP)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+# (Re)install the course with the extras $(1) and touch the stamp $(2). With WHEELHOUSE=dir: from
+# that folder only. Otherwise from ./wheelhouse when it exists, then from the index. When that fails
+# (offline after a `git pull` touched pyproject.toml) and an install exists (the old stamp), warn
+# and go on with it, leaving the stamp stale so the next run tries again.
+define install_course
+@ok=; if [ -n "$(strip $(WHEELHOUSE))" ]; then \
+  echo "$(PIP_INSTALL) -e '.[$(1)]'"; $(PIP_INSTALL) -e '.[$(1)]' && ok=1; \
+else \
+  if [ -d "$(LOCAL_WHEELHOUSE)" ]; then \
+    echo "installing from ./$(LOCAL_WHEELHOUSE)/ (no index): $(PIP_FROM_WHEELHOUSE) $(LOCAL_WHEELHOUSE) -e '.[$(1)]'"; \
+    $(PIP_FROM_WHEELHOUSE) "$(CURDIR)/$(LOCAL_WHEELHOUSE)" -e '.[$(1)]' && ok=1 \
+      || echo "./$(LOCAL_WHEELHOUSE)/ lacks something pyproject.toml needs; trying the package index"; \
+  fi; \
+  if [ -z "$$ok" ]; then echo "$(PIP_INSTALL) -e '.[$(1)]'"; $(PIP_INSTALL) -e '.[$(1)]' && ok=1; fi; \
+fi; \
+if [ -n "$$ok" ]; then touch $(2); \
+elif [ -f $(2) ]; then \
+  echo "warning: pyproject.toml changed; reinstall failed (offline?); starting with the installed environment;" \
+       "run \`make install\` when online (or pass WHEELHOUSE=dir)" >&2; \
+else \
+  echo "error: could not install the course (.[$(1)]): no network? With a wheelhouse: make $(or $(MAKECMDGOALS),install) WHEELHOUSE=dir" >&2; \
+  exit 1; \
+fi
+endef
+
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP_INSTALL) -e '.[lab,test]'
-	touch $@
+	$(call install_course,lab$(COMMA)test,$@)
 
 # Cheap checks first, then the unit tests, the notebooks and the real browser.
 test: chromium-check test-stripped test-exercises test-sync test-unit test-notebooks test-browser
@@ -107,8 +148,7 @@ sync: $(STAMP)
 # settings), sanity checks run but hidden, nothing loaded from outside. tools/build_book.py says how.
 BOOK_STAMP := $(VENV)/.installed-book
 $(BOOK_STAMP): pyproject.toml | $(STAMP)
-	$(PIP_INSTALL) -e '.[book]'
-	touch $@
+	$(call install_course,book,$@)
 
 book: $(BOOK_STAMP)
 	$(NB_ENV) $(PY) tools/build_book.py
@@ -167,6 +207,18 @@ test-hub: $(STAMP) $(HUB_NPM_STAMP)
 bench: $(STAMP)
 	@if [ -f benchmarks/run_all.py ]; then $(PY) benchmarks/run_all.py; \
 	 else echo "no benchmarks/run_all.py"; fi
+
+# The workshop kit: wheels of every dependency (lab, test, book extras) for the machines learners
+# bring, the build tools and the course itself, into ./wheelhouse (git-ignored; MANIFEST.txt there
+# gives sizes and times). Hand the folder out; learners run `make lab WHEELHOUSE=/path/to/wheelhouse`.
+wheelhouse: | $(PY)
+	$(PY) tools/wheelhouse.py "$(or $(WHEELHOUSE),$(LOCAL_WHEELHOUSE))" \
+	  --platforms "$(WHEELHOUSE_PLATFORMS)" --pythons "$(WHEELHOUSE_PYTHONS)" --extras "$(WHEELHOUSE_EXTRAS)"
+
+# A wheelhouse for this machine, then a fresh venv installed from it and two lessons run, all inside
+# a network namespace with only loopback (needs root: unshare -n).
+test-wheelhouse: $(STAMP)
+	$(RUN_PYTEST) -p no:nbval tests/delivery/test_wheelhouse.py
 
 check-env: $(STAMP)
 	$(PY) tools/check_env.py

@@ -6,8 +6,11 @@ Run it once at home before a workshop (inside the course's environment):
     .venv/bin/python tools/check_env.py      # or: make check-env
 
 It imports every package and every mktme_lite module, draws a figure, builds a widget and
-renders it to standalone HTML, finds a Jupyter kernel, prints the versions, and ends with
-"environment OK". It exits 1 and says what failed otherwise.
+renders it to standalone HTML, starts a real Jupyter kernel (runs `1+1` and imports mktme_lite in
+it), prints the versions, and ends with "environment OK". It exits 1 and says what failed otherwise.
+Two things only warn (`warn` lines; the environment is still OK): no Chromium or Chrome (only
+`make test` needs one), and a pending reinstall (pyproject.toml is newer than `make`'s install stamp,
+so the next `make` target reinstalls and needs the network or `WHEELHOUSE=dir`).
 """
 from __future__ import annotations
 
@@ -27,12 +30,20 @@ PACKAGES = {  # import name -> distribution shown in the report
     "ipykernel": "ipykernel", "nbformat": "nbformat",
 }
 MIN_PYTHON = (3, 11)
+STAMP = ROOT / ".venv" / ".installed"  # the Makefile's $(STAMP)
+KERNEL_CODE = "import sys, mktme_lite\nprint(1+1, mktme_lite.__version__, sys.executable)"
+
+
+class Warn(Exception):
+    """Worth saying, not a failure: the course still runs."""
 
 
 def step(title, func, failures):
     try:
         detail = func()
         print(f"  ok    {title}" + (f": {detail}" if detail else ""))
+    except Warn as exc:
+        print(f"  warn  {title}: {exc}")
     except Exception as exc:  # report every failure, then exit 1
         failures.append(title)
         print(f"  FAIL  {title}: {type(exc).__name__}: {exc}")
@@ -105,6 +116,76 @@ def check_kernel():
     return "python3 kernel available"
 
 
+def run_in_kernel(code: str, timeout: float = 120) -> str:
+    """Start the python3 kernel, run ``code``, return what it printed; raise if it raised."""
+    from jupyter_client.manager import start_new_kernel
+
+    log = tempfile.TemporaryFile(mode="w+")  # the kernel's stderr: shown only when it fails
+    try:
+        km, kc = start_new_kernel(kernel_name="python3", startup_timeout=timeout, stderr=log)
+    except Exception as exc:
+        log.seek(0)
+        raise RuntimeError(f"the python3 kernel did not start ({exc}): {log.read()[-1500:]}") from None
+    out: list[str] = []
+    errors: list[str] = []
+
+    def hook(msg):
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream":
+            out.append(content["text"])
+        elif kind == "error":
+            errors.append(f"{content['ename']}: {content['evalue']}")
+
+    try:
+        reply = kc.execute_interactive(code, timeout=timeout, output_hook=hook)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        log.close()
+    if errors or reply["content"]["status"] != "ok":
+        raise RuntimeError(f"the kernel could not run {code!r}: {'; '.join(errors) or reply['content']}")
+    return "".join(out)
+
+
+def check_kernel_runs():
+    printed = run_in_kernel(KERNEL_CODE).split()
+    if not printed or printed[0] != "2":
+        raise RuntimeError(f"the kernel printed {printed!r}, not 2")
+    return f"1+1 = 2 and mktme_lite {printed[1]} imported in a kernel on {printed[2]}"
+
+
+def check_chromium(environ=None):
+    sys.path.insert(0, str(ROOT / "tests" / "browser"))
+    try:
+        from lab_driver import NO_CHROMIUM, find_chromium
+    finally:
+        sys.path.pop(0)
+    found = find_chromium(environ)
+    if not found:
+        raise Warn(f"{NO_CHROMIUM}; the course runs without it, only `make test` needs one")
+    return found
+
+
+def pending_reinstall(root: Path = ROOT, stamp: Path = STAMP, prefix: str = sys.prefix) -> str | None:
+    """Why the next `make` target will reinstall (and need the network or a wheelhouse), or None."""
+    if Path(prefix).resolve() != stamp.parent.resolve():
+        return None  # not `make`'s .venv (conda, Binder): no stamp to go stale
+    if not stamp.exists():
+        return f"{stamp} is missing: the next `make` target installs the course"
+    if (root / "pyproject.toml").stat().st_mtime > stamp.stat().st_mtime:
+        return "pyproject.toml is newer than the install (a `git pull`?)"
+    return None
+
+
+def check_install_stamp():
+    why = pending_reinstall()
+    if why:
+        raise Warn(f"{why}; the reinstall needs the network, or `make install WHEELHOUSE=dir`: "
+                   "run it now, while you are online")
+    return "no reinstall pending" if Path(sys.prefix).resolve() == STAMP.parent.resolve() else \
+        "not make's .venv (no install stamp to check)"
+
+
 def check_course_files():
     missing = [p for p in ("lessons.toml", "notebooks/00_start_here.ipynb")
                if not (ROOT / p).exists()]
@@ -119,7 +200,8 @@ def main() -> int:
     for title, func in [("Python", check_python), ("packages", check_packages),
                         ("course package", check_course_modules), ("figure", check_figure),
                         ("widget", check_widget), ("Jupyter kernel", check_kernel),
-                        ("course files", check_course_files)]:
+                        ("kernel runs code", check_kernel_runs), ("Chromium (make test)", check_chromium),
+                        ("install up to date", check_install_stamp), ("course files", check_course_files)]:
         step(title, func, failures)
     if failures:
         print(f"environment NOT OK: {', '.join(failures)} failed "

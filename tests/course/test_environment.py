@@ -1,11 +1,15 @@
 """environment.yml (conda, Binder) and pyproject.toml (pip, `make`) install the same course.
 
 Both files name the same packages with the same version bounds; conda-only entries
-(python, pip) and the pip section that installs this repository are accounted for.
+(python, pip) and the pip section that installs this repository are accounted for. environment.yml
+pins one Python, ``python =3.X`` (the only form repo2docker reads), which must satisfy
+requires-python; pyproject.toml's requirements with an environment marker are guards for older
+Pythons and are expected in environment.yml only where the marker holds for that pin.
 """
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -21,9 +25,27 @@ ROOT = Path(__file__).resolve().parents[2]
 CONDA_ONLY = {"python", "pip"}
 CONDA_TO_PYPI = {"matplotlib-base": "matplotlib", "pytables": "tables"}
 INSTALLS_THIS_REPO = {"-e .", ".", "-e .[lab,test]", ".[lab,test]"}
+#: How repo2docker's conda buildpack reads the Python version from environment.yml.
+REPO2DOCKER_PYTHON = re.compile(r"python\s*=+\s*([\d\.]*)")
 
 
-def pyproject_requirements(pyproject: dict) -> dict[str, SpecifierSet]:
+def conda_python_pin(env: dict) -> str | None:
+    """The Python version repo2docker would build (``3.11`` for ``python =3.11``), or None."""
+    for dep in env["dependencies"]:
+        if isinstance(dep, str):
+            m = REPO2DOCKER_PYTHON.match(dep.strip())
+            if m:
+                return m.group(1) or None
+    return None
+
+
+def marker_environment(pin: str) -> dict[str, str]:
+    """Markers evaluated for the newest patch release of the pinned Python (what conda-forge gives)."""
+    return {"python_version": pin, "python_full_version": f"{pin}.99"}
+
+
+def pyproject_requirements(pyproject: dict, python: str | None = None) -> dict[str, SpecifierSet]:
+    """{name: specifier}; with ``python``, requirements whose marker is false for it are left out."""
     project = pyproject["project"]
     reqs = list(project["dependencies"])
     for extra in project.get("optional-dependencies", {}).values():
@@ -31,6 +53,8 @@ def pyproject_requirements(pyproject: dict) -> dict[str, SpecifierSet]:
     out = {}
     for text in reqs:
         req = Requirement(text)
+        if python and req.marker and not req.marker.evaluate(marker_environment(python)):
+            continue
         out[canonicalize_name(req.name)] = req.specifier
     return out
 
@@ -60,8 +84,9 @@ def conda_requirements(env: dict) -> tuple[dict[str, SpecifierSet], dict[str, st
 
 
 def differences(pyproject: dict, env: dict) -> list[str]:
-    pip_side = pyproject_requirements(pyproject)
     conda_side, conda_only, pip_lines = conda_requirements(env)
+    pin = conda_python_pin(env)
+    pip_side = pyproject_requirements(pyproject, pin or "3.99")
     problems = []
     for name in sorted(set(pip_side) - set(conda_side)):
         problems.append(f"{name} is in pyproject.toml but not in environment.yml")
@@ -72,9 +97,11 @@ def differences(pyproject: dict, env: dict) -> list[str]:
             problems.append(f"{name}: pyproject.toml says {pip_side[name]}, "
                             f"environment.yml says {conda_side[name]}")
     python = pyproject["project"]["requires-python"]
-    if SpecifierSet(conda_only.get("python", "").replace(" ", "")) != SpecifierSet(python):
-        problems.append(f"python: pyproject.toml requires {python}, "
-                        f"environment.yml says {conda_only.get('python')!r}")
+    if not pin or not re.fullmatch(r"3\.\d+", pin):
+        problems.append(f"python: environment.yml must pin one Python as `python =3.X` (repo2docker reads "
+                        f"only that form), not {conda_only.get('python')!r}")
+    elif f"{pin}.0" not in SpecifierSet(python) or f"{pin}.99" not in SpecifierSet(python):
+        problems.append(f"python: environment.yml pins {pin}, outside pyproject.toml's requires-python {python}")
     if any(line.strip() in INSTALLS_THIS_REPO for line in pip_lines):
         problems.append("environment.yml's pip section must not install this repository: Binder builds "
                         "the environment before the repository is copied in (postBuild installs it)")
@@ -94,6 +121,18 @@ def test_environment_yml_matches_pyproject():
     assert differences(*load()) == []
 
 
+def test_binder_reads_the_pinned_python():
+    _, env = load()
+    assert conda_python_pin(env) == "3.11"
+
+
+def test_a_marker_guard_is_expected_where_it_holds():
+    pyproject, _ = load()
+    assert "soupsieve" not in pyproject_requirements(pyproject, "3.11")
+    assert "soupsieve" not in pyproject_requirements(pyproject, "3.12")
+    assert "soupsieve" in pyproject_requirements(pyproject)
+
+
 def test_every_dependency_has_bounds():
     pyproject, _ = load()
     for name, spec in pyproject_requirements(pyproject).items():
@@ -107,7 +146,10 @@ def test_every_dependency_has_bounds():
     (lambda env: env["dependencies"].remove("nbval ==0.11.0"), "nbval is in pyproject.toml"),
     (lambda env: env["dependencies"].__setitem__(
         env["dependencies"].index("numpy >=1.26,<3"), "numpy >=1.26,<2"), "numpy: pyproject"),
-    (lambda env: env["dependencies"].__setitem__(0, "python >=3.10"), "python:"),
+    (lambda env: env["dependencies"].__setitem__(0, "python >=3.11"), "must pin one Python"),
+    (lambda env: env["dependencies"].__setitem__(0, "python =3.10"), "outside pyproject.toml"),
+    (lambda env: env["dependencies"].__setitem__(0, "python =3"), "must pin one Python"),
+    (lambda env: env["dependencies"].append("soupsieve >=2.5,<3.0.2"), "soupsieve is in environment.yml"),
     (lambda env: env["dependencies"].append({"pip": ["-e ."]}), "pip section must not"),
     (lambda env: env["dependencies"].__setitem__(
         env["dependencies"].index("matplotlib >=3.8,<4"), "matplotlib-base >=3.8,<4"), None),
