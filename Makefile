@@ -27,7 +27,7 @@ RUN_PYTEST := $(PY) tools/run_pytest.py $(PYTEST_ARGS)
 WHEELHOUSE ?=
 WHEELHOUSE_PLATFORMS ?= linux-x86_64 linux-aarch64 macos-arm64 macos-x86_64 windows-amd64
 WHEELHOUSE_PYTHONS ?= 3.11 3.12 3.13
-WHEELHOUSE_EXTRAS ?= lab,test,book
+WHEELHOUSE_EXTRAS ?= lab,test,book,slides
 # Where a stale install looks first when no WHEELHOUSE is given: the folder `make wheelhouse` fills.
 LOCAL_WHEELHOUSE := wheelhouse
 PIP_FROM_WHEELHOUSE ?= $(PY) -m pip install --no-index --find-links
@@ -166,11 +166,13 @@ NPM_FLAGS ?= --no-audit --no-fund
 SLIDES_STAMP := $(VENV)/.installed-slides
 REVEAL_STAMP := slides/node_modules/.installed
 $(SLIDES_STAMP): pyproject.toml | $(STAMP)
-	$(PIP_INSTALL) -e '.[slides]'
-	touch $@
+	$(call install_course,slides,$@)
 
+# reveal.js from npm; from the wheelhouse's npm-cache (tools/wheelhouse.py fills it) with no
+# registry at all when WHEELHOUSE is given or ./wheelhouse/npm-cache exists.
+NPM_CACHE := $(firstword $(wildcard $(if $(strip $(WHEELHOUSE)),$(abspath $(WHEELHOUSE))/npm-cache,$(LOCAL_WHEELHOUSE)/npm-cache)))
 $(REVEAL_STAMP): slides/package-lock.json slides/package.json
-	npm ci $(NPM_FLAGS) --prefix slides
+	npm ci $(NPM_FLAGS) $(if $(NPM_CACHE),--offline --cache "$(abspath $(NPM_CACHE))") --prefix slides
 	touch $@
 
 slides: $(SLIDES_STAMP) $(REVEAL_STAMP)

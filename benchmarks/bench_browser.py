@@ -343,9 +343,9 @@ def main(lessons: list[str] | None = None, moves: int = 20, label: str | None = 
     stems = [course.lesson(n).stem for n in lessons] if lessons else [e.stem for e in course.written()]
     report = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "moves": moves, "budget_ms": BUDGET_MS,
               "viewport": {**VIEWPORT, **({"width": width} if width else {})}, "machine": machine(),
-              "lessons": {}}
+              "draw_ahead": os.environ.get("MKTME_DRAW_AHEAD", "1").strip() != "0", "lessons": {}}
     log(f"machine: {report['machine']['cores']} cores, {report['machine']['cpu']}, "
-        f"load {report['machine']['load_1_5_15']}")
+        f"load {report['machine']['load_1_5_15']}; drawing ahead {'on' if report['draw_ahead'] else 'off'}")
     with running_lab() as lab, chromium() as browser:
         for stem in stems:
             log(f"== {stem}")
@@ -409,7 +409,11 @@ if __name__ == "__main__":
     ap.add_argument("--lessons", nargs="*", help="lesson numbers or stems (default: every written lesson)")
     ap.add_argument("--moves", type=int, default=20, help="moves per control (default 20)")
     ap.add_argument("--label", help="name of the JSON file under benchmarks/results/ (default: the time)")
+    ap.add_argument("--no-draw-ahead", action="store_true",
+                    help="run the lab's kernels with MKTME_DRAW_AHEAD=0 (no neighbour settings drawn in idle time)")
     args = ap.parse_args()
+    if args.no_draw_ahead:
+        os.environ["MKTME_DRAW_AHEAD"] = "0"  # the lab and its kernels inherit it (lab_driver)
     if args.compare:
         compare(*map(Path, args.compare))
     else:

@@ -15,6 +15,10 @@ of the wheels that platform needs; the same lines are printed.
 
 ``--python-version 3.11`` makes pip pick releases whose Requires-Python admits 3.11.0, the oldest
 Python the course claims; a 3.12 run may add newer releases of the same packages for newer Pythons.
+
+With ``--npm`` (the default when npm is on PATH) it also fills ``DIR/npm-cache`` with the npm
+packages of ``slides/package-lock.json`` (reveal.js 4), so ``make slides WHEELHOUSE=DIR`` runs
+``npm ci --offline --cache DIR/npm-cache``. npm packages are the same on every platform.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from pathlib import Path
@@ -37,13 +42,15 @@ PLATFORMS: dict[str, list[str]] = {
                     + ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"],
     "linux-aarch64": [f"manylinux_2_{n}_aarch64" for n in range(28, 16, -1)] + ["manylinux2014_aarch64"],
     "macos-arm64": ["macosx_11_0_arm64"],
-    "macos-x86_64": ["macosx_10_13_x86_64"],
+    # macOS 11 (2020) is the floor: greenlet (under playwright, the `test` extra) ships its Intel
+    # wheels only as macosx_11_0_universal2, so macosx_10_13_x86_64 did not resolve.
+    "macos-x86_64": ["macosx_11_0_x86_64"],
     "windows-amd64": ["win_amd64"],
     "host": [],  # this machine: pip's own tags for the running interpreter
 }
 DEFAULT_PLATFORMS = ["linux-x86_64", "linux-aarch64", "macos-arm64", "macos-x86_64", "windows-amd64"]
 DEFAULT_PYTHONS = ["3.11", "3.12", "3.13"]
-DEFAULT_EXTRAS = ["lab", "test", "book"]
+DEFAULT_EXTRAS = ["lab", "test", "book", "slides"]
 #: What `pip install -e .` needs to build the course with no index (pyproject's build-system), and pip.
 BUILD_TOOLS = ["pip", "setuptools>=68", "wheel"]
 
@@ -104,6 +111,30 @@ def build_course_wheel(dest: Path) -> str:
     return next(dest.glob("mktme_lite-*.whl")).name
 
 
+NPM_LOCKS = [ROOT / "slides"]
+
+
+def npm_cache(dest: Path) -> str:
+    """Fill dest/npm-cache with every package of the slides' lock file; return a MANIFEST line."""
+    npm = shutil.which("npm")
+    if npm is None:
+        return "npm-cache: npm not found, so none written (make slides offline needs it: install npm and rerun)"
+    cache = dest / "npm-cache"
+    start = time.monotonic()
+    for folder in NPM_LOCKS:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in ("package.json", "package-lock.json"):
+                shutil.copy2(folder / name, Path(tmp) / name)
+            proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts",
+                                   "--cache", str(cache), "--prefix", tmp], capture_output=True, text=True)
+            if proc.returncode != 0:
+                sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+                raise SystemExit(f"wheelhouse: npm ci for {folder.relative_to(ROOT)} failed (see above)")
+    size = sum(f.stat().st_size for f in cache.rglob("*") if f.is_file()) / 2**20
+    return (f"npm-cache: {', '.join(str(f.relative_to(ROOT)) for f in NPM_LOCKS)} "
+            f"({size:.1f} MiB, npm ci {time.monotonic() - start:.0f} s)")
+
+
 def mib(names, dest: Path) -> float:
     return sum((dest / n).stat().st_size for n in names if (dest / n).exists()) / 2**20
 
@@ -115,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"space-separated, from: {' '.join(PLATFORMS)}")
     ap.add_argument("--pythons", default=" ".join(DEFAULT_PYTHONS), help="e.g. '3.11 3.12 3.13'")
     ap.add_argument("--extras", default=",".join(DEFAULT_EXTRAS), help="extras of pyproject.toml")
+    ap.add_argument("--npm", action=argparse.BooleanOptionalAction, default=None,
+                    help="fill DIR/npm-cache for offline `make slides` (default: when npm is on PATH)")
     args = ap.parse_args(argv)
     platforms = parse_list(args.platforms, list(PLATFORMS), "platform")
     pythons = parse_list(args.pythons, None, "Python version")
@@ -141,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     for python in pythons[:1]:
         tools = pip_download(dest, BUILD_TOOLS, "host", python)
     course = build_course_wheel(dest)
+    if args.npm or (args.npm is None and shutil.which("npm")):
+        lines.append(npm_cache(dest))
+        print(lines[-1], flush=True)
     every |= tools | {course}
     lines.append(f"build tools and the course: {', '.join(sorted(tools | {course}))}")
     shown = " ".join(pythons) if platforms != ["host"] else sys.version.split()[0]

@@ -80,6 +80,14 @@ PREFETCH_DELAY_S = 0.3
 PREFETCH_GAP_S = 0.02
 PREFETCH_REACH = 2
 
+
+def draw_ahead_enabled() -> bool:
+    """False when ``MKTME_DRAW_AHEAD=0``: a switch for measuring what drawing ahead costs or saves
+    (``benchmarks/bench_browser.py --no-draw-ahead``) and for a machine too slow to spare the time."""
+    import os
+
+    return os.environ.get("MKTME_DRAW_AHEAD", "1").strip() != "0"
+
 WIDGET_CLASS = "mktme-widget"
 OUTPUT_CLASS = "mktme-widget-output"
 _STYLE = {"description_width": "initial"}
@@ -384,7 +392,7 @@ class LessonWidget:
         Each step draws one setting (tens of ms) and then yields, so a move the learner makes in the
         meantime waits at most one step; a new update restarts the wait. No loop (a script, a test,
         ``MKTME_STATIC=1``): nothing is drawn ahead."""
-        if not self.cache or is_static():
+        if not self.cache or is_static() or not draw_ahead_enabled():
             return
         try:
             import asyncio

@@ -1,7 +1,8 @@
 """The workshop kit works offline: a wheelhouse installs the course with no network and the lessons run.
 
 `make test-wheelhouse`. Online, it builds a wheelhouse for this machine only (tools/wheelhouse.py
---platforms host, extras lab and test) into artifacts/wheelhouse-host/. Then, inside a network
+--platforms host, extras lab, test, book and slides, and the npm-cache for reveal.js) into
+artifacts/wheelhouse-host/. Then, inside a network
 namespace with only loopback (`unshare -n`; needs root, which CI has), it
   1. proves the network is gone: a connection to the package index fails, and so does a
      `pip download` that may use the index (pip's configuration ignored, so no local mirror helps);
@@ -10,7 +11,11 @@ namespace with only loopback (`unshare -n`; needs root, which CI has), it
      hold setuptools and wheel for the build backend too), with pip's configuration ignored;
   3. imports every mktme_lite module and installs the course's own wheel from the wheelhouse;
   4. runs the README's commands for learners without make (Windows, conda) in a Linux shell;
-  5. executes lessons 00 and 01 with nbclient (MKTME_STATIC=1) in that environment's kernel.
+  5. executes lessons 00 and 01 with nbclient (MKTME_STATIC=1) in that environment's kernel;
+  6. `make lab WHEELHOUSE=dir`: JupyterLab answers on 127.0.0.1 and the news prompt is off;
+  7. `make book WHEELHOUSE=dir` and `make slides WHEELHOUSE=dir` build every page and every lesson's
+     slides (the book and slides extras from the wheelhouse, reveal.js by `npm ci --offline`). What
+     they write is checked for outside URLs and in Chromium by test_book.py and test_slides.py.
 Times go to artifacts/wheelhouse-test.txt and the terminal. Outside root the test skips and says
 why; with CI=true it fails instead.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -119,6 +125,36 @@ for path in sys.argv[1:]:
     print(f"{path}: {len(nb.cells)} cells ran in {time.monotonic() - start:.0f} s")
 EOF
 done_ lessons
+
+step "make lab WHEELHOUSE=... starts JupyterLab offline (news prompt off)" lab
+setsid make --no-print-directory lab WHEELHOUSE="$WHEELHOUSE" \
+  LAB_ARGS="--no-browser --port=$LAB_PORT --ServerApp.token=$LAB_TOKEN" > "$TMPD/lab.log" 2>&1 &
+LAB=$!
+up=
+for i in $(seq 1 180); do
+  if "$HOSTPY" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$LAB_PORT/api/status?token=$LAB_TOKEN', timeout=2)" 2>/dev/null; then
+    up=1; break; fi
+  kill -0 $LAB 2>/dev/null || break
+  sleep 1
+done
+kill -TERM -- -$LAB 2>/dev/null; sleep 2; kill -KILL -- -$LAB 2>/dev/null
+cat "$TMPD/lab.log"
+[ -n "$up" ] || { echo "JupyterLab did not answer on 127.0.0.1:$LAB_PORT"; exit 8; }
+grep -rq '"fetchNews"' .venv/share/jupyter/lab/settings/overrides.json || { echo "news prompt not turned off"; exit 8; }
+echo "make lab: JupyterLab answered offline"
+done_ lab
+
+step "make book WHEELHOUSE=... offline" book
+make --no-print-directory book WHEELHOUSE="$WHEELHOUSE" > "$TMPD/book.log" 2>&1 || { tail -40 "$TMPD/book.log"; exit 9; }
+test -f artifacts/book/index.html || { echo "no artifacts/book/index.html"; exit 9; }
+echo "make book: $(find artifacts/book -name '*.html' | wc -l) pages"
+done_ book
+
+step "make slides WHEELHOUSE=... offline (reveal.js from the wheelhouse's npm-cache)" slides
+make --no-print-directory slides WHEELHOUSE="$WHEELHOUSE" > "$TMPD/slides.log" 2>&1 || { tail -40 "$TMPD/slides.log"; exit 10; }
+test -f slides/node_modules/reveal.js/dist/reveal.js || { echo "reveal.js not installed"; exit 10; }
+echo "make slides: $(ls artifacts/slides/*.slides.html | wc -l) lessons"
+done_ slides
 """
 
 
@@ -160,6 +196,12 @@ def test_the_readme_no_make_block_is_what_the_offline_test_runs():
         no_make_commands("<!-- no-make:start -->\nconda install foo\n<!-- no-make:end -->")
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def seconds(times: Path, name: str) -> float:
     return float((times / f"{name}.end").read_text()) - float((times / f"{name}.start").read_text())
 
@@ -168,14 +210,15 @@ def test_the_course_installs_from_a_wheelhouse_and_runs_offline(offline_ok, tmp_
     report = []
     start = time.monotonic()
     build = subprocess.run([sys.executable, str(ROOT / "tools" / "wheelhouse.py"), str(WHEELHOUSE),
-                            "--platforms", "host", "--extras", "lab,test"],
+                            "--platforms", "host", "--extras", "lab,test,book,slides", "--npm"],
                            capture_output=True, text=True, timeout=1800)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     manifest = (WHEELHOUSE / "MANIFEST.txt").read_text()
     report.append(f"wheelhouse for this machine built in {time.monotonic() - start:.0f} s: "
                   + manifest.splitlines()[-1])
-    for needed in ("setuptools-", "wheel-", "pip-", "mktme_lite-"):
+    for needed in ("setuptools-", "wheel-", "pip-", "mktme_lite-", "jupyter_book-", "nbconvert-"):
         assert any(p.name.startswith(needed) for p in WHEELHOUSE.glob("*.whl")), f"no {needed}* wheel"
+    assert (WHEELHOUSE / "npm-cache").is_dir(), "no npm-cache for reveal.js: " + manifest
 
     course, times = tmp_path / "course", tmp_path / "times"
     copy_course(course)
@@ -184,6 +227,7 @@ def test_the_course_installs_from_a_wheelhouse_and_runs_offline(offline_ok, tmp_
     env = offline_env(tmp_path)
     env.update(COURSE=str(course), TIMES=str(times), TMPD=str(tmp_path), WHEELHOUSE=str(WHEELHOUSE),
                HOSTPY=getattr(sys, "_base_executable", sys.executable),
+               LAB_PORT=str(free_port()), LAB_TOKEN="wheelhouse-test",
                NO_MAKE="\n".join(no_make_commands((ROOT / "README.md").read_text())))
     proc = subprocess.run(["unshare", "-n", "bash", "-c", textwrap.dedent(OFFLINE_SCRIPT), "offline", *LESSONS],
                           env=env, capture_output=True, text=True, timeout=3600)
@@ -194,11 +238,18 @@ def test_the_course_installs_from_a_wheelhouse_and_runs_offline(offline_ok, tmp_
     assert "Looking in indexes" not in out, "pip used an index"
     for lesson in LESSONS:
         assert f"{lesson}: " in out and " cells ran in " in out
+    for said in ("make lab: JupyterLab answered offline", "make book: ", "make slides: 9 lessons"):
+        assert said in out, said + " missing:\n" + out[-3000:]
     report += [f"offline install (make install WHEELHOUSE=..., fresh .venv): {seconds(times, 'install'):.0f} s",
                f"imports and the course wheel: {seconds(times, 'imports'):.0f} s",
                f"the README's no-make commands (pip install -e again, learner copies, lab settings): "
                f"{seconds(times, 'nomake'):.0f} s",
-               f"lessons 00 and 01 executed offline: {seconds(times, 'lessons'):.0f} s"]
+               f"lessons 00 and 01 executed offline: {seconds(times, 'lessons'):.0f} s",
+               f"make lab up offline: {seconds(times, 'lab'):.0f} s",
+               f"make book offline (installs the book extra, builds every page): {seconds(times, 'book'):.0f} s",
+               f"make slides offline (slides extra, reveal.js from npm-cache, 9 lessons): "
+               f"{seconds(times, 'slides'):.0f} s"]
+    report += [line for line in out.splitlines() if line.startswith(("make book: ", "make slides: "))]
     report += [line for line in out.splitlines() if " cells ran in " in line or "modules import" in line]
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "wheelhouse-test.txt").write_text("\n".join(report) + "\n")

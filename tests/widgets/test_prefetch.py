@@ -117,6 +117,19 @@ def test_static_mode_and_scripts_never_draw_ahead(monkeypatch):
     assert w.prefetched == 0
 
 
+def test_mktme_draw_ahead_0_turns_drawing_ahead_off_in_a_live_kernel(monkeypatch):
+    monkeypatch.delenv("MKTME_STATIC", raising=False)
+    monkeypatch.setenv("MKTME_DRAW_AHEAD", "0")
+    w, calls = _counting_widget()
+
+    async def learner_reads():
+        w.update()
+        await asyncio.sleep(0.6)
+
+    asyncio.run(learner_reads())
+    assert w._prefetch_timer is None and w.prefetched == 0
+
+
 def test_the_dram_probe_draws_its_neighbours_ahead():
     w = tme_basics.dram_probe()
     w.update()
