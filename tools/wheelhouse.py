@@ -10,7 +10,9 @@ For each platform and Python it runs ``pip download --only-binary=:all: --platfo
 course itself as a wheel and the build tools ``pip install -e .`` needs (setuptools, wheel) and pip.
 A learner then installs with no index at all: ``make lab WHEELHOUSE=DIR`` (the Makefile runs
 ``pip install --no-index --find-links DIR``). The platform ``host`` means this machine and this Python
-(the wheelhouse test uses it). DIR/MANIFEST.txt lists, per platform, the time pip took and the size
+(the wheelhouse test uses it). Last, for every platform and Python, ``pip download --no-index
+--find-links DIR mktme-lite[extras]`` proves the folder alone resolves the course there.
+DIR/MANIFEST.txt lists, per platform, the time pip took and the size
 of the wheels that platform needs; the same lines are printed.
 
 ``--python-version 3.11`` makes pip pick releases whose Requires-Python admits 3.11.0, the oldest
@@ -99,6 +101,25 @@ def pip_download(dest: Path, reqs: list[str], platform: str, python: str) -> set
     return names
 
 
+def verify(dest: Path, platform: str, python: str, extras: str) -> None:
+    """Resolve the course with its extras from ``dest`` alone (``--no-index``), as a learner's pip on
+    that platform and Python would; raise SystemExit when anything is missing.
+
+    ``pip download`` rather than ``pip install --dry-run --platform``: the latter checks
+    Requires-Python against the running interpreter in places, so it refuses a good 3.13 wheelhouse."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-index", "--find-links", str(dest),
+           "--dest", str(dest), "--only-binary=:all:"]
+    if platform != "host":
+        cmd += ["--implementation", "cp", "--python-version", python]
+        for tag in PLATFORMS[platform]:
+            cmd += ["--platform", tag]
+    proc = subprocess.run(cmd + [f"mktme-lite[{extras}]"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        raise SystemExit(f"wheelhouse: the course does not resolve from {dest} alone for {platform}, "
+                         f"Python {python} (see pip's message above)")
+
+
 def build_course_wheel(dest: Path) -> str:
     for old in dest.glob("mktme_lite-*.whl"):
         old.unlink()
@@ -174,6 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     for python in pythons[:1]:
         tools = pip_download(dest, BUILD_TOOLS, "host", python)
     course = build_course_wheel(dest)
+    start = time.monotonic()
+    checked = 0
+    for platform in platforms:
+        for python in (pythons if platform != "host" else [f"{sys.version_info[0]}.{sys.version_info[1]}"]):
+            verify(dest, platform, python, args.extras)
+            checked += 1
+    lines.append(f"verified: the course and its extras resolve with no index for each of {checked} "
+                 f"platform/Python pairs ({time.monotonic() - start:.0f} s)")
+    print(lines[-1], flush=True)
     if args.npm or (args.npm is None and shutil.which("npm")):
         lines.append(npm_cache(dest))
         print(lines[-1], flush=True)
