@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tracked import copy_tracked
 
 ROOT = Path(__file__).resolve().parents[2]
 WARNING = ("pyproject.toml changed; reinstall failed (offline?); starting with the installed environment; "
@@ -33,12 +34,7 @@ def fake(path: Path, status: int) -> str:
 def course(tmp_path):
     """A copy of the course (tracked files only) with an installed-looking, stale .venv."""
     repo = tmp_path / "course"
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    for name in filter(None, files.decode().split("\0")):
-        src = ROOT / name
-        if src.is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, repo / name)
+    copy_tracked(repo)
     bin_dir = repo / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
     (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')

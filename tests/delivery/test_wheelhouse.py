@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tracked import copy_tracked
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -68,15 +69,6 @@ def offline_env(tmp: Path) -> dict[str, str]:
     env.update(PIP_CONFIG_FILE=os.devnull, HOME=str(tmp / "home"), PIP_NO_CACHE_DIR="1",
                MKTME_STATIC="1", MPLBACKEND="Agg", PYTHONHASHSEED="0")
     return env
-
-
-def copy_course(dest: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    for name in filter(None, files.decode().split("\0")):
-        src = ROOT / name
-        if src.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / name)
 
 
 OFFLINE_SCRIPT = r"""
@@ -221,7 +213,7 @@ def test_the_course_installs_from_a_wheelhouse_and_runs_offline(offline_ok, tmp_
     assert (WHEELHOUSE / "npm-cache").is_dir(), "no npm-cache for reveal.js: " + manifest
 
     course, times = tmp_path / "course", tmp_path / "times"
-    copy_course(course)
+    copy_tracked(course)
     times.mkdir()
     (tmp_path / "home").mkdir()
     env = offline_env(tmp_path)
