@@ -36,6 +36,9 @@ __all__ = ["overhead_bars", "security_grid", "cost_and_security", "FAMILY_HATCH"
 #: family -> (hatch, face colour) of a bar
 FAMILY_HATCH = {"none": ("", "#dddddd"), "MKTME": ("//", style.OKABE_ITO["sky_blue"]),
                 "XPO": ("..", style.OKABE_ITO["orange"])}
+#: family -> the words of the bars' key
+_FAMILY_WORDS = {"none": "no defence (plain grey)", "MKTME": "MKTME designs (blue, hatched //)",
+                 "XPO": "XPO designs (orange, dotted)"}
 _OK = ("#d9efe6", "")  # tint, hatch
 _BAD = ("#f7d9c9", "///")
 
@@ -139,7 +142,16 @@ def _draw_bars(ax, g: Glyphs, top: float, rows, refs, highlight) -> tuple[float,
         g.text(label_w + width + 0.08, y + bar_h / 2, _times(value) + (f"  {text}" if text else ""), 8.5,
                weight=strong)
         alt.append(f"{label} {_times(value)}" + (f" ({text})" if text else ""))
-    return bottom + 0.55, label_w + plot_w + 2.6, alt
+    # The key: which family a fill stands for, in words beside a swatch (not by colour alone).
+    x = label_w
+    for family in dict.fromkeys(r[3] for r in rows):
+        hatch, face = FAMILY_HATCH[family]
+        ax.add_artist(Rectangle((x, bottom + 0.6), 0.3, 0.16, facecolor=face, edgecolor="black", hatch=hatch, lw=0.6))
+        words = _FAMILY_WORDS[family]
+        g.text(x + 0.38, bottom + 0.68, words, 8, colour="#333333")
+        x += 0.38 + text_width(words, 8) + 0.3
+    alt.append("key: " + ", ".join(_FAMILY_WORDS[f] for f in dict.fromkeys(r[3] for r in rows)))
+    return bottom + 0.95, max(label_w + plot_w + 2.6, x), alt
 
 
 def _bars_alt(rows_alt, refs) -> str:

@@ -31,6 +31,8 @@ __all__ = ["render_xpo_explorer", "xpo_explorer", "render_price_table", "render_
 CPU_CHOICES = (1, 2, 4, 8, 16, 32, 64, 96, 128, 256)
 #: the explorer's editable prices: parameter -> price name in costs.toml
 EDITABLE = {"ipi_ns": "tlb_shootdown_ipi", "clflush_ns": "clflush_line", "fault_ns": "page_fault"}
+#: parameter -> the label of its text box, which is what an error card names
+LABELS = {"ipi_ns": "ns per IPI (shootdown)", "clflush_ns": "ns per clflush line", "fault_ns": "ns per page fault"}
 
 
 def _ns(value, what: str) -> float:
@@ -40,8 +42,11 @@ def _ns(value, what: str) -> float:
             value = float(value.strip().replace("_", ""))
         except ValueError:
             raise ParameterError(f"{what} must be a number of nanoseconds, e.g. 200; got {shown(value)}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ParameterError(f"{what} must be a number of nanoseconds >= 0, e.g. 200; got {shown(value)}")
+    if value < 0:
+        raise ParameterError(f"{what} must be >= 0 nanoseconds (a price cannot be negative), e.g. 200; "
+                             f"got {value:g}")
     return float(value)
 
 
@@ -50,7 +55,7 @@ def _prices(ipi_ns, clflush_ns, fault_ns) -> costs.PriceTable:
     base = costs.load_prices()
     overrides = {}
     for param, name in EDITABLE.items():
-        value = _ns(typed[param], f"{param} ({base[name].per})")
+        value = _ns(typed[param], f"“{LABELS[param]}” ({param})")
         if value != base.value(name):
             overrides[name] = value
     return base.with_overrides(overrides)
@@ -106,9 +111,9 @@ def xpo_explorer() -> LessonWidget:
         "design": dropdown("Design", [(d.label, name) for name, d in costs.DESIGNS.items()], "xpfo"),
         "workload": dropdown("Workload", [(w.label, name) for name, w in costs.WORKLOADS.items()], "kernel_build"),
         "cpus": slider("CPUs a shootdown reaches", [(str(c), c) for c in CPU_CHOICES], 96),
-        "ipi_ns": text("ns per IPI (shootdown)", f"{base.value('tlb_shootdown_ipi'):g}", placeholder="e.g. 200"),
-        "clflush_ns": text("ns per clflush line", f"{base.value('clflush_line'):g}", placeholder="e.g. 34"),
-        "fault_ns": text("ns per page fault", f"{base.value('page_fault'):g}", placeholder="e.g. 1000"),
+        "ipi_ns": text(LABELS["ipi_ns"], f"{base.value('tlb_shootdown_ipi'):g}", placeholder="e.g. 200"),
+        "clflush_ns": text(LABELS["clflush_ns"], f"{base.value('clflush_line'):g}", placeholder="e.g. 34"),
+        "fault_ns": text(LABELS["fault_ns"], f"{base.value('page_fault'):g}", placeholder="e.g. 1000"),
     }
     controls["design"].layout.width = "40em"
     controls["workload"].layout.width = "44em"
