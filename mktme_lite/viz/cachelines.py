@@ -97,6 +97,12 @@ _TD = "<td style='padding:0.1em 0.5em;vertical-align:top;text-align:left'>"
 _TH = "<th style='padding:0.1em 0.5em;text-align:left;border-bottom:1px solid #999'>"
 
 
+def _hex_two_rows(data: bytes) -> str:
+    """Up to 16 bytes as hex, 8 to a row: the DRAM table then fits a notebook beside the file browser
+    (one row of 16 made its last column, the one a learner reads, scroll out of sight)."""
+    return "\n".join(data[i:i + 8].hex(" ") for i in range(0, len(data), 8)) or "(none)"
+
+
 def _code(text: str) -> str:
     return f"<code style='white-space:pre'>{_html.escape(text)}</code>"
 
@@ -185,7 +191,7 @@ def cache_state(caches: Sequence[Sequence[Mapping]], dram: Sequence[Mapping], *,
         mark = " ◀" if highlight is not None and row["line"] == highlight else ""
         stored = row["stored"]
         cells = [str(row["line"]) + mark, _code(f"{row['pa']:#x}"),
-                 _code(HIDDEN if stored is None else bytes(stored)[:16].hex(" "))]
+                 _code(HIDDEN if stored is None else _hex_two_rows(bytes(stored)[:16]))]
         cells += [_code(_shown_text(v)) for v in row["views"].values()]
         parts.append("<tr>" + "".join(f"{_TD}{c}</td>" for c in cells) + "</tr>")
         views = "; ".join(f"through {k}: {_described(v)}" for k, v in row["views"].items())
