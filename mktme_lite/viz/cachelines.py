@@ -204,8 +204,9 @@ def cache_state(caches: Sequence[Sequence[Mapping]], dram: Sequence[Mapping], *,
     return HTMLCard("".join(parts), "\n".join(text))
 
 
-_SWEEPS = {"cache": ("cache per package (bytes)", "o"), "dirty": ("fraction of the region left dirty", "s"),
-           "delay": ("background steps between remap and bob's writes", "^")}
+#: sweep -> (axis label, marker); labels wrapped in two lines so a 3.6-inch panel holds them whole
+_SWEEPS = {"cache": ("cache per package (bytes)", "o"), "dirty": ("fraction of the region\nleft dirty", "s"),
+           "delay": ("background steps between\nremap and bob's writes", "^")}
 
 
 def corruption_plot(points: Sequence[Mapping], *, title: str = "", reference: str = "") -> LessonFigure:
@@ -247,7 +248,7 @@ def corruption_plot(points: Sequence[Mapping], *, title: str = "", reference: st
         ax.set_ylabel("runs that lost data")
         ax.set_xlabel(label)
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
-        alt.append(f"Against {label}: " + ", ".join(f"{_fmt(name, x)} → {y:.0%}" for x, y in zip(xs, ys))
+        alt.append(f"Against {label.replace(chr(10), ' ')}: " + ", ".join(f"{_fmt(name, x)} → {y:.0%}" for x, y in zip(xs, ys))
                    + f" (of {pts[0]['runs']} runs each).")
     if title:
         fig.suptitle(title, x=0.02, ha="left", fontsize=10.5, fontweight="bold")
