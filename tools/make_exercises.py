@@ -163,9 +163,11 @@ def make_exercise(solution: nbformat.NotebookNode, source_name: str) -> nbformat
         "`make exercises`, never this notebook.")
     cells.append(note)
     for index, cell in enumerate(nb.cells):
+        # A cell tagged "solution" is the worked answer: a code cell, or our notes on an exercise
+        # (a <details> block), which the learner must not find right under the check.
+        if SOLUTION_TAG in cell.get("metadata", {}).get("tags", []):
+            continue
         if cell.cell_type == "code":
-            if SOLUTION_TAG in cell.get("metadata", {}).get("tags", []):
-                continue
             cell.source = transform_source(cell.source, f"{source_name}, cell {index}")
             cell.outputs = []
             cell.execution_count = None

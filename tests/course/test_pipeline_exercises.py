@@ -203,6 +203,22 @@ def test_make_exercise_drops_solution_cells_and_outputs():
     assert nb.metadata["mktme"] == {"lesson": "01"}
 
 
+def test_notes_tagged_solution_stay_in_the_solutions():
+    sol = solution_notebook()
+    notes = nbformat.v4.new_markdown_cell("<details><summary>Our notes on exercise 1</summary>\n\nFlush first.\n</details>")
+    notes.metadata["tags"] = [mx.SOLUTION_TAG]
+    sol.cells.append(notes)
+    nb = mx.make_exercise(sol, "solutions/01_x.ipynb")
+    assert not any("Our notes on exercise 1" in c.source for c in nb.cells)
+
+
+def test_no_exercise_carries_our_notes_on_an_exercise():
+    """The worked notes under an exercise's check are tagged "solution", so no exercise shows them."""
+    for path in sorted((mx.ROOT / "exercises").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        assert not any(c.cell_type == "markdown" and "Our notes on exercise" in c.source for c in nb.cells), path.name
+
+
 def test_source_notebook_is_not_modified():
     nb = solution_notebook()
     before = nbformat.writes(nb)
