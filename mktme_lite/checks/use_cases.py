@@ -198,7 +198,7 @@ def check_move_pmem_block(answer):
                     "flush it.")
     return passed("The owner reads the moved block after a reboot in both cases we tried. That is what a design "
                   "that allows moves needs: the move goes through the CPU, under the key, at both addresses, "
-                  "which is what a block layer below the filesystem does for every block.")
+                  "which is what a per-namespace key unlocked at mount gives every block the filesystem moves.")
 
 
 # ----------------------------------------------------------------------------------------------
