@@ -319,7 +319,7 @@ class Design:
 
 
 DESIGNS: Mapping[str, Design] = MappingProxyType({d.name: d for d in (
-    Design("none", "No defence: one direct map, nothing encrypted", "keyid0", "plain", "none"),
+    Design("none", "No defence: one KeyID-0 direct map, no MKTME key (TME alone)", "keyid0", "plain", "none"),
     Design("keyid0", "MKTME KeyIDs, one KeyID-0 direct map (RFC v2 API alone)", "keyid0", "encrypt", "MKTME"),
     Design("per_keyid", "MKTME KeyIDs, a direct map per KeyID (core series)", "per_keyid", "encrypt", "MKTME"),
     Design("rekey", "MKTME KeyIDs, direct-map entry re-keyed (pageattr)", "rekey", "encrypt", "MKTME"),
