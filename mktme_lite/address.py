@@ -28,7 +28,7 @@ IA32_TME_CAPABILITY = 0x981
 IA32_TME_ACTIVATE = 0x982
 IA32_TME_EXCLUDE_MASK = 0x983
 IA32_TME_EXCLUDE_BASE = 0x984
-#: TDX platforms: how the BIOS split the KeyIDs between MKTME and TDX (hardware.md 1.4, 5).
+#: TDX platforms: how the BIOS split the KeyIDs between MKTME and TDX (IA32_MKTME_KEYID_PARTITIONING, MSR 0x87; Linux arch/x86/virt/vmx/tdx/tdx.c).
 IA32_MKTME_KEYID_PARTITIONING = 0x87
 
 #: Algorithm bits as they appear in IA32_TME_CAPABILITY[3:0], IA32_TME_ACTIVATE[63:48] and

@@ -36,7 +36,7 @@ Which key table encrypts a fill or a write-back is not published for MKTME, and 
 frame it three ways; ``keytable_scope`` makes it a visible modelling choice (``KEYTABLE_SCOPES``):
 
 * ``"home"`` (default): the table of the package whose memory controller owns the line. The
-  MKTME engines sit in the memory controllers (hardware.md 1.1), and the spec calls PCONFIG
+  MKTME engines sit in the memory controllers (Documentation/x86/mktme/mktme_overview.rst in the kas/linux.git tree), and the spec calls PCONFIG
   package-scoped, to be run on every package (2.5).
 * ``"writer"``: the table of the package doing the fill or the write-back, as Andy Lutomirski
   wrote it on 4 Dec 2018 ("whether the writeback happens before or after the package doing
@@ -152,13 +152,13 @@ class Machine:
     ``keytable_scope`` picks which key table encrypts a fill or write-back (one of
     ``KEYTABLE_SCOPES``; a modelling choice, see the module docstring).
 
-    ``coherent_keyids`` (default False, as on every MKTME part: hardware.md 3.1) is a model of the
+    ``coherent_keyids`` (default False, as on every MKTME part: the spec's restrictions on cache management, Intel 336907) is a model of the
     idea behind AMD's SME_COHERENT, not of AMD's implementation: when True, every CPU fill of a
     line (a load or store miss, a speculative fill) first writes back (if dirty) and drops the
     copies of the same frame's line under every other KeyID, in every package. Device accesses
     (``dma_write``/``dma_read``) are not CPU fills and stay coherent with their own full address
     only, which is why KVM still flushes pages for DMA on SME_COHERENT parts
-    (``sev_flush_encrypted_page``, lessons-04-08.md section 04).
+    (``sev_flush_encrypted_page`` in arch/x86/kvm/svm/sev.c).
     """
 
     def __init__(
@@ -537,10 +537,10 @@ class Machine:
         no SDM sentence saying so was found (UNVERIFIED); what supports it is that the TDX
         module's TDH.PHYMEM.PAGE.WBINVD flushes a page through the alias of the KeyID it wants
         written back (it takes the HKID from the PA, maps the page with it, CLFLUSHOPTs every
-        line, then MFENCE; lessons-04-08.md section 04). That instruction writes back one page
+        line, then MFENCE: intel/tdx-module, tdh_phymem_page_wbinvd.c). That instruction writes back one page
         under one KeyID; retiring a KeyID needs every package's caches written back
         (TDH.PHYMEM.CACHE.WB on one CPU per package, section 06), since WBINVD reaches one
-        package only (hardware.md 3.2)."""
+        package only (the SDM's WBINVD reference)."""
         self._flush_line(hpa, "clflush", invalidate=True)
 
     def clflushopt(self, hpa: int) -> None:
@@ -551,7 +551,7 @@ class Machine:
         order with each other, while CLFLUSHOPTs to different lines are weakly ordered and can be
         in flight together, so a batch of them is faster and software ends it with a fence
         (SFENCE/MFENCE) before relying on it; the spec's EvictPage lists "CLFLUSHOPT+fence"
-        (hardware.md 3.2), and the TDX module CLFLUSHOPTs a page and then MFENCEs. This model
+        (Intel 336907), and the TDX module CLFLUSHOPTs a page and then MFENCEs. This model
         runs one operation at a time and each completes before the next starts, so there is
         nothing to reorder and no fence to model: a modelling choice."""
         self._flush_line(hpa, "clflushopt", invalidate=True)
@@ -595,7 +595,7 @@ class Machine:
 
         Like WBINVD it acts on one package's caches only; unlike it, it leaves stale clean lines
         (a speculatively filled alias, say) where they are. AMD's KVM uses it because it ends
-        every late dirty write-back (Kevin Loughlin, Feb 2025, lessons-04-08.md section 04)."""
+        every late dirty write-back (Kevin Loughlin's KVM SEV patches, Feb 2025)."""
         targets = range(self.packages) if package is None else [self._check_package(package)]
         for p in targets:
             self.emit("wbnoinvd", p)
@@ -652,7 +652,7 @@ class Machine:
         written back first and every copy is dropped); lines of the frame under other KeyIDs stay
         cached, whatever ``coherent_keyids`` says, because no CPU fill happens. That is the
         reason KVM still clflushes on SME_COHERENT parts "to work properly with DMA devices"
-        (``sev_flush_encrypted_page``, lessons-04-08.md section 04)."""
+        (``sev_flush_encrypted_page`` in arch/x86/kvm/svm/sev.c)."""
         data = byteslike(data, "data (what dma_write() writes)", 1)
         hpa, pa, keyid, _ = self._check_range(hpa, len(data))
         self.emit("dma_write", None, pa, keyid, f"{len(data)} B")
@@ -761,7 +761,7 @@ class Machine:
             return PconfigStatus.INVALID_KEYID, None
         if self.partition.is_private(keyid) and not self._in_seam:
             # Modelling choice: host software programming a private KeyID gets INVALID_KEYID; only
-            # the TDX module (SEAM) programs private KeyIDs (TDH.MNG.KEY.CONFIG, lessons-04-08.md 06).
+            # the TDX module (SEAM) programs private KeyIDs (TDH.MNG.KEY.CONFIG, intel/tdx-module).
             return PconfigStatus.INVALID_KEYID, None
         if enc_alg not in ALG_NAMES or not (enc_alg & self.activate.crypto_algs):
             return PconfigStatus.INVALID_ENC_ALG, None
@@ -840,8 +840,8 @@ class Machine:
         """Power-cycle the machine: a new Machine built the same way, with what survives a reboot.
 
         * The TME key is new: the CPU generates it at every cold boot (IA32_TME_ACTIVATE key
-          select 0, hardware.md 1.6); ``seed`` (default: this seed + 1) picks it.
-        * Every key table is empty: keys are lost on reset (hardware.md 1.8). Software must
+          select 0, Intel 336907); ``seed`` (default: this seed + 1) picks it.
+        * Every key table is empty: keys are lost on reset (Intel 336907). Software must
           program a user KeyID again, with the same key material if it wants its data back.
         * Ordinary DRAM comes back as power-on noise; the ``pmem_bytes`` at the top of DRAM
           keep exactly the bytes they held (ciphertext, sealed to its physical address).

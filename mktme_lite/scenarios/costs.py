@@ -267,7 +267,7 @@ def _course_prices() -> PriceTable:
 
 @dataclass(frozen=True)
 class Measured:
-    """A measured slowdown from the XPFO and MKTME patch series (thread-xpfo-costs.md 5.5)."""
+    """A measured slowdown from the XPFO and MKTME patch series (each with its cover letter or mail in costs.toml)."""
 
     mechanism: str
     design: str  # the model's design it corresponds to, or "" (not modelled)

@@ -74,7 +74,7 @@ OLD_PKG, NEW_PKG = 1, 0
 #: The lines of the frame the lessons watch (the first four of its 64).
 LINES = 4
 
-#: Prices from the literature (thread-xpfo-costs.md 5.2), order-of-magnitude anchors on older
+#: Prices from the literature (each entry names its source), order-of-magnitude anchors on older
 #: hardware: kind -> (nanoseconds, source sentence).
 PRICES = {
     "clflush": (34.0, "about 34 ns per 64-byte line, derived from up to 2200 µs to clflush 1024 pages line by line "

@@ -24,7 +24,7 @@ Modelling choices (each visible in the lesson):
   its own holding one :func:`evict`: it may run at any point, before the line exists too.
 * PCONFIG takes two steps: it takes the key-table lock, then programs the entry and lets the
   lock go. Another PCONFIG that finds the lock taken gets DEVICE_BUSY, as the SDM says of a
-  concurrent PCONFIG (hardware.md 2.4). Which lock is shared follows the Machine's
+  concurrent PCONFIG (the SDM's PCONFIG reference). Which lock is shared follows the Machine's
   ``keytable_scope``: one per package (home, writer) or one for the platform.
 * Keys are programmed with KEYID_SET_KEY_DIRECT from named key material, so two interleavings
   that program the same key reach the same state (random keys would make every run unique).

@@ -214,15 +214,15 @@ def _partition(keyid_bits: int, tdx_keyid_bits: int, phys_bits: int) -> Partitio
 # ==========================================================================================
 # The MSR view: what the BIOS split looks like in the registers, and what the model leaves out
 # ==========================================================================================
-#: Fields of the real registers the model does not implement, with the fact sheet that names them.
+#: Fields of the real registers the model does not implement, with where they are defined.
 NOT_MODELLED: dict[str, tuple[str, str]] = {
     "integrity": ("AES-XTS with integrity (IA32_TME_CAPABILITY bits 1 and 3, IA32_TME_ACTIVATE bits 49 and 51; "
                   "TDX's MAC and TD-owner bit): the model's memory has no integrity, so a host write to a "
                   "private page is not detected",
-                  "hardware.md 1.5-1.6; thread-xpfo-costs.md 3.2 (TDX integrity details UNCONFIRMED)"),
+                  "Intel SDM Vol. 4, architectural MSRs 0x981-0x982; Intel MKTME spec 336907 (TDX integrity details UNCONFIRMED)"),
     "exclusion": ("the TME exclusion range (IA32_TME_EXCLUDE_MASK 0x983, IA32_TME_EXCLUDE_BASE 0x984): a "
                   "BIOS range that KeyID 0 leaves unencrypted; the model encrypts all of KeyID 0",
-                  "hardware.md 1.7"),
+                  "Intel SDM Vol. 4, architectural MSRs 0x983-0x984; Intel MKTME spec 336907"),
 }
 
 
@@ -691,7 +691,7 @@ MODEL_ANSWER = (
 
 
 #: The verdict summary's last column, claim by claim (the claims themselves come from lessons.toml).
-#: Sources: thread-xpfo-costs.md section 6 (the fact-check table), 1.3-1.5; the lessons named.
+#: Sources: the mails and lessons each verdict names (the lessons quote them with message ids).
 VERDICTS: dict[str, str] = {
     "C1": "True of the RFC: encrypt_mprotect() takes no pkey; Andy said it again in June 2019.",
     "C2": "True: a KeyID change drops the pages' contents; Dave Hansen agreed (\"functionally MADV_DONTNEED\").",

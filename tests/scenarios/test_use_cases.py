@@ -70,7 +70,7 @@ def test_msr_rows_decode_what_the_machine_read_and_name_what_is_not_modelled():
     assert "[16, 64)" in by[(0x87, "63:32")].meaning
     assert by[(0x982, "39:36")].value == "2" and by[(0x982, "35:32")].value == "6"
     unmodelled = [r for r in rows if not r.modelled]
-    assert {r.msr for r in unmodelled} == {0x981, 0x983} and all("hardware.md" in r.source for r in unmodelled)
+    assert {r.msr for r in unmodelled} == {0x981, 0x983} and all("Intel SDM Vol. 4" in r.source and "336907" in r.source for r in unmodelled)
     none = {(r.msr, r.bits): r for r in u.msr_rows(u.partition(6, 0))}
     assert none[(0x87, "63:32")].value == "0" and "none" in none[(0x87, "63:32")].meaning
 
