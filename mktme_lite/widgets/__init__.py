@@ -74,6 +74,10 @@ __all__ = [
 #: into Python rendering, encoding, sending and what the front end adds.
 TIMINGS: deque = deque(maxlen=2000)
 
+#: Every setting drawn ahead in this kernel, newest last: ``{"widget", "t_wall", "t_end_wall"}`` (epoch
+#: seconds), so a benchmark can tell a move that waited for a prefetch render from one that did not.
+PREFETCHES: deque = deque(maxlen=2000)
+
 #: Drawing ahead (cached widgets, live kernel only): wait this long after an update before the first
 #: neighbour setting, then this long between settings, and reach this many slider steps either way.
 PREFETCH_DELAY_S = 0.3
@@ -296,7 +300,7 @@ class LessonWidget:
         to a setting costs nothing (the render function is pure)."""
         if self._holding:  # a control moved by constrain(): one redraw follows, for all of them
             return
-        start, cpu = time.perf_counter(), time.process_time()
+        start, cpu, wall = time.perf_counter(), time.process_time(), time.time()
         self.apply_constraints()
         params = self.params()
         key = _cache_key(params) if self.cache else None
@@ -318,7 +322,8 @@ class LessonWidget:
                         "bundle_ms": 1000 * (drawn - self._rendered_at),
                         "send_ms": 1000 * (time.perf_counter() - drawn),
                         "cpu_ms": 1000 * (time.process_time() - cpu),
-                        "bytes": len(value), "status": self.last_status, "cached": hit is not None})
+                        "bytes": len(value), "status": self.last_status, "cached": hit is not None,
+                        "t_wall": wall, "t_end_wall": time.time()})
         self._schedule_prefetch()
 
     # -- drawing ahead, while the learner reads ---------------------------------------------
@@ -374,6 +379,7 @@ class LessonWidget:
                     return False
                 del self._cache[spare]
             saved = (self.last_status, self.last_message, self.last_ms, self._rendered_at)
+            wall = time.time()
             try:
                 value = self.view(params)
                 if self.last_status != "bug":
@@ -381,6 +387,7 @@ class LessonWidget:
                     self.prefetched += 1
             finally:
                 self.last_status, self.last_message, self.last_ms, self._rendered_at = saved
+                PREFETCHES.append({"widget": self.title, "t_wall": wall, "t_end_wall": time.time()})
             if current in self._cache:
                 self._cache.move_to_end(current)  # what the learner sees stays the newest
             return True
