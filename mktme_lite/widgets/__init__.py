@@ -193,7 +193,7 @@ class LessonWidget:
     """Labelled controls + one output, around a pure ``render(**params)`` function."""
 
     def __init__(self, render: Callable[..., Any], controls: Mapping[str, W.ValueWidget], *, title: str,
-                 telling: Sequence[Telling] = (), intro: str = "", cache: int = 0,
+                 telling: Sequence[Telling] = (), intro: str = "", cache: int = 0, png_level: int = 1,
                  constrain: Callable[[dict[str, Any]], Mapping[str, tuple[Sequence, Any]]] | None = None):
         if not controls:
             raise ValueError("a widget needs at least one control")
@@ -208,6 +208,9 @@ class LessonWidget:
         if not isinstance(cache, int) or isinstance(cache, bool) or cache < 0:
             raise ValueError(f"cache is how many settings to keep: a whole number >= 0; got {cache!r}")
         self.cache = cache
+        if png_level not in range(1, 10) or isinstance(png_level, bool):
+            raise ValueError(f"png_level is a zlib level, a whole number 1-9; got {png_level!r}")
+        self.png_level = png_level  # higher: smaller pictures to send, more CPU per render (pays when drawn ahead)
         self._cache: OrderedDict = OrderedDict()
         self.constrain = constrain
         self._holding = False
@@ -290,7 +293,7 @@ class LessonWidget:
 
     def view(self, params: Mapping[str, Any]) -> str:
         """Render ``params`` to the live output's HTML (one ``<img>`` with alt text, or a card); never raises."""
-        return self._picture(params, live_html, lambda message, bug=False: _live_error(message, bug=bug))
+        return self._picture(params, lambda obj: live_html(obj, level=self.png_level), lambda message, bug=False: _live_error(message, bug=bug))
 
     def update(self, change: Any = None) -> None:
         """Redraw the output for the current control values (the ``observe`` callback).
