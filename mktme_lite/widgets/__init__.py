@@ -215,7 +215,6 @@ class LessonWidget:
         self.constrain = constrain
         self._holding = False
         self._prefetch_timer = None  # the pending idle-time prefetch (an asyncio TimerHandle), if any
-        self._prefetch_job = None  # the setting being drawn ahead, between its two stages (a generator)
         self.prefetched = 0  # settings drawn ahead of a move (TIMINGS counts what the learner waited for)
         # The live picture: an HTML widget whose value is replaced in place on every update.
         self.output = W.HTML(layout=W.Layout(width="100%"))
@@ -247,18 +246,15 @@ class LessonWidget:
         for name, value in values.items():
             self.controls[name].value = value
 
-    def _picture(self, params: Mapping[str, Any], encode: Callable[[Any], Any], error: Callable[..., Any],
-                 picture: Any = None):
-        """``encode(render(**params))``, or ``error(message[, bug=True])``; never raises. A ``picture``
-        already rendered for ``params`` (drawing ahead renders and encodes in two stages) is only encoded.
+    def _picture(self, params: Mapping[str, Any], encode: Callable[[Any], Any], error: Callable[..., Any]):
+        """``encode(render(**params))``, or ``error(message[, bug=True])``; never raises.
 
         Sets ``last_status``/``last_message``/``last_ms`` and ``_rendered_at`` (the end of the
         render, the start of the encoding: what TIMINGS splits on)."""
         start = time.perf_counter()
         self._rendered_at = start
         try:
-            if picture is None:
-                picture = self.render(**params)
+            picture = self.render(**params)
             self._rendered_at = time.perf_counter()
             out = encode(picture)
             self.last_status, self.last_message = "ok", ""
@@ -372,18 +368,6 @@ class LessonWidget:
         learner sees is the current setting, drawn by :meth:`update`. A full cache drops its least
         recently used setting, never the current one or a neighbour; when the neighbours alone would
         overflow the cache, it draws only as many as fit."""
-        job = self._prefetch_stages()
-        try:
-            while True:
-                next(job)
-        except StopIteration as stop:
-            return bool(stop.value)
-
-    def _prefetch_stages(self):
-        """:meth:`prefetch_step` in two stages, a generator: it yields once the neighbour's picture is
-        rendered and before it is encoded (PNG), so in a live kernel a move that arrives meanwhile waits for
-        one stage, not for the whole setting (issue 10: a render and its PNG are 50-150 ms on a loaded
-        2-core machine). Its return value is prefetch_step's."""
         if not self.cache:
             return False
         current = _cache_key(self.params())
@@ -397,46 +381,26 @@ class LessonWidget:
                 if spare is None:
                     return False
                 del self._cache[spare]
-            wall = time.time()
-            try:
-                picture = self.render(**params)
-            except Exception:  # refused or a bug: _picture below draws the message in one go
-                picture = None
-            PREFETCHES.append({"widget": self.title, "t_wall": wall, "t_end_wall": time.time(), "stage": "render"})
-            if picture is not None:
-                yield "rendered"
-                if key in self._cache:  # a move got there first
-                    return True
             saved = (self.last_status, self.last_message, self.last_ms, self._rendered_at)
             wall = time.time()
             try:
-                value = self._picture(params, lambda obj: live_html(obj, level=self.png_level),
-                                      lambda message, bug=False: _live_error(message, bug=bug), picture=picture)
+                value = self.view(params)
                 if self.last_status != "bug":
-                    now = _cache_key(self.params())
-                    while len(self._cache) >= self.cache:  # a move may have filled it meanwhile
-                        spare = next((k for k in self._cache if k != now), None)
-                        if spare is None:
-                            break
-                        del self._cache[spare]
                     self._cache[key] = (value, self.last_status, self.last_message)
                     self.prefetched += 1
-                    current = now
             finally:
                 self.last_status, self.last_message, self.last_ms, self._rendered_at = saved
-                PREFETCHES.append({"widget": self.title, "t_wall": wall, "t_end_wall": time.time(),
-                                   "stage": "encode"})
+                PREFETCHES.append({"widget": self.title, "t_wall": wall, "t_end_wall": time.time()})
             if current in self._cache:
                 self._cache.move_to_end(current)  # what the learner sees stays the newest
             return True
         return False
 
-    def _schedule_prefetch(self, delay: float | None = None, resume: bool = False) -> None:
+    def _schedule_prefetch(self, delay: float | None = None) -> None:
         """Queue :meth:`prefetch_step` on the kernel's event loop, when one runs (a live notebook).
 
-        Each step renders one setting, or encodes the one it rendered (tens of ms), and then yields, so a
-        move the learner makes in the meantime waits at most one stage; a new update restarts the wait and
-        drops a half-drawn setting. No loop (a script, a test,
+        Each step draws one setting (tens of ms) and then yields, so a move the learner makes in the
+        meantime waits at most one step; a new update restarts the wait. No loop (a script, a test,
         ``MKTME_STATIC=1``): nothing is drawn ahead."""
         if not self.cache or is_static() or not draw_ahead_enabled():
             return
@@ -447,24 +411,15 @@ class LessonWidget:
             return
         if self._prefetch_timer is not None:
             self._prefetch_timer.cancel()
-        if not resume:  # a move: the half-drawn setting may be one move away no longer
-            self._prefetch_job = None
 
         def step() -> None:
             self._prefetch_timer = None
             try:
-                if self._prefetch_job is None:
-                    self._prefetch_job = self._prefetch_stages()
-                next(self._prefetch_job)
-            except StopIteration as stop:  # one setting drawn (True) or none left (False)
-                self._prefetch_job = None
-                if stop.value:
-                    self._schedule_prefetch(PREFETCH_GAP_S)
-                return
+                more = self.prefetch_step()
             except Exception:  # drawing ahead must never disturb the widget
-                self._prefetch_job = None
                 return
-            self._schedule_prefetch(PREFETCH_GAP_S, resume=True)  # rendered: encode it after a pause
+            if more:
+                self._schedule_prefetch(PREFETCH_GAP_S)
 
         self._prefetch_timer = loop.call_later(PREFETCH_DELAY_S if delay is None else delay, step)
 

@@ -151,21 +151,3 @@ def test_the_race_explorer_draws_ahead_the_settings_its_refilling_controls_reach
     assert w.params() == {"scenario": "rotate_unsafe", "scope": "writer", "group": 0, "step": pr.END}
     before = w.prefetched
     assert w.prefetch_step() and w.prefetched == before + 1
-
-
-def test_drawing_ahead_yields_between_the_render_and_the_png_so_a_move_waits_for_one_stage():
-    w, calls = _counting_widget()
-    w.update()
-    job = w._prefetch_stages()
-    assert next(job) == "rendered" and len(calls) == 2  # the neighbour is rendered, not yet encoded or kept
-    assert len(w._cache) == 1
-    w.set(n=7)  # a move arrives between the stages: it is answered at once (a render of its own)
-    shown = w.output.value
-    try:
-        next(job)
-    except StopIteration as stop:
-        assert stop.value is True
-    else:
-        raise AssertionError("the second stage should finish the setting")
-    assert w.output.value == shown and w.last_status == "ok"  # what the learner sees is untouched
-    assert len(w._cache) == 3 and w.prefetched == 1
