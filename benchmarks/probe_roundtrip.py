@@ -102,9 +102,11 @@ def probe_control(page, c, output, moves, title, log):
         ups = [t for t in timings if t0 - 5 <= 1000 * t["t_wall"] <= content]
         outs = [t for d, t, n in r["ws"] if d == "out" and t >= t0 - 1]
         ins = [(t, n) for d, t, n in r["ws"] if d == "in" and t >= t0 and t <= content + 1]
-        blocked = [p for p in prefetches if 1000 * p["t_wall"] <= (outs[0] if outs else t0)
-                   and 1000 * p["t_end_wall"] >= (outs[0] if outs else t0)]
+        sent = outs[0] if outs else t0
         k0 = 1000 * ups[0]["t_wall"] - t0 if ups else None
+        arrived = t0 + k0 if k0 is not None else content
+        # a setting drawn ahead between the message leaving the page and the update starting held it up
+        blocked = [p for p in prefetches if 1000 * p["t_wall"] < arrived and 1000 * p["t_end_wall"] > sent]
         k1 = 1000 * ups[-1]["t_end_wall"] - t0 if ups else None
         res.append({"total": content - t0, "out": (outs[0] - t0) if outs else None, "kernel_start": k0,
                     "kernel_end": k1, "updates": len(ups), "frames_in": len(ins),
