@@ -74,6 +74,10 @@ __all__ = [
 #: into Python rendering, encoding, sending and what the front end adds.
 TIMINGS: deque = deque(maxlen=2000)
 
+#: Every setting drawn ahead in this kernel, newest last: ``{"widget", "t_wall", "t_end_wall"}`` (epoch
+#: seconds), so a benchmark can tell a move that waited for a prefetch render from one that did not.
+PREFETCHES: deque = deque(maxlen=2000)
+
 #: Drawing ahead (cached widgets, live kernel only): wait this long after an update before the first
 #: neighbour setting, then this long between settings, and reach this many slider steps either way.
 PREFETCH_DELAY_S = 0.3
@@ -189,7 +193,7 @@ class LessonWidget:
     """Labelled controls + one output, around a pure ``render(**params)`` function."""
 
     def __init__(self, render: Callable[..., Any], controls: Mapping[str, W.ValueWidget], *, title: str,
-                 telling: Sequence[Telling] = (), intro: str = "", cache: int = 0,
+                 telling: Sequence[Telling] = (), intro: str = "", cache: int = 0, png_level: int = 1,
                  constrain: Callable[[dict[str, Any]], Mapping[str, tuple[Sequence, Any]]] | None = None):
         if not controls:
             raise ValueError("a widget needs at least one control")
@@ -204,6 +208,9 @@ class LessonWidget:
         if not isinstance(cache, int) or isinstance(cache, bool) or cache < 0:
             raise ValueError(f"cache is how many settings to keep: a whole number >= 0; got {cache!r}")
         self.cache = cache
+        if png_level not in range(1, 10) or isinstance(png_level, bool):
+            raise ValueError(f"png_level is a zlib level, a whole number 1-9; got {png_level!r}")
+        self.png_level = png_level  # higher: smaller pictures to send, more CPU per render (pays when drawn ahead)
         self._cache: OrderedDict = OrderedDict()
         self.constrain = constrain
         self._holding = False
@@ -286,7 +293,7 @@ class LessonWidget:
 
     def view(self, params: Mapping[str, Any]) -> str:
         """Render ``params`` to the live output's HTML (one ``<img>`` with alt text, or a card); never raises."""
-        return self._picture(params, live_html, lambda message, bug=False: _live_error(message, bug=bug))
+        return self._picture(params, lambda obj: live_html(obj, level=self.png_level), lambda message, bug=False: _live_error(message, bug=bug))
 
     def update(self, change: Any = None) -> None:
         """Redraw the output for the current control values (the ``observe`` callback).
@@ -296,7 +303,7 @@ class LessonWidget:
         to a setting costs nothing (the render function is pure)."""
         if self._holding:  # a control moved by constrain(): one redraw follows, for all of them
             return
-        start, cpu = time.perf_counter(), time.process_time()
+        start, cpu, wall = time.perf_counter(), time.process_time(), time.time()
         self.apply_constraints()
         params = self.params()
         key = _cache_key(params) if self.cache else None
@@ -318,7 +325,8 @@ class LessonWidget:
                         "bundle_ms": 1000 * (drawn - self._rendered_at),
                         "send_ms": 1000 * (time.perf_counter() - drawn),
                         "cpu_ms": 1000 * (time.process_time() - cpu),
-                        "bytes": len(value), "status": self.last_status, "cached": hit is not None})
+                        "bytes": len(value), "status": self.last_status, "cached": hit is not None,
+                        "t_wall": wall, "t_end_wall": time.time()})
         self._schedule_prefetch()
 
     # -- drawing ahead, while the learner reads ---------------------------------------------
@@ -374,6 +382,7 @@ class LessonWidget:
                     return False
                 del self._cache[spare]
             saved = (self.last_status, self.last_message, self.last_ms, self._rendered_at)
+            wall = time.time()
             try:
                 value = self.view(params)
                 if self.last_status != "bug":
@@ -381,6 +390,7 @@ class LessonWidget:
                     self.prefetched += 1
             finally:
                 self.last_status, self.last_message, self.last_ms, self._rendered_at = saved
+                PREFETCHES.append({"widget": self.title, "t_wall": wall, "t_end_wall": time.time()})
             if current in self._cache:
                 self._cache.move_to_end(current)  # what the learner sees stays the newest
             return True

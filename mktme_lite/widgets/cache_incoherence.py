@@ -180,7 +180,15 @@ def cache_stepper() -> LessonWidget:
         def click(_):
             ctl = controls["step"]
             values = [v for _, v in ctl.options]
-            ctl.value = values[max(0, min(len(values) - 1, values.index(ctl.value) + delta))]
+            step = values[max(0, min(len(values) - 1, values.index(ctl.value) + delta))]
+            if step == ctl.value:
+                return
+            # The new picture first, then the slider: setting the slider sends its state to the front end at
+            # once (before any observer runs), and the front end redraws the slider before it reads the next
+            # message; drawn first, the output travels first. The shell's own update then finds the same
+            # HTML and sends nothing (a render is 1 ms, pure).
+            w.output.value = w.view({**w.params(), "step": step, "prediction": "?"})
+            ctl.value = step
         return click
 
     back.on_click(move(-1))

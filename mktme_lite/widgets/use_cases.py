@@ -93,8 +93,11 @@ def partition_explorer() -> LessonWidget:
         Telling("4 KeyID bits, 1 kept for TDX: the top bit splits the KeyIDs in half; the host keeps 1-7, "
                 "[8, 16) is private.", {"keyid_bits": 4, "tdx_keyid_bits": 1}),
     ]
+    # render is pure (partition() is cached in scenarios.use_cases): keep the settings a learner visits and
+    # draw the ones a move away ahead (a cold setting costs 30-60 ms of drawing and PNG, 100-150 ms in the
+    # browser; a kept one only the send).
     widget = LessonWidget(render_partition_explorer, controls, title="KeyID partition explorer", telling=telling,
-                          constrain=_partition_constraints,
+                          constrain=_partition_constraints, cache=64,
                           intro="the BIOS activates KeyID bits (IA32_TME_ACTIVATE[35:32]) and keeps the top ones for "
                                 "TDX ([39:36]); the machine is then asked what the host may program and map. Kept "
                                 "for TDX offers only as many bits as are activated.")

@@ -77,3 +77,37 @@ def test_the_verdict_follows_the_controls_when_the_picture_comes_from_the_cache(
     assert lab._cache and verdict.value == first
     lab.set(path="page_keyid", flush=True)
     assert verdict.value == turned
+
+
+def test_the_live_picture_is_packed_harder_but_shows_the_same_pixels():
+    """png_level=6 (issue 10: the swap lab sent 110-124 KB per move): the same palette image in fewer bytes."""
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    from mktme_lite.viz import live_html
+    from mktme_lite.widgets.swap import render_swap_lab, swap_lab
+
+    lab = swap_lab()
+    assert lab.png_level == 6
+    packed = lab.view(lab.params())
+    plain = live_html(render_swap_lab(**lab.params()))
+    assert len(packed) < 0.85 * len(plain), (len(packed), len(plain))
+
+    def pixels(h):
+        b64 = re.search(r'src="data:image/png;base64,([^"]+)"', h).group(1)
+        return Image.open(io.BytesIO(base64.b64decode(b64))).convert("RGB").tobytes()
+
+    assert pixels(packed) == pixels(plain)
+    assert re.search(r'alt="[^"]{40,}"', packed)  # the alt text stays
+
+
+@pytest.mark.parametrize("bad", [0, 10, True, "6"])
+def test_a_bad_png_level_is_refused_by_name(bad):
+    from mktme_lite.viz import HTMLCard
+    from mktme_lite.widgets import LessonWidget, toggle
+
+    with pytest.raises(ValueError, match="png_level"):
+        LessonWidget(lambda a=1: HTMLCard("x", "x"), {"a": toggle("A", [("1", 1)], 1)}, title="t", png_level=bad)
