@@ -193,7 +193,7 @@ class LessonWidget:
     """Labelled controls + one output, around a pure ``render(**params)`` function."""
 
     def __init__(self, render: Callable[..., Any], controls: Mapping[str, W.ValueWidget], *, title: str,
-                 telling: Sequence[Telling] = (), intro: str = "", cache: int = 0, png_level: int = 1,
+                 telling: Sequence[Telling] = (), intro: str = "", cache: int = 0, png_level: int = 1, draw_ahead: bool = True,
                  constrain: Callable[[dict[str, Any]], Mapping[str, tuple[Sequence, Any]]] | None = None):
         if not controls:
             raise ValueError("a widget needs at least one control")
@@ -211,6 +211,11 @@ class LessonWidget:
         if png_level not in range(1, 10) or isinstance(png_level, bool):
             raise ValueError(f"png_level is a zlib level, a whole number 1-9; got {png_level!r}")
         self.png_level = png_level  # higher: smaller pictures to send, more CPU per render (pays when drawn ahead)
+        if not isinstance(draw_ahead, bool):
+            raise ValueError(f"draw_ahead is True or False; got {draw_ahead!r}")
+        # False where a neighbour being drawn when the learner's move arrives costs more than the cache
+        # hits save (measured: the cost/security explorer, the partition explorer; benchmarks/README.md)
+        self.draw_ahead = draw_ahead
         self._cache: OrderedDict = OrderedDict()
         self.constrain = constrain
         self._holding = False
@@ -402,7 +407,7 @@ class LessonWidget:
         Each step draws one setting (tens of ms) and then yields, so a move the learner makes in the
         meantime waits at most one step; a new update restarts the wait. No loop (a script, a test,
         ``MKTME_STATIC=1``): nothing is drawn ahead."""
-        if not self.cache or is_static() or not draw_ahead_enabled():
+        if not self.cache or not self.draw_ahead or is_static() or not draw_ahead_enabled():
             return
         try:
             import asyncio

@@ -130,6 +130,26 @@ def test_mktme_draw_ahead_0_turns_drawing_ahead_off_in_a_live_kernel(monkeypatch
     assert w._prefetch_timer is None and w.prefetched == 0
 
 
+def test_a_widget_built_with_draw_ahead_false_keeps_its_cache_but_never_draws_ahead(monkeypatch):
+    monkeypatch.delenv("MKTME_STATIC", raising=False)
+    monkeypatch.delenv("MKTME_DRAW_AHEAD", raising=False)
+    w, calls = _counting_widget()
+    w.draw_ahead = False
+
+    async def learner_reads():
+        w.update()
+        await asyncio.sleep(0.6)
+
+    asyncio.run(learner_reads())
+    assert w._prefetch_timer is None and w.prefetched == 0 and len(w._cache) == 1
+
+
+def test_the_cost_and_partition_explorers_do_not_draw_ahead():
+    from mktme_lite.widgets.use_cases import partition_explorer
+    from mktme_lite.widgets.xpo_comparison import xpo_explorer
+    assert xpo_explorer().draw_ahead is False and partition_explorer().draw_ahead is False
+
+
 def test_the_dram_probe_draws_its_neighbours_ahead():
     w = tme_basics.dram_probe()
     w.update()
