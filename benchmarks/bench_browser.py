@@ -16,7 +16,8 @@ replacing the output. This script measures that whole round trip in Debian's Chr
    becomes disabled while it is moved (a step button at its end) stops there;
 4. per move, in the page: the input event's ``timeStamp`` (keydown of the arrow key or Enter, the
    dropdown's change, the click) -> the first DOM mutation of the ``.mktme-widget-output`` that
-   brings new content (``content``) -> every ``<img>`` in it decoded (``decoded``) -> the next
+   brings new content (``content``; a page panel's "Drawing this setting..." placeholder,
+   ``.mktme-pending``, does not count: the clock runs until the picture is there) -> every ``<img>`` in it decoded (``decoded``) -> the next
    animation frame (``frame``), all on ``performance.now()``'s clock (a MutationObserver);
 5. per control, from the kernel (``mktme_lite.widgets.TIMINGS``): the Python render, the bundle (PNG
    encode + base64), sending the output, and the bytes sent, so the round trip can be split.
@@ -94,7 +95,9 @@ ARM = """([container, output, events]) => {
     if (st.t0 === null || st.content !== null) return;
     const fresh = records.some(r => r.addedNodes.length || (r.type === 'attributes' && r.attributeName === 'src'));
     const shown = output.querySelector('.jp-OutputArea-output, img, .widget-html-content');
-    if (fresh && shown && (shown.childNodes.length || shown.tagName === 'IMG')) {
+    // A page panel's leaf not drawn yet says "Drawing this setting..." (.mktme-pending): not the picture.
+    const pending = !!output.querySelector('.mktme-pending');
+    if (fresh && shown && !pending && (shown.childNodes.length || shown.tagName === 'IMG')) {
       st.content = performance.now();
       finish();
     }
@@ -274,6 +277,7 @@ def time_control(page, c: Control, output, moves: int, title: str, log) -> dict:
              **{k: stats([s[k] for s in ok]) for k in ("content", "decoded", "frame")},
              "cold": stats(cold) if cold is not None else None,
              "cache_hits": sum(bool(t.get("cached")) for t in py),
+             "page_hits": sum(bool(t.get("front")) for t in py),
              "python": {k: stats([t[k] for t in py if not t.get("cached")])
                         for k in ("render_ms", "bundle_ms", "send_ms", "cpu_ms")},
              "bytes_p50": int(statistics.median([t["bytes"] for t in py])) if py else None,
@@ -287,7 +291,7 @@ def time_control(page, c: Control, output, moves: int, title: str, log) -> dict:
         f"{entry['python']['bundle_ms']['p50_ms']} + send {entry['python']['send_ms']['p50_ms']} ms "
         f"(CPU p50 {entry['python']['cpu_ms']['p50_ms']}, p95 {entry['python']['cpu_ms']['p95_ms']} ms; "
         f"rendered moves only), "
-        f"{entry['bytes_p50']} bytes; {entry['timeouts']} timeouts, {entry['error_cards']} error cards "
+        f"{entry['bytes_p50']} bytes; {entry['page_hits']} moves the page had drawn; {entry['timeouts']} timeouts, {entry['error_cards']} error cards "
         f"{flag}")
     return entry
 

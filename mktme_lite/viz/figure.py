@@ -131,14 +131,15 @@ def to_bundle(obj, alt: str | None = None) -> tuple[dict, dict]:
     raise TypeError(f"cannot show a {type(obj).__name__}; give a Figure, an HTMLCard or a str")
 
 
-def live_html(obj, alt: str | None = None, *, level: int = 1) -> str:
+def live_html(obj, alt: str | None = None, *, level: int = 1, lead: str = "") -> str:
     """The HTML a live widget puts into its output area in place of the last picture.
 
     A figure becomes one ``<img>`` with its alt text (a palette PNG, see :func:`figure_png`), an
     :class:`HTMLCard` its HTML, a string a ``<pre>``. The whole is wrapped in JupyterLab's
     ``jp-RenderedHTMLCommon`` class, so a card's tables look as they do in a cell's output. One
     copy of the picture, not three: this is what travels to the browser on every update. ``level``:
-    the PNG's zlib level (see :func:`figure_png`).
+    the PNG's zlib level (see :func:`figure_png`). ``lead``: HTML put before the picture, inside the
+    same wrapper (a widget's verdict line that must change with the picture).
     """
     if isinstance(obj, Figure):
         alt = alt if alt is not None else getattr(obj, "mktme_alt", "")
@@ -153,7 +154,7 @@ def live_html(obj, alt: str | None = None, *, level: int = 1) -> str:
         inner = f"<pre>{_html.escape(obj)}</pre>"
     else:
         raise TypeError(f"cannot show a {type(obj).__name__}; give a Figure, an HTMLCard or a str")
-    return f'<div class="jp-RenderedHTMLCommon mktme-live">{inner}</div>'
+    return f'<div class="jp-RenderedHTMLCommon mktme-live">{lead}{inner}</div>'
 
 
 def show(obj, alt: str | None = None) -> None:

@@ -39,6 +39,12 @@ Guarantees the shell gives every widget (tests/test_widgets.py checks them):
   ``n`` settings' HTML, for render functions that are pure; in a live kernel such a widget also
   draws, while the learner reads, the settings one move away from the current one
   (:meth:`LessonWidget.prefetch_step`), so the next move is usually a cache hit.
+* ``LessonWidget(..., front=("step", ...))`` names controls the *page* switches on, with no round trip
+  to the kernel (:class:`~mktme_lite.widgets._panel.PagePanel`): one output per combination of their
+  options, shown by the browser the moment the control moves, drawn by the kernel ahead of time (or on
+  the move, showing "Drawing this setting..." meanwhile). ``arrive`` says what such a move does to the
+  other controls (the stepper's step move resets the prediction), so each output is drawn for the setting
+  the move really produces. :attr:`LessonWidget.output` is always the output the page shows now.
 * Every update's timings (render, encoding, sending, bytes) go to :data:`TIMINGS`, which
   benchmarks/bench_browser.py reads from the kernel.
 """
@@ -56,6 +62,7 @@ from IPython.display import display
 
 from ..errors import MKTMEError, ParameterError
 from ..viz import is_static, live_html, to_bundle
+from ._panel import PENDING_CLASS, PagePanel
 
 __all__ = [
     "WidgetInputError",
@@ -83,11 +90,15 @@ PREFETCHES: deque = deque(maxlen=2000)
 PREFETCH_DELAY_S = 0.3
 PREFETCH_GAP_S = 0.02
 PREFETCH_REACH = 2
+#: A widget with a page panel (``front=``) starts drawing its leaves sooner: a move of a front control needs
+#: no kernel, so a leaf being drawn delays only the moves that do (text boxes, the other controls).
+PANEL_DELAY_S = 0.05
 
 
 def draw_ahead_enabled() -> bool:
     """False when ``MKTME_DRAW_AHEAD=0``: a switch for measuring what drawing ahead costs or saves
-    (``benchmarks/bench_browser.py --no-draw-ahead``) and for a machine too slow to spare the time."""
+    (``benchmarks/bench_browser.py --no-draw-ahead``) and for a machine too slow to spare the time. It
+    also stops the filling of page-panel leaves: each is then drawn when the learner first moves there."""
     import os
 
     return os.environ.get("MKTME_DRAW_AHEAD", "1").strip() != "0"
@@ -194,7 +205,9 @@ class LessonWidget:
 
     def __init__(self, render: Callable[..., Any], controls: Mapping[str, W.ValueWidget], *, title: str,
                  telling: Sequence[Telling] = (), intro: str = "", cache: int = 0, png_level: int = 1, draw_ahead: bool = True,
-                 constrain: Callable[[dict[str, Any]], Mapping[str, tuple[Sequence, Any]]] | None = None):
+                 constrain: Callable[[dict[str, Any]], Mapping[str, tuple[Sequence, Any]]] | None = None,
+                 front: Sequence[str] = (), lead: Callable[..., str] | None = None,
+                 arrive: Callable[[dict[str, Any], frozenset], Mapping[str, Any]] | None = None):
         if not controls:
             raise ValueError("a widget needs at least one control")
         for name, control in controls.items():
@@ -217,20 +230,26 @@ class LessonWidget:
         # hits save (measured: the cost/security explorer, the partition explorer; benchmarks/README.md)
         self.draw_ahead = draw_ahead
         self._cache: OrderedDict = OrderedDict()
+        self._leaf_status: dict = {}  # a drawn leaf's (last_status, last_message)
         self.constrain = constrain
         self._holding = False
         self._prefetch_timer = None  # the pending idle-time prefetch (an asyncio TimerHandle), if any
         self.prefetched = 0  # settings drawn ahead of a move (TIMINGS counts what the learner waited for)
-        # The live picture: an HTML widget whose value is replaced in place on every update.
-        self.output = W.HTML(layout=W.Layout(width="100%"))
-        self.output.add_class(OUTPUT_CLASS)
+        # The live picture: an HTML widget whose value is replaced in place on every update; with
+        # ``front`` controls, one such widget per combination of their options, switched in the page.
+        self._output = W.HTML(layout=W.Layout(width="100%"))
+        self.panel = PagePanel(self.controls, front) if front else None
+        self.arrive = arrive  # what a move of front controls does to the others (e.g. resets a prediction)
+        self.lead = lead  # HTML over the live picture, from the same setting (it travels with the picture)
+        self.output_area = self.panel.area if self.panel else self._output
+        self.output_area.add_class(OUTPUT_CLASS)
         heading = W.HTML(f"<strong>{html.escape(title)}</strong>"
                          + (f" — {html.escape(intro)}" if intro else ""))
         box = W.Box(list(self.controls.values()),
                     layout=W.Layout(display="flex", flex_flow="row wrap"))
         plain = (f"[Interactive widget: {title}. Run this notebook in Jupyter to use it, or set "
                  "MKTME_STATIC=1 to draw its static pictures.]")
-        self.container = _Container([heading, box, self.output], plain)
+        self.container = _Container([heading, box, self.output_area], plain)
         self.container.add_class(WIDGET_CLASS)
         self.defaults = self.params()  # the static twin's first view, whatever the controls say later
         self.last_status = "not drawn"  # "ok", "input-error" or "bug" after an update
@@ -242,6 +261,11 @@ class LessonWidget:
             control.observe(self.update, names="value")
 
     # -- the live path ---------------------------------------------------------------------
+    @property
+    def output(self) -> W.HTML:
+        """The HTML widget the page shows for the current setting (its leaf, with ``front`` controls)."""
+        return self.panel.leaf() if self.panel is not None else self._output
+
     def params(self) -> dict[str, Any]:
         """The current value of every control, keyed by the render function's parameter names."""
         return {name: control.value for name, control in self.controls.items()}
@@ -298,7 +322,9 @@ class LessonWidget:
 
     def view(self, params: Mapping[str, Any]) -> str:
         """Render ``params`` to the live output's HTML (one ``<img>`` with alt text, or a card); never raises."""
-        return self._picture(params, lambda obj: live_html(obj, level=self.png_level), lambda message, bug=False: _live_error(message, bug=bug))
+        def encode(obj) -> str:
+            return live_html(obj, level=self.png_level, lead="" if self.lead is None else self.lead(**params))
+        return self._picture(params, encode, lambda message, bug=False: _live_error(message, bug=bug))
 
     def update(self, change: Any = None) -> None:
         """Redraw the output for the current control values (the ``observe`` callback).
@@ -311,6 +337,33 @@ class LessonWidget:
         start, cpu, wall = time.perf_counter(), time.process_time(), time.time()
         self.apply_constraints()
         params = self.params()
+        shown = False  # the page already shows this setting (a drawn leaf of the panel): nothing to send
+        if self.panel is not None:
+            self.panel.rebuild()
+            here = self.panel.prefix()
+            shown = here in self.panel.shows and self.panel.shows[here] == _cache_key(params)
+        if shown:
+            value, hit = "", None
+            self.last_status, self.last_message = self._leaf_status.get(here, ("ok", ""))
+            self._rendered_at = start
+        else:
+            value, hit = self._value_of(params, start)
+        drawn = time.perf_counter()
+        if not shown:
+            self._put(params, value)
+        if self.panel is not None:
+            self._forget_stale()
+        self.updates += 1
+        TIMINGS.append({"widget": self.title, "render_ms": 1000 * (self._rendered_at - start),
+                        "bundle_ms": 1000 * (drawn - self._rendered_at),
+                        "send_ms": 1000 * (time.perf_counter() - drawn),
+                        "cpu_ms": 1000 * (time.process_time() - cpu),
+                        "bytes": len(value), "status": self.last_status, "cached": hit is not None or shown,
+                        "front": shown, "t_wall": wall, "t_end_wall": time.time()})
+        self._schedule_prefetch()
+
+    def _value_of(self, params: Mapping[str, Any], start: float):
+        """``(html, cache hit or None)`` for ``params``: from the cache, else drawn (and kept)."""
         key = _cache_key(params) if self.cache else None
         hit = self._cache.get(key) if key is not None else None
         if hit is not None:
@@ -323,16 +376,60 @@ class LessonWidget:
                 self._cache[key] = (value, self.last_status, self.last_message)
                 while len(self._cache) > self.cache:
                     self._cache.popitem(last=False)
-        drawn = time.perf_counter()
-        self.output.value = value
-        self.updates += 1
-        TIMINGS.append({"widget": self.title, "render_ms": 1000 * (self._rendered_at - start),
-                        "bundle_ms": 1000 * (drawn - self._rendered_at),
-                        "send_ms": 1000 * (time.perf_counter() - drawn),
-                        "cpu_ms": 1000 * (time.process_time() - cpu),
-                        "bytes": len(value), "status": self.last_status, "cached": hit is not None,
-                        "t_wall": wall, "t_end_wall": time.time()})
-        self._schedule_prefetch()
+        return value, hit
+
+    def _put(self, params: Mapping[str, Any], value: str) -> None:
+        """Send ``value`` where the page shows ``params``: the output, or that setting's leaf."""
+        if self.panel is None:
+            self._output.value = value
+            return
+        prefix = self.panel.prefix_of(params)
+        if prefix is None or prefix not in self.panel.leaves:
+            return
+        self.panel.leaves[prefix].value = value
+        if self.last_status == "bug":  # never kept: the next visit tries again
+            self.panel.shows.pop(prefix, None)
+        else:
+            self.panel.shows[prefix] = _cache_key(params)
+            self._leaf_status[prefix] = (self.last_status, self.last_message)
+
+    def prepare(self, params: Mapping[str, Any]) -> None:
+        """Put the picture of ``params`` where the page will show it, before a control moves there.
+
+        For a button that moves a control (the stepper's "step ▶"): the picture travels first, so the
+        page has it when the control's new value arrives. Leaves the widget's status as it was."""
+        params = dict(params)
+        if self.panel is not None:
+            prefix = self.panel.prefix_of(params)
+            if prefix is not None and self.panel.shows.get(prefix) == _cache_key(params):
+                return
+        saved = (self.last_status, self.last_message, self.last_ms, self._rendered_at)
+        try:
+            value, _hit = self._value_of(params, time.perf_counter())
+            self._put(params, value)
+        finally:
+            self.last_status, self.last_message, self.last_ms, self._rendered_at = saved
+
+    # -- the page panel: which setting each leaf stands for ----------------------------------
+    def leaf_params(self, prefix: Sequence[int]) -> dict[str, Any]:
+        """The setting the page shows when the front controls move to ``prefix``: their values there, the
+        other controls as they are, then what such a move does (``arrive``) and ``constrain``."""
+        here = self.params()
+        params = {**here, **self.panel.values_at(prefix)}
+        moved = frozenset(name for name in self.panel.names if params[name] != here[name])
+        if moved and self.arrive is not None:
+            params.update(self.arrive(dict(params), moved))
+        if moved and self.constrain is not None:
+            for name, (_options, value) in self.constrain(dict(params)).items():
+                params[name] = value
+        return params
+
+    def _forget_stale(self) -> None:
+        """Blank every drawn leaf whose picture is no longer what a move there shows (another control moved)."""
+        here = self.panel.prefix()
+        for prefix, key in list(self.panel.shows.items()):
+            if prefix != here and key != _cache_key(self.leaf_params(prefix)):
+                self.panel.forget(prefix)
 
     # -- drawing ahead, while the learner reads ---------------------------------------------
     def neighbours(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -345,6 +442,8 @@ class LessonWidget:
         base = dict(self.params() if params is None else params)
         found: list[tuple[int, dict[str, Any]]] = []
         for name, control in self.controls.items():
+            if self.panel is not None and name in self.panel.names:
+                continue  # a move of a front control is one of the panel's leaves, drawn first
             values = getattr(control, "_options_values", None)
             if not values or base.get(name) not in values:
                 continue
@@ -367,12 +466,15 @@ class LessonWidget:
         return settings
 
     def prefetch_step(self) -> bool:
-        """Draw one not-yet-cached neighbour setting into the cache; False when there is none left.
+        """Draw one leaf of the page panel not drawn yet, else one not-yet-cached neighbour setting into
+        the cache; False when there is none left.
 
         Leaves the widget's own state (``last_status``, ``last_ms``, the output) as it was: what the
         learner sees is the current setting, drawn by :meth:`update`. A full cache drops its least
         recently used setting, never the current one or a neighbour; when the neighbours alone would
         overflow the cache, it draws only as many as fit."""
+        if self.panel is not None and self._fill_leaf():
+            return True
         if not self.cache:
             return False
         current = _cache_key(self.params())
@@ -401,13 +503,35 @@ class LessonWidget:
             return True
         return False
 
+    def _fill_leaf(self) -> bool:
+        """Draw the nearest leaf of the panel that does not show its setting yet; False when all do."""
+        self.panel.rebuild()
+        for prefix in self.panel.nearest_first():
+            params = self.leaf_params(prefix)
+            key = _cache_key(params)
+            if self.panel.shows.get(prefix) == key:
+                continue
+            saved = (self.last_status, self.last_message, self.last_ms, self._rendered_at)
+            wall = time.time()
+            try:
+                value, hit = self._value_of(params, time.perf_counter())
+                self._put(params, value)
+                if hit is None:
+                    self.prefetched += 1
+            finally:
+                self.last_status, self.last_message, self.last_ms, self._rendered_at = saved
+                PREFETCHES.append({"widget": self.title, "t_wall": wall, "t_end_wall": time.time(), "leaf": True})
+            return True
+        return False
+
     def _schedule_prefetch(self, delay: float | None = None) -> None:
         """Queue :meth:`prefetch_step` on the kernel's event loop, when one runs (a live notebook).
 
         Each step draws one setting (tens of ms) and then yields, so a move the learner makes in the
         meantime waits at most one step; a new update restarts the wait. No loop (a script, a test,
         ``MKTME_STATIC=1``): nothing is drawn ahead."""
-        if not self.cache or not self.draw_ahead or is_static() or not draw_ahead_enabled():
+        if not (self.panel is not None or (self.cache and self.draw_ahead)) or is_static() \
+                or not draw_ahead_enabled():
             return
         try:
             import asyncio
@@ -419,14 +543,17 @@ class LessonWidget:
 
         def step() -> None:
             self._prefetch_timer = None
-            try:
-                more = self.prefetch_step()
+            try:  # the panel's leaves first; other settings a move away only where drawing them ahead pays
+                more = self.panel is not None and self._fill_leaf()
+                if not more and self.draw_ahead:
+                    more = self.prefetch_step()
             except Exception:  # drawing ahead must never disturb the widget
                 return
             if more:
                 self._schedule_prefetch(PREFETCH_GAP_S)
 
-        self._prefetch_timer = loop.call_later(PREFETCH_DELAY_S if delay is None else delay, step)
+        first = PANEL_DELAY_S if self.panel is not None else PREFETCH_DELAY_S
+        self._prefetch_timer = loop.call_later(first if delay is None else delay, step)
 
     # -- the static twin -------------------------------------------------------------------
     def describe(self, params: Mapping[str, Any]) -> str:

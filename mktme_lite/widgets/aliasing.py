@@ -123,6 +123,7 @@ def alias_explorer() -> LessonWidget:
                 "read oopses; the process's data is safe.", {"writer": "debugger", "design": "unmapped"}),
     ]
     return LessonWidget(render_alias_explorer, controls, title="Alias explorer", telling=telling, cache=64,
+                        front=("writer", "design", "written_back"),
                         intro="write one line of an encrypted page through one path, read it back through every "
                               "alias, and pick the kernel's direct-map design.")
 

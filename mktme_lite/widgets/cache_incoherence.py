@@ -168,7 +168,13 @@ def cache_stepper() -> LessonWidget:
         Telling("Speculative fill (no-encrypt keys): bob reads alice's older data from a stale clean line the "
                 "CPU filled before the frame was his.", {"scenario": "speculative", "step": 5}),
     ]
+    # The page switches between the steps and the two modes itself (front=): a step move resets the
+    # prediction (new_step above), so each step's picture is drawn with the prediction not yet made.
+    def arrive(params, moved):
+        return {"prediction": "?"} if "step" in moved else {}
+
     w = LessonWidget(render_cache_stepper, controls, title="Cache stepper", telling=telling,
+                     front=("step", "mode"), arrive=arrive,
                      intro="pick a scenario and step through it op by op, forwards and backwards: every cache "
                            "line of both packages, the frame's DRAM, and the events of each op.")
     back = W.Button(description="◀ step back", tooltip="show the previous step")
@@ -183,11 +189,9 @@ def cache_stepper() -> LessonWidget:
             step = values[max(0, min(len(values) - 1, values.index(ctl.value) + delta))]
             if step == ctl.value:
                 return
-            # The new picture first, then the slider: setting the slider sends its state to the front end at
-            # once (before any observer runs), and the front end redraws the slider before it reads the next
-            # message; drawn first, the output travels first. The shell's own update then finds the same
-            # HTML and sends nothing (a render is 1 ms, pure).
-            w.output.value = w.view({**w.params(), "step": step, "prediction": "?"})
+            # The new step's picture first (unless it is drawn already), then the slider: the page switches
+            # to that step's output when the slider's state arrives, and finds the picture there.
+            w.prepare({**w.params(), "step": step, "prediction": "?"})
             ctl.value = step
         return click
 

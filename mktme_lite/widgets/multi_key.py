@@ -365,5 +365,8 @@ def pconfig_console() -> LessonWidget:
         Telling("DEVICE_BUSY on the last package: package 0 is programmed, package 1 is not, until the kernel "
                 "retries.", {"package": EVERY, "failure": "busy"}),
     ]
+    # The four fields of the command switch in the page (135 cards of ~4 KB, 0-11 ms each to draw); the
+    # package and the KeyID slider go to the kernel (with them the combinations would reach 26,325).
     return LessonWidget(render_pconfig_console, controls, title="PCONFIG console", telling=telling, cache=64,
+                        front=("command", "key", "enc_alg", "failure"),
                         intro="program one KeyID on one package, or on all of them, and see both key tables.")

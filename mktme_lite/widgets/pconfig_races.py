@@ -174,6 +174,6 @@ def race_explorer() -> LessonWidget:
                 {"scenario": "rotate_safe_retry", "scope": "platform",
                  "group": next(i for i, g in enumerate(retry.groups) if not g.ok)}),
     ]
-    return _RaceExplorer(controls, title="Race explorer", telling=telling, cache=64,
+    return _RaceExplorer(controls, title="Race explorer", telling=telling, cache=64, front=("step",),
                          intro="pick a scenario and a key-table scope to see how every interleaving ends; pick an "
                                "outcome group and move the step slider to replay one interleaving of it.")

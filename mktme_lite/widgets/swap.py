@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import html as _html
 
-import ipywidgets as W
-
 from ..dump import LINE
-from ..errors import MKTMEError, ParameterError
+from ..errors import ParameterError
 from ..params import choose, flag, shown
 from ..scenarios.swap import FRAMES, FRESH_INDEX, LINES, PATHS, SwapRun, swap_run
 from ..viz import HTMLCard, LessonFigure, bytes_figure
@@ -85,10 +83,6 @@ def swap_lab() -> LessonWidget:
         control.style.button_width = "auto"
         control.style.description_width = "17em"
         control.layout.width = "100%"
-    # The two verdicts right under the controls (the figure repeats them under its grids).
-    verdict = W.HTML(layout=W.Layout(width="100%", margin="0.2em 0 0.4em 0"))
-    verdict.add_class("mktme-swap-verdict")
-
     def render(path: str = "keyid0", flush: bool = False, frame: str = "other",
                encrypted: bool = False) -> LessonFigure:
         choose(path, PATHS, "swap path")
@@ -113,22 +107,17 @@ def swap_lab() -> LessonWidget:
     # and draws the ones a move away ahead; the verdict follows the controls on its own.
     # png_level=6: its three byte grids are the biggest picture of the course (70 KB of PNG at zlib level 1,
     # 51 KB at 6, for ~10 ms more CPU, spent while drawing ahead rather than on the learner's move).
+    # The two verdicts right under the controls (the figure repeats them under its grids), in the same
+    # output as the picture, so that the page switches both at once (front=: no kernel round trip).
+    def verdict(path: str, flush: bool, frame: str, encrypted: bool) -> str:
+        r = swap_run(path, flush, frame, encrypted)
+        return ('<div class="mktme-swap-verdict" style="margin:0.2em 0 0.4em 0">'
+                + "<br>".join(f"<strong>{_html.escape(v)}</strong>" for v in _verdicts(r)) + "</div>")
+
     lab = LessonWidget(render, controls, title="Swap lab", telling=telling, cache=16, png_level=6,
+                       front=tuple(controls), lead=verdict,
                        intro="swap alice's encrypted page out and back in; pick the path, the flush, the frame "
                              "it comes back into and encrypted swap.")
-
-    def show_verdict(change=None) -> None:
-        try:
-            r = swap_run(**lab.params())
-            verdict.value = "<br>".join(f"<strong>{_html.escape(v)}</strong>" for v in _verdicts(r))
-        except MKTMEError:  # the picture's place already says what was refused
-            verdict.value = ""
-
-    for control in controls.values():
-        control.observe(show_verdict, names="value")
-    show_verdict()
-    heading, box, output = lab.container.children
-    lab.container.children = (heading, box, verdict, output)
     return lab
 
 

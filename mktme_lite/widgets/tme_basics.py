@@ -53,5 +53,5 @@ def dram_probe() -> LessonWidget:
         Telling("KeyID 2 programmed NO_ENCRYPT: plaintext on the DIMM again, even with TME on.",
                 {"key_mode": "no_encrypt"}),
     ]
-    return LessonWidget(render_dram_probe, controls, title="DRAM probe", telling=telling, cache=64,
+    return LessonWidget(render_dram_probe, controls, title="DRAM probe", telling=telling, cache=64, front=("address",),
                         intro="store a message, flush it to DRAM, and look at what a physical attacker reads.")

@@ -97,7 +97,7 @@ def partition_explorer() -> LessonWidget:
     # draw the ones a move away ahead (a cold setting costs 30-60 ms of drawing and PNG, 100-150 ms in the
     # browser; a kept one only the send).
     widget = LessonWidget(render_partition_explorer, controls, title="KeyID partition explorer", telling=telling,
-                          constrain=_partition_constraints, cache=64, draw_ahead=False,
+                          constrain=_partition_constraints, cache=64, draw_ahead=False, front=("phys_bits",),
                           intro="the BIOS activates KeyID bits (IA32_TME_ACTIVATE[35:32]) and keeps the top ones for "
                                 "TDX ([39:36]); the machine is then asked what the host may program and map. Kept "
                                 "for TDX offers only as many bits as are activated.")
@@ -162,7 +162,7 @@ def pmem_lab() -> LessonWidget:
         Telling("The filesystem moves the block's ciphertext: garbage, because the tweak is the address.",
                 {"move": "raw"}),
     ]
-    return LessonWidget(render_pmem_lab, controls, title="pmem lab", telling=telling, cache=64,
+    return LessonWidget(render_pmem_lab, controls, title="pmem lab", telling=telling, cache=64, front=tuple(controls),
                         intro="write a record to persistent memory, power-cycle the machine, read it back.")
 
 

@@ -132,6 +132,7 @@ def xpo_explorer() -> LessonWidget:
                                                                            "workload": "alloc_heavy"}),
     ]
     return LessonWidget(render_xpo_explorer, controls, title="Cost/security explorer", telling=telling, cache=64,
+                        front=("design", "workload", "cpus"),
                         draw_ahead=False,
                         intro="pick a design, a workload and your own prices; every design's estimated slowdown "
                               "is drawn, and what the picked design stops.")

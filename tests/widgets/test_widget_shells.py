@@ -50,8 +50,14 @@ def widget(request):
 
 def test_container_and_output_carry_the_css_classes(widget):
     assert "mktme-widget" in widget.container._dom_classes
-    assert "mktme-widget-output" in widget.output._dom_classes
-    assert widget.output in widget.container.children
+    assert "mktme-widget-output" in widget.output_area._dom_classes
+    assert widget.output_area in widget.container.children
+
+    def inside(box):  # every widget the output area holds (a page panel nests stacks of outputs)
+        yield box
+        for child in getattr(box, "children", ()):
+            yield from inside(child)
+    assert any(w is widget.output for w in inside(widget.output_area))
 
 
 def test_every_control_is_labelled(widget):

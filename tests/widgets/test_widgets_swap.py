@@ -1,6 +1,8 @@
 """Lesson 05: the swap lab and its table say what the engine computed, in words as well as bytes."""
 from __future__ import annotations
 
+import html
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,6 +10,7 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 
 from mktme_lite.scenarios import swap  # noqa: E402
+from mktme_lite.scenarios.swap import swap_run  # noqa: E402
 from mktme_lite.widgets import WidgetInputError  # noqa: E402
 from mktme_lite.widgets import swap as sw  # noqa: E402
 
@@ -65,18 +68,26 @@ def test_bad_settings_are_refused(kwargs):
         sw.render_swap_lab(**kwargs)
 
 
+def _verdict(lab) -> str:
+    """The verdict lines over the live picture (they travel with it: lead=)."""
+    value = lab.output.value
+    assert 'class="mktme-swap-verdict"' in value
+    return value.split('class="mktme-swap-verdict"', 1)[1].split("</div>", 1)[0]
+
+
 def test_the_verdict_follows_the_controls_when_the_picture_comes_from_the_cache():
     lab = sw.swap_lab()
     lab.update()
-    verdict = lab.container.children[2]
-    first = verdict.value
+    first = _verdict(lab)
     lab.set(path="page_keyid", flush=True)
-    turned = verdict.value
+    turned = _verdict(lab)
     assert turned != first
-    lab.set(path="keyid0", flush=False)  # both pictures are cached now: no render runs
-    assert lab._cache and verdict.value == first
+    r = swap_run("page_keyid", True, "other", False)
+    assert html.escape(f"alice reads back: {r.verdict}.") in turned
+    lab.set(path="keyid0", flush=False)  # both pictures are kept now: no render runs
+    assert lab._cache and _verdict(lab) == first
     lab.set(path="page_keyid", flush=True)
-    assert verdict.value == turned
+    assert _verdict(lab) == turned
 
 
 def test_the_live_picture_is_packed_harder_but_shows_the_same_pixels():

@@ -1,0 +1,141 @@
+"""Pictures the page switches between by itself, with no round trip to the kernel.
+
+A move of a slider, drop-down or toggle normally travels to the kernel, which draws and sends the new
+picture back. On a laptop that is fine; on a 2-core machine shared by JupyterLab, the kernel and the
+browser, the round trip alone measured 50-90 ms, however small the picture (benchmarks/README.md).
+
+A :class:`PagePanel` removes it for the controls it is given. It keeps one output (an ``ipywidgets.HTML``,
+a *leaf*) per combination of those controls' options, inside nested ``ipywidgets.Stack`` widgets, and
+links each stack's ``selected_index`` to its control's ``index`` in the browser (``jslink``). Moving such
+a control makes the page show the leaf for the new setting at once; the kernel still hears of the move
+and draws the leaf if it is not drawn yet (it shows "Drawing this setting..." until then). While the
+learner reads, :class:`~mktme_lite.widgets.LessonWidget` draws the leaves nearest the current setting
+ahead, so most moves find their picture waiting.
+
+Which controls a widget links is its own choice (``LessonWidget(front=...)``): controls whose options
+another control refills are fine (the panel rebuilds when an option count changes); a control whose move
+resets another one is described by ``LessonWidget(arrive=...)``, so each leaf is drawn for the setting a
+move there really produces.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import ipywidgets as W
+
+__all__ = ["PagePanel", "PENDING_CLASS", "MAX_LEAVES", "pending_html"]
+
+#: At most this many leaves: the page and the kernel both hold every drawn leaf (at most ~130 KB each
+#: in this course, so at most ~33 MB), and each is one widget model created when the widget is shown.
+MAX_LEAVES = 256
+
+#: The CSS class of a leaf not drawn yet (benchmarks/bench_browser.py does not count it as the new picture).
+PENDING_CLASS = "mktme-pending"
+
+
+def pending_html() -> str:
+    """What a leaf shows until the kernel has drawn it (a status, read out by screen readers)."""
+    return (f'<div class="mktme-live {PENDING_CLASS}" role="status" style="padding:0.6em 0;color:#444">'
+            "Drawing this setting…</div>")
+
+
+class PagePanel:
+    """Nested stacks of outputs, one per combination of the ``names`` controls, switched in the browser.
+
+    ``area`` is the box to put where the widget's output goes. ``leaf()`` is the output the page shows
+    for the controls' current values; ``shows`` maps a leaf (its tuple of option indices) to the cache
+    key of the setting its picture was drawn for, so the widget can tell a drawn leaf from a stale one.
+    """
+
+    def __init__(self, controls: Mapping[str, W.Widget], names: Sequence[str]):
+        names = tuple(names)
+        if not names:
+            raise ValueError("a page panel needs at least one control to switch on")
+        for name in names:
+            control = controls.get(name)
+            if control is None:
+                raise ValueError(f"front control {name!r} is not one of the widget's controls: {sorted(controls)}")
+            if not hasattr(control, "index") or not getattr(control, "options", None):
+                raise ValueError(f"front control {name!r} must be a slider, drop-down or toggle with options; "
+                                 f"got a {type(control).__name__}")
+        self.controls = controls
+        self.names = names
+        self.area = W.Box(layout=W.Layout(width="100%", display="block"))
+        self.leaves: dict[tuple[int, ...], W.HTML] = {}
+        self.shows: dict[tuple[int, ...], Any] = {}
+        self.shape: tuple[int, ...] = ()
+        self.rebuilds = 0
+        self._parts: list[W.Widget] = []
+        self.rebuild()
+
+    def wanted_shape(self) -> tuple[int, ...]:
+        return tuple(len(self.controls[name].options) for name in self.names)
+
+    def rebuild(self) -> bool:
+        """Make one leaf per combination of the controls' current options; False if the shape is unchanged.
+
+        Called before every update, so a control whose options another control refilled (the stepper's
+        steps per scenario) gets as many leaves as it now has options."""
+        shape = self.wanted_shape()
+        if shape == self.shape and self.leaves:
+            return False
+        if math.prod(shape) > MAX_LEAVES:
+            raise ValueError(f"front controls {self.names} make {math.prod(shape)} combinations; at most "
+                             f"{MAX_LEAVES} are kept in the page (link fewer controls)")
+        old = self._parts
+        self._parts, self.leaves, self.shows = [], {}, {}
+        root = self._build(0, ())
+        self.shape = shape
+        self.area.children = (root,)
+        for part in reversed(old):  # links first, then the stacks and leaves they point at
+            part.close()
+        self.rebuilds += 1
+        return True
+
+    def _build(self, level: int, prefix: tuple[int, ...]) -> W.Widget:
+        if level == len(self.names):
+            leaf = W.HTML(pending_html(), layout=W.Layout(width="100%"))
+            self.leaves[prefix] = leaf
+            self._parts.append(leaf)
+            return leaf
+        control = self.controls[self.names[level]]
+        children = [self._build(level + 1, prefix + (i,)) for i in range(len(control.options))]
+        stack = W.Stack(children, selected_index=control.index, layout=W.Layout(width="100%"))
+        self._parts.append(stack)
+        self._parts.append(W.jslink((control, "index"), (stack, "selected_index")))
+        return stack
+
+    def prefix(self) -> tuple[int, ...]:
+        """The leaf of the controls' current values."""
+        return tuple(self.controls[name].index for name in self.names)
+
+    def prefix_of(self, params: Mapping[str, Any]) -> tuple[int, ...] | None:
+        """The leaf that shows ``params`` (None if one of its values is not among the options)."""
+        out = []
+        for name in self.names:
+            values = list(self.controls[name]._options_values)
+            if params.get(name) not in values:
+                return None
+            out.append(values.index(params[name]))
+        return tuple(out)
+
+    def values_at(self, prefix: Sequence[int]) -> dict[str, Any]:
+        """The front controls' values a leaf stands for."""
+        return {name: self.controls[name]._options_values[i] for name, i in zip(self.names, prefix)}
+
+    def leaf(self) -> W.HTML:
+        self.rebuild()
+        return self.leaves[self.prefix()]
+
+    def nearest_first(self) -> list[tuple[int, ...]]:
+        """Every leaf, nearest the current one first (steps summed over the controls: one move is one step)."""
+        here = self.prefix()
+        return sorted(self.leaves, key=lambda p: (sum(abs(a - b) for a, b in zip(p, here)), p))
+
+    def forget(self, prefix: tuple[int, ...]) -> None:
+        """Show "drawing" in a leaf whose picture no longer fits the setting it stands for."""
+        self.shows.pop(prefix, None)
+        leaf = self.leaves.get(prefix)
+        if leaf is not None and PENDING_CLASS not in leaf.value:
+            leaf.value = pending_html()
