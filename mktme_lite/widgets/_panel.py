@@ -36,7 +36,7 @@ PENDING_CLASS = "mktme-pending"
 
 def pending_html() -> str:
     """What a leaf shows until the kernel has drawn it (a status, read out by screen readers)."""
-    return (f'<div class="mktme-live {PENDING_CLASS}" role="status" style="padding:0.6em 0;color:#444">'
+    return (f'<div class="mktme-live {PENDING_CLASS}" role="status" style="padding:0.6em 0;font-style:italic">'
             "Drawing this setting…</div>")
 
 
