@@ -206,7 +206,7 @@ class LessonWidget:
     def __init__(self, render: Callable[..., Any], controls: Mapping[str, W.ValueWidget], *, title: str,
                  telling: Sequence[Telling] = (), intro: str = "", cache: int = 0, png_level: int = 1, draw_ahead: bool = True,
                  constrain: Callable[[dict[str, Any]], Mapping[str, tuple[Sequence, Any]]] | None = None,
-                 front: Sequence[str] = (), lead: Callable[..., str] | None = None,
+                 front: Sequence[str] = (), front_capacity: Mapping[str, int] | None = None, lead: Callable[..., str] | None = None,
                  arrive: Callable[[dict[str, Any], frozenset], Mapping[str, Any]] | None = None):
         if not controls:
             raise ValueError("a widget needs at least one control")
@@ -231,6 +231,7 @@ class LessonWidget:
         self.draw_ahead = draw_ahead
         self._cache: OrderedDict = OrderedDict()
         self._leaf_status: dict = {}  # a drawn leaf's (last_status, last_message)
+        self._last_front = False  # the last update was a move the page had drawn (no kernel needed)
         self.constrain = constrain
         self._holding = False
         self._prefetch_timer = None  # the pending idle-time prefetch (an asyncio TimerHandle), if any
@@ -238,7 +239,7 @@ class LessonWidget:
         # The live picture: an HTML widget whose value is replaced in place on every update; with
         # ``front`` controls, one such widget per combination of their options, switched in the page.
         self._output = W.HTML(layout=W.Layout(width="100%"))
-        self.panel = PagePanel(self.controls, front) if front else None
+        self.panel = PagePanel(self.controls, front, front_capacity) if front else None
         self.arrive = arrive  # what a move of front controls does to the others (e.g. resets a prediction)
         self.lead = lead  # HTML over the live picture, from the same setting (it travels with the picture)
         self.output_area = self.panel.area if self.panel else self._output
@@ -342,6 +343,7 @@ class LessonWidget:
             self.panel.rebuild()
             here = self.panel.prefix()
             shown = here in self.panel.shows and self.panel.shows[here] == _cache_key(params)
+        self._last_front = shown
         if shown:
             value, hit = "", None
             self.last_status, self.last_message = self._leaf_status.get(here, ("ok", ""))
@@ -428,7 +430,7 @@ class LessonWidget:
         """Blank every drawn leaf whose picture is no longer what a move there shows (another control moved)."""
         here = self.panel.prefix()
         for prefix, key in list(self.panel.shows.items()):
-            if prefix != here and key != _cache_key(self.leaf_params(prefix)):
+            if prefix != here and (not self.panel.in_shape(prefix) or key != _cache_key(self.leaf_params(prefix))):
                 self.panel.forget(prefix)
 
     # -- drawing ahead, while the learner reads ---------------------------------------------
@@ -466,15 +468,23 @@ class LessonWidget:
         return settings
 
     def prefetch_step(self) -> bool:
-        """Draw one leaf of the page panel not drawn yet, else one not-yet-cached neighbour setting into
-        the cache; False when there is none left.
+        """Draw one setting ahead; False when there is none left. In this order: a leaf of the page panel
+        one front move away, a not-yet-cached neighbour setting (a move of another control) into the
+        cache, any other leaf of the panel.
 
         Leaves the widget's own state (``last_status``, ``last_ms``, the output) as it was: what the
         learner sees is the current setting, drawn by :meth:`update`. A full cache drops its least
         recently used setting, never the current one or a neighbour; when the neighbours alone would
         overflow the cache, it draws only as many as fit."""
-        if self.panel is not None and self._fill_leaf():
-            return True
+        return self._draw_ahead_one(neighbours=True)
+
+    def _draw_ahead_one(self, *, neighbours: bool) -> bool:
+        panel = self.panel is not None
+        return bool((panel and self._fill_leaf(within=1)) or (neighbours and self._prefetch_neighbour())
+                    or (panel and self._fill_leaf()))
+
+    def _prefetch_neighbour(self) -> bool:
+        """Draw one not-yet-cached neighbour setting into the cache; False when there is none left."""
         if not self.cache:
             return False
         current = _cache_key(self.params())
@@ -503,10 +513,14 @@ class LessonWidget:
             return True
         return False
 
-    def _fill_leaf(self) -> bool:
-        """Draw the nearest leaf of the panel that does not show its setting yet; False when all do."""
+    def _fill_leaf(self, within: int | None = None) -> bool:
+        """Draw the nearest leaf of the panel that does not show its setting yet (at most ``within`` front
+        moves away); False when all do."""
         self.panel.rebuild()
+        here = self.panel.prefix()
         for prefix in self.panel.nearest_first():
+            if within is not None and self.panel.distance(prefix, here) > within:
+                break
             params = self.leaf_params(prefix)
             key = _cache_key(params)
             if self.panel.shows.get(prefix) == key:
@@ -543,16 +557,16 @@ class LessonWidget:
 
         def step() -> None:
             self._prefetch_timer = None
-            try:  # the panel's leaves first; other settings a move away only where drawing them ahead pays
-                more = self.panel is not None and self._fill_leaf()
-                if not more and self.draw_ahead:
-                    more = self.prefetch_step()
+            try:  # other controls' settings only where drawing them ahead pays (draw_ahead)
+                more = self._draw_ahead_one(neighbours=self.draw_ahead)
             except Exception:  # drawing ahead must never disturb the widget
                 return
             if more:
                 self._schedule_prefetch(PREFETCH_GAP_S)
 
-        first = PANEL_DELAY_S if self.panel is not None else PREFETCH_DELAY_S
+        # Soon after a move the page answered by itself; after one that needed the kernel (a text box, a
+        # control outside the panel), the learner's next such move should not find a drawing under way.
+        first = PANEL_DELAY_S if self.panel is not None and self._last_front else PREFETCH_DELAY_S
         self._prefetch_timer = loop.call_later(first if delay is None else delay, step)
 
     # -- the static twin -------------------------------------------------------------------

@@ -48,7 +48,8 @@ class PagePanel:
     key of the setting its picture was drawn for, so the widget can tell a drawn leaf from a stale one.
     """
 
-    def __init__(self, controls: Mapping[str, W.Widget], names: Sequence[str]):
+    def __init__(self, controls: Mapping[str, W.Widget], names: Sequence[str],
+                 capacity: Mapping[str, int] | None = None):
         names = tuple(names)
         if not names:
             raise ValueError("a page panel needs at least one control to switch on")
@@ -61,6 +62,9 @@ class PagePanel:
                                  f"got a {type(control).__name__}")
         self.controls = controls
         self.names = names
+        # Leaves kept per control: at least its options now, more where another control refills it with
+        # more options later (the stepper's steps per scenario), so a refill needs no new widgets.
+        self.capacity = {name: max(1, int((capacity or {}).get(name, 0))) for name in names}
         self.area = W.Box(layout=W.Layout(width="100%", display="block"))
         self.leaves: dict[tuple[int, ...], W.HTML] = {}
         self.shows: dict[tuple[int, ...], Any] = {}
@@ -70,21 +74,30 @@ class PagePanel:
         self.rebuild()
 
     def wanted_shape(self) -> tuple[int, ...]:
+        """How many options each front control has now."""
         return tuple(len(self.controls[name].options) for name in self.names)
 
-    def rebuild(self) -> bool:
-        """Make one leaf per combination of the controls' current options; False if the shape is unchanged.
+    def in_shape(self, prefix: Sequence[int]) -> bool:
+        """True if ``prefix`` is a setting the controls can reach now (a refill may leave spare leaves)."""
+        return all(i < n for i, n in zip(prefix, self.wanted_shape()))
 
-        Called before every update, so a control whose options another control refilled (the stepper's
-        steps per scenario) gets as many leaves as it now has options."""
-        shape = self.wanted_shape()
-        if shape == self.shape and self.leaves:
+    def rebuild(self) -> bool:
+        """Make sure there is a leaf for every combination of the controls' current options; False if the
+        leaves there are suffice.
+
+        Called before every update, so a control whose options another control refilled with more than
+        it had gets its leaves; fewer options leave spare leaves unused (no new widgets)."""
+        wanted = self.wanted_shape()
+        if self.leaves and all(w <= have for w, have in zip(wanted, self.shape)):
             return False
+        shape = tuple(max(w, have, self.capacity[name])
+                      for w, have, name in zip(wanted, self.shape or (0,) * len(wanted), self.names))
         if math.prod(shape) > MAX_LEAVES:
             raise ValueError(f"front controls {self.names} make {math.prod(shape)} combinations; at most "
                              f"{MAX_LEAVES} are kept in the page (link fewer controls)")
         old = self._parts
         self._parts, self.leaves, self.shows = [], {}, {}
+        self._shape_now = shape
         root = self._build(0, ())
         self.shape = shape
         self.area.children = (root,)
@@ -100,7 +113,7 @@ class PagePanel:
             self._parts.append(leaf)
             return leaf
         control = self.controls[self.names[level]]
-        children = [self._build(level + 1, prefix + (i,)) for i in range(len(control.options))]
+        children = [self._build(level + 1, prefix + (i,)) for i in range(self._shape_now[level])]
         stack = W.Stack(children, selected_index=control.index, layout=W.Layout(width="100%"))
         self._parts.append(stack)
         self._parts.append(W.jslink((control, "index"), (stack, "selected_index")))
@@ -129,9 +142,15 @@ class PagePanel:
         return self.leaves[self.prefix()]
 
     def nearest_first(self) -> list[tuple[int, ...]]:
-        """Every leaf, nearest the current one first (steps summed over the controls: one move is one step)."""
+        """Every leaf the controls can reach now, nearest the current one first (:meth:`distance`)."""
         here = self.prefix()
-        return sorted(self.leaves, key=lambda p: (sum(abs(a - b) for a, b in zip(p, here)), p))
+        return sorted((p for p in self.leaves if self.in_shape(p)),
+                      key=lambda p: (self.distance(p, here), p))
+
+    def distance(self, a: Sequence[int], b: Sequence[int]) -> int:
+        """Moves from leaf ``a`` to leaf ``b``: a slider's steps, or one pick of a drop-down or toggle."""
+        return sum(abs(x - y) if isinstance(self.controls[name], W.SelectionSlider) else int(x != y)
+                   for name, x, y in zip(self.names, a, b))
 
     def forget(self, prefix: tuple[int, ...]) -> None:
         """Show "drawing" in a leaf whose picture no longer fits the setting it stands for."""

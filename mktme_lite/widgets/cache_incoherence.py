@@ -175,6 +175,7 @@ def cache_stepper() -> LessonWidget:
 
     w = LessonWidget(render_cache_stepper, controls, title="Cache stepper", telling=telling,
                      front=("step", "mode"), arrive=arrive,
+                     front_capacity={"step": max(len(_options(name)) for name in STEPPER_SCENARIOS)},
                      intro="pick a scenario and step through it op by op, forwards and backwards: every cache "
                            "line of both packages, the frame's DRAM, and the events of each op.")
     back = W.Button(description="◀ step back", tooltip="show the previous step")

@@ -95,9 +95,10 @@ def partition_explorer() -> LessonWidget:
     ]
     # render is pure (partition() is cached in scenarios.use_cases): keep the settings a learner visits and
     # draw the ones a move away ahead (a cold setting costs 30-60 ms of drawing and PNG, 100-150 ms in the
-    # browser; a kept one only the send).
+    # browser; a kept one only the send). The address-bit slider switches in the page (front=); the other
+    # two refill each other's range, so they go through the kernel.
     widget = LessonWidget(render_partition_explorer, controls, title="KeyID partition explorer", telling=telling,
-                          constrain=_partition_constraints, cache=64, draw_ahead=False, front=("phys_bits",),
+                          constrain=_partition_constraints, cache=64, front=("phys_bits",),
                           intro="the BIOS activates KeyID bits (IA32_TME_ACTIVATE[35:32]) and keeps the top ones for "
                                 "TDX ([39:36]); the machine is then asked what the host may program and map. Kept "
                                 "for TDX offers only as many bits as are activated.")

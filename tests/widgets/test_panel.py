@@ -86,7 +86,7 @@ def test_drawing_ahead_fills_every_leaf_nearest_first_then_no_front_move_renders
         order += new
         before |= new
     assert len(w.panel.shows) == 15 and w.prefetched == 14
-    distances = [abs(p[0] - 2) + p[1] for p in order]
+    distances = [abs(p[0] - 2) + (p[1] != 0) for p in order]  # a slider's steps; a toggle's pick is one move
     assert distances == sorted(distances)
     drawn = len(calls)
     for n in range(5):
@@ -133,11 +133,11 @@ def test_refilled_options_rebuild_the_panel():
     w = pconfig_races.race_explorer()
     w.update()
     steps = len(w.controls["step"].options)
-    assert w.panel.shape == (steps,)
+    assert w.panel.shape[0] >= steps
     names = [v for _, v in w.controls["scenario"].options]
     for name in names[1:]:
         w.controls["scenario"].value = name
-        assert w.panel.shape == (len(w.controls["step"].options),)
+        assert w.panel.shape[0] >= len(w.controls["step"].options)
         assert w.last_status == "ok" and w.output.value == w.view(w.params())
     assert w.panel.rebuilds >= 1
 
@@ -173,3 +173,29 @@ def test_drawing_ahead_off_leaves_the_leaves_to_the_moves(monkeypatch):
 
     asyncio.run(go())
     assert len(w.panel.shows) == 1 and len(calls) == 1
+
+
+def test_a_refill_with_no_more_options_than_leaves_needs_no_new_widgets():
+    """The stepper keeps leaves for its longest scenario: a scenario switch only redraws (the clean run
+    measured 177 ms p50 for that move while each switch built new stacks)."""
+    w = cache_incoherence.cache_stepper()
+    w.update()
+    built = w.panel.rebuilds
+    for _, name in w.controls["scenario"].options:
+        w.controls["scenario"].value = name
+        assert w.last_status == "ok" and w.output.value == w.view(w.params())
+        spare = [p for p in w.panel.leaves if not w.panel.in_shape(p)]
+        assert all(p not in w.panel.shows for p in spare)
+        assert all(w.panel.in_shape(p) for p in w.panel.nearest_first())
+    assert w.panel.rebuilds == built
+
+
+def test_drawing_ahead_takes_the_next_front_move_then_the_other_controls_then_the_rest():
+    w, calls = _widget()
+    w.update()  # n=2, mode a: leaves one move away are n 1, 3 and mode b, c (dropdown or toggle: one move)
+    w.controls["note"].value = "x"  # (the text box is never guessed)
+    order = []
+    while w.prefetch_step():
+        order.append(calls[-1] if calls else None)
+    first = {(n, m) for n, m, _ in order[:4]}
+    assert first == {(1, "a"), (3, "a"), (2, "b"), (2, "c")}, order[:4]

@@ -144,10 +144,12 @@ def test_a_widget_built_with_draw_ahead_false_keeps_its_cache_but_never_draws_ah
     assert w._prefetch_timer is None and w.prefetched == 0 and len(w._cache) == 1
 
 
-def test_the_cost_and_partition_explorers_do_not_draw_ahead():
+def test_the_cost_explorer_draws_only_its_page_panel_ahead():
+    """Its other controls are text boxes (never guessed); the partition explorer draws its two range
+    controls ahead again, now that its address-bit slider needs no kernel (front=)."""
     from mktme_lite.widgets.use_cases import partition_explorer
     from mktme_lite.widgets.xpo_comparison import xpo_explorer
-    assert xpo_explorer().draw_ahead is False and partition_explorer().draw_ahead is False
+    assert xpo_explorer().draw_ahead is False and partition_explorer().draw_ahead is True
 
 
 def test_the_dram_probe_draws_its_neighbours_ahead():
