@@ -93,6 +93,8 @@ PREFETCH_REACH = 2
 #: A widget with a page panel (``front=``) starts drawing its leaves sooner: a move of a front control needs
 #: no kernel, so a leaf being drawn delays only the moves that do (text boxes, the other controls).
 PANEL_DELAY_S = 0.05
+#: ... and after a move that needed the kernel, a little later (the learner may be typing or picking again).
+PANEL_AFTER_KERNEL_S = 0.1
 
 
 def draw_ahead_enabled() -> bool:
@@ -564,9 +566,11 @@ class LessonWidget:
             if more:
                 self._schedule_prefetch(PREFETCH_GAP_S)
 
-        # Soon after a move the page answered by itself; after one that needed the kernel (a text box, a
-        # control outside the panel), the learner's next such move should not find a drawing under way.
-        first = PANEL_DELAY_S if self.panel is not None and self._last_front else PREFETCH_DELAY_S
+        # Soon after a move the page answered by itself; a little later after one that needed the kernel
+        # (a text box, a control outside the panel); widgets without a panel wait longest, since every
+        # move of theirs needs the kernel and should not find a drawing under way.
+        first = (PREFETCH_DELAY_S if self.panel is None else PANEL_DELAY_S if self._last_front
+                 else PANEL_AFTER_KERNEL_S)
         self._prefetch_timer = loop.call_later(first if delay is None else delay, step)
 
     # -- the static twin -------------------------------------------------------------------

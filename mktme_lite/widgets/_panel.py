@@ -142,10 +142,18 @@ class PagePanel:
         return self.leaves[self.prefix()]
 
     def nearest_first(self) -> list[tuple[int, ...]]:
-        """Every leaf the controls can reach now, nearest the current one first (:meth:`distance`)."""
+        """Every leaf the controls can reach now, nearest the current one first (:meth:`distance`); among
+        leaves as near, those a slider reaches first (a slider's next step is the commonest move), then
+        forward before back (the next option before the previous one)."""
         here = self.prefix()
-        return sorted((p for p in self.leaves if self.in_shape(p)),
-                      key=lambda p: (self.distance(p, here), p))
+        sliders = [isinstance(self.controls[name], W.SelectionSlider) for name in self.names]
+
+        def order(p):
+            moved = [i for i, (a, b) in enumerate(zip(p, here)) if a != b]
+            by_slider = not all(sliders[i] for i in moved)
+            backward = sum(p[i] < here[i] for i in moved)
+            return (self.distance(p, here), by_slider, backward, p)
+        return sorted((p for p in self.leaves if self.in_shape(p)), key=order)
 
     def distance(self, a: Sequence[int], b: Sequence[int]) -> int:
         """Moves from leaf ``a`` to leaf ``b``: a slider's steps, or one pick of a drop-down or toggle."""

@@ -95,8 +95,9 @@ class _RaceExplorer(LessonWidget):
             super().update(change)
 
     def neighbours(self, params=None):
-        """One move away, as the refilling controls make it: the step two either way; another group
-        (replayed to its end); another scope or the next scenario (group 0, to its end)."""
+        """One move away, as the refilling controls make it: the step two either way; the next scenario
+        (group 0, to its end), the next group (replayed to its end), the other scopes, then the previous
+        scenario and group."""
         base = dict(self.params() if params is None else params)
         try:
             name, scope, ex, group = _case(base["scenario"], base["scope"], base["group"])
@@ -106,11 +107,14 @@ class _RaceExplorer(LessonWidget):
         here = steps.index(base["step"]) if base["step"] in steps else len(steps) - 1
         found = [{**base, "step": steps[i]} for i in (here + 1, here - 1, here + 2, here - 2)
                  if 0 <= i < len(steps)]
-        found += [{**base, "group": g, "step": END} for g in (group + 1, group - 1) if 0 <= g < len(ex.groups)]
-        found += [{**base, "scope": s, "group": 0, "step": END} for s in KEYTABLE_SCOPES if s != scope]
         names = list(SCENARIOS)
-        found += [{**base, "scenario": names[i], "group": 0, "step": END}
-                  for i in (names.index(name) + 1, names.index(name) - 1) if 0 <= i < len(names)]
+        nxt, prev = names.index(name) + 1, names.index(name) - 1
+        # forward before back: the next scenario and group, the other scopes, then the previous ones
+        found += [{**base, "scenario": names[nxt], "group": 0, "step": END}] if nxt < len(names) else []
+        found += [{**base, "group": group + 1, "step": END}] if group + 1 < len(ex.groups) else []
+        found += [{**base, "scope": s, "group": 0, "step": END} for s in KEYTABLE_SCOPES if s != scope]
+        found += [{**base, "scenario": names[prev], "group": 0, "step": END}] if prev >= 0 else []
+        found += [{**base, "group": group - 1, "step": END}] if group > 0 else []
         return [f for f in found if f != base]
 
     def _refill_groups(self, change=None) -> None:
