@@ -115,5 +115,5 @@ def claim_map() -> LessonWidget:
         Telling("C5, the heart of the thread: caches do not keep KeyID aliases coherent.", {"claim": "C5"}),
         Telling("C8, the kernel's side of the problem: the direct map.", {"claim": "C8"}),
     ]
-    return LessonWidget(render_claim_card, controls, title="Claim map", telling=telling,
+    return LessonWidget(render_claim_card, controls, title="Claim map", telling=telling, front=("claim",),
                         intro="pick a claim to see where the course tests it.")
