@@ -234,6 +234,7 @@ class LessonWidget:
         self._cache: OrderedDict = OrderedDict()
         self._leaf_status: dict = {}  # a drawn leaf's (last_status, last_message)
         self._last_front = False  # the last update was a move the page had drawn (no kernel needed)
+        self._leaf_bugs: set = set()  # (leaf, setting) pairs whose render failed: not drawn ahead again
         self.constrain = constrain
         self._holding = False
         self._prefetch_timer = None  # the pending idle-time prefetch (an asyncio TimerHandle), if any
@@ -344,7 +345,8 @@ class LessonWidget:
         if self.panel is not None:
             self.panel.rebuild()
             here = self.panel.prefix()
-            shown = here in self.panel.shows and self.panel.shows[here] == _cache_key(params)
+            key = _cache_key(params)
+            shown = key is not None and here in self.panel.shows and self.panel.shows[here] == key
         self._last_front = shown
         if shown:
             value, hit = "", None
@@ -391,10 +393,11 @@ class LessonWidget:
         if prefix is None or prefix not in self.panel.leaves:
             return
         self.panel.leaves[prefix].value = value
-        if self.last_status == "bug":  # never kept: the next visit tries again
+        key = _cache_key(params)
+        if self.last_status == "bug" or key is None:  # never kept: the next visit draws again
             self.panel.shows.pop(prefix, None)
         else:
-            self.panel.shows[prefix] = _cache_key(params)
+            self.panel.shows[prefix] = key
             self._leaf_status[prefix] = (self.last_status, self.last_message)
 
     def prepare(self, params: Mapping[str, Any]) -> None:
@@ -525,13 +528,15 @@ class LessonWidget:
                 break
             params = self.leaf_params(prefix)
             key = _cache_key(params)
-            if self.panel.shows.get(prefix) == key:
-                continue
+            if key is None or self.panel.shows.get(prefix) == key or (prefix, key) in self._leaf_bugs:
+                continue  # drawn already, never guessed (unhashable), or a bug to show only when visited
             saved = (self.last_status, self.last_message, self.last_ms, self._rendered_at)
             wall = time.time()
             try:
                 value, hit = self._value_of(params, time.perf_counter())
                 self._put(params, value)
+                if self.last_status == "bug":
+                    self._leaf_bugs.add((prefix, key))
                 if hit is None:
                     self.prefetched += 1
             finally:

@@ -199,3 +199,27 @@ def test_drawing_ahead_takes_the_next_front_move_then_the_other_controls_then_th
         order.append(calls[-1] if calls else None)
     first = {(n, m) for n, m, _ in order[:4]}
     assert first == {(1, "a"), (3, "a"), (2, "b"), (2, "c")}, order[:4]
+
+
+def test_a_leaf_whose_render_is_a_bug_is_not_drawn_ahead_again_and_again():
+    calls = []
+
+    def render(n=0, mode="a"):
+        calls.append((n, mode))
+        if mode == "b":
+            raise RuntimeError("boom")  # a bug, not an input error
+        return viz.HTMLCard(f"<p>{n} {mode}</p>", f"{n} {mode}")
+
+    controls = {"n": slider("N", [(str(i), i) for i in range(3)], 1),
+                "mode": dropdown("Mode", [("a", "a"), ("b", "b")], "a")}
+    w = LessonWidget(render, controls, title="t", cache=64, front=("n", "mode"))
+    w.update()
+    steps = 0
+    while w.prefetch_step():
+        steps += 1
+        assert steps < 50, "drawing ahead never ends"
+    assert len(calls) == 6 and w.last_status == "ok"
+    w.set(mode="b")
+    assert w.last_status == "bug" and "This is a bug" in w.output.value
+    w.set(mode="a")
+    assert "1 a" in w.output.value
