@@ -95,6 +95,10 @@ PREFETCH_REACH = 2
 PANEL_DELAY_S = 0.05
 #: ... and after a move that needed the kernel, a little later (the learner may be typing or picking again).
 PANEL_AFTER_KERNEL_S = 0.1
+#: Those first drawings are the leaves one front move away and the other controls' neighbours; the rest of
+#: the panel (up to 255 outputs, each tens of KB to send) waits until no move came for this long, so that
+#: a learner moving controls quickly does not find the kernel and the page busy with far settings.
+PANEL_REST_S = 0.5
 
 
 def draw_ahead_enabled() -> bool:
@@ -234,6 +238,7 @@ class LessonWidget:
         self._cache: OrderedDict = OrderedDict()
         self._leaf_status: dict = {}  # a drawn leaf's (last_status, last_message)
         self._last_front = False  # the last update was a move the page had drawn (no kernel needed)
+        self._updated_at = 0.0  # time.monotonic() of the last update (drawing the far leaves waits for a pause)
         self._leaf_bugs: set = set()  # (leaf, setting) pairs whose render failed: not drawn ahead again
         self.constrain = constrain
         self._holding = False
@@ -348,6 +353,7 @@ class LessonWidget:
             key = _cache_key(params)
             shown = key is not None and here in self.panel.shows and self.panel.shows[here] == key
         self._last_front = shown
+        self._updated_at = time.monotonic()
         if shown:
             value, hit = "", None
             self.last_status, self.last_message = self._leaf_status.get(here, ("ok", ""))
@@ -481,12 +487,12 @@ class LessonWidget:
         learner sees is the current setting, drawn by :meth:`update`. A full cache drops its least
         recently used setting, never the current one or a neighbour; when the neighbours alone would
         overflow the cache, it draws only as many as fit."""
-        return self._draw_ahead_one(neighbours=True)
+        return self._draw_ahead_one(neighbours=True, rest=True)
 
-    def _draw_ahead_one(self, *, neighbours: bool) -> bool:
+    def _draw_ahead_one(self, *, neighbours: bool, rest: bool) -> bool:
         panel = self.panel is not None
         return bool((panel and self._fill_leaf(within=1)) or (neighbours and self._prefetch_neighbour())
-                    or (panel and self._fill_leaf()))
+                    or (panel and rest and self._fill_leaf()))
 
     def _prefetch_neighbour(self) -> bool:
         """Draw one not-yet-cached neighbour setting into the cache; False when there is none left."""
@@ -564,12 +570,15 @@ class LessonWidget:
 
         def step() -> None:
             self._prefetch_timer = None
+            quiet = time.monotonic() - self._updated_at
             try:  # other controls' settings only where drawing them ahead pays (draw_ahead)
-                more = self._draw_ahead_one(neighbours=self.draw_ahead)
+                more = self._draw_ahead_one(neighbours=self.draw_ahead, rest=quiet >= PANEL_REST_S)
             except Exception:  # drawing ahead must never disturb the widget
                 return
             if more:
                 self._schedule_prefetch(PREFETCH_GAP_S)
+            elif self.panel is not None and quiet < PANEL_REST_S:  # the far leaves, once the learner pauses
+                self._schedule_prefetch(PANEL_REST_S - quiet)
 
         # Soon after a move the page answered by itself; a little later after one that needed the kernel
         # (a text box, a control outside the panel); widgets without a panel wait longest, since every

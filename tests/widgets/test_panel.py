@@ -223,3 +223,22 @@ def test_a_leaf_whose_render_is_a_bug_is_not_drawn_ahead_again_and_again():
     assert w.last_status == "bug" and "This is a bug" in w.output.value
     w.set(mode="a")
     assert "1 a" in w.output.value
+
+
+def test_the_far_leaves_wait_for_a_pause():
+    """Right after a move only the leaves one front move away are drawn; the rest once no move came for
+    PANEL_REST_S, so quick moves do not find the kernel busy with far settings."""
+    from mktme_lite.widgets import PANEL_REST_S
+    w, calls = _widget()
+    seen = {}
+
+    async def go():
+        w.update()
+        await asyncio.sleep(PANEL_REST_S * 0.7)
+        seen["early"] = len(w.panel.shows)
+        await asyncio.sleep(PANEL_REST_S + 1.0)
+        seen["late"] = len(w.panel.shows)
+
+    asyncio.run(go())
+    assert seen["early"] == 1 + 4, seen  # n 1 and 3, mode b and c
+    assert seen["late"] == 15, seen
