@@ -61,6 +61,8 @@ import ipywidgets as W
 from IPython.display import display
 
 from ..errors import MKTMEError, ParameterError
+from matplotlib.figure import Figure
+
 from ..viz import is_static, live_html, to_bundle
 from ._panel import PENDING_CLASS, PagePanel
 
@@ -239,7 +241,8 @@ class LessonWidget:
         self._leaf_status: dict = {}  # a drawn leaf's (last_status, last_message)
         self._last_front = False  # the last update was a move the page had drawn (no kernel needed)
         self._updated_at = 0.0  # time.monotonic() of the last update (drawing the far leaves waits for a pause)
-        self._leaf_bugs: set = set()  # (leaf, setting) pairs whose render failed: not drawn ahead again
+        self._leaf_bugs: set = set()
+        self._sizes: dict = {}  # a drawn figure's pixel size by setting (the placeholder takes its room)  # (leaf, setting) pairs whose render failed: not drawn ahead again
         self.constrain = constrain
         self._holding = False
         self._prefetch_timer = None  # the pending idle-time prefetch (an asyncio TimerHandle), if any
@@ -332,6 +335,12 @@ class LessonWidget:
     def view(self, params: Mapping[str, Any]) -> str:
         """Render ``params`` to the live output's HTML (one ``<img>`` with alt text, or a card); never raises."""
         def encode(obj) -> str:
+            if isinstance(obj, Figure):  # its size, for the placeholder of a leaf it leaves (no jump)
+                key = _cache_key(params)
+                if key is not None:
+                    self._sizes[key] = (int(obj.bbox.width), int(obj.bbox.height))
+                    while len(self._sizes) > 512:
+                        self._sizes.pop(next(iter(self._sizes)))
             return live_html(obj, level=self.png_level, lead="" if self.lead is None else self.lead(**params))
         return self._picture(params, encode, lambda message, bug=False: _live_error(message, bug=bug))
 
@@ -359,6 +368,11 @@ class LessonWidget:
             self.last_status, self.last_message = self._leaf_status.get(here, ("ok", ""))
             self._rendered_at = start
         else:
+            if self.panel is not None:
+                # A move the kernel must draw: first blank the stale leaves one control's move away, so
+                # that a front control moved right after it (a learner who edits a price, then picks
+                # another design) cannot show a picture of the old setting; the others after the picture.
+                self._forget_stale(apart=1)
             value, hit = self._value_of(params, start)
         drawn = time.perf_counter()
         if not shown:
@@ -437,12 +451,16 @@ class LessonWidget:
                 params[name] = value
         return params
 
-    def _forget_stale(self) -> None:
-        """Blank every drawn leaf whose picture is no longer what a move there shows (another control moved)."""
+    def _forget_stale(self, apart: int | None = None) -> None:
+        """Blank every drawn leaf whose picture is no longer what a move there shows (another control
+        moved); with ``apart``, only the leaves at most that many front controls away."""
         here = self.panel.prefix()
+        current = self.panel.shows.get(here)
         for prefix, key in list(self.panel.shows.items()):
-            if prefix != here and (not self.panel.in_shape(prefix) or key != _cache_key(self.leaf_params(prefix))):
-                self.panel.forget(prefix)
+            if prefix == here or (apart is not None and self.panel.controls_apart(prefix, here) > apart):
+                continue
+            if not self.panel.in_shape(prefix) or key != _cache_key(self.leaf_params(prefix)):
+                self.panel.forget(prefix, self._sizes.get(key) or self._sizes.get(current))
 
     # -- drawing ahead, while the learner reads ---------------------------------------------
     def neighbours(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

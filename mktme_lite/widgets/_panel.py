@@ -34,10 +34,18 @@ MAX_LEAVES = 256
 PENDING_CLASS = "mktme-pending"
 
 
-def pending_html() -> str:
-    """What a leaf shows until the kernel has drawn it (a status, read out by screen readers)."""
-    return (f'<div class="mktme-live {PENDING_CLASS}" role="status" style="padding:0.6em 0;font-style:italic">'
-            "Drawing this setting…</div>")
+def pending_html(size: tuple[int, int] | None = None) -> str:
+    """What a leaf shows until the kernel has drawn it (a status, read out by screen readers).
+
+    ``size``: the pixel size of the picture the leaf held (or its neighbours hold); the placeholder then
+    takes the room that picture took (an ``<img>`` of that size, shrunk to the output's width as
+    JupyterLab shrinks images), so the page below does not jump up and back down."""
+    box = ""
+    if size is not None:
+        width, height = size
+        box = f"width:100%;max-width:{int(width)}px;aspect-ratio:{int(width)}/{int(height)};box-sizing:border-box;"
+    return (f'<div class="mktme-live {PENDING_CLASS}" role="status" style="{box}padding:0.6em 0;'
+            'font-style:italic">Drawing this setting…</div>')
 
 
 class PagePanel:
@@ -160,9 +168,14 @@ class PagePanel:
         return sum(abs(x - y) if isinstance(self.controls[name], W.SelectionSlider) else int(x != y)
                    for name, x, y in zip(self.names, a, b))
 
-    def forget(self, prefix: tuple[int, ...]) -> None:
-        """Show "drawing" in a leaf whose picture no longer fits the setting it stands for."""
+    def forget(self, prefix: tuple[int, ...], size: tuple[int, int] | None = None) -> None:
+        """Show "drawing" in a leaf whose picture no longer fits the setting it stands for (in the room a
+        picture of ``size`` pixels takes)."""
         self.shows.pop(prefix, None)
         leaf = self.leaves.get(prefix)
         if leaf is not None and PENDING_CLASS not in leaf.value:
-            leaf.value = pending_html()
+            leaf.value = pending_html(size)
+
+    def controls_apart(self, a: Sequence[int], b: Sequence[int]) -> int:
+        """How many front controls differ between leaves ``a`` and ``b`` (1: one move of one control)."""
+        return sum(x != y for x, y in zip(a, b))

@@ -242,3 +242,49 @@ def test_the_far_leaves_wait_for_a_pause():
     asyncio.run(go())
     assert seen["early"] == 1 + 4, seen  # n 1 and 3, mode b and c
     assert seen["late"] == 15, seen
+
+
+def test_a_kernel_move_blanks_the_leaves_one_move_away_before_it_draws():
+    """Learner review, 3 Dec: after editing a price and at once picking another design, the page showed
+    that design's picture for the OLD price for 0.25 s. The leaves one move away are blanked first now."""
+    log = []
+
+    def render(n=0, mode="a", note="x"):
+        log.append(("render", n, mode, note))
+        return viz.HTMLCard(f"<p>{n} {mode} {note}</p>", f"{n} {mode} {note}")
+
+    controls = {"n": slider("N", [(str(i), i) for i in range(5)], 2),
+                "mode": toggle("Mode", [("a", "a"), ("b", "b"), ("c", "c")], "a"),
+                "note": text("Note", "x")}
+    w = LessonWidget(render, controls, title="t", cache=64, front=("n", "mode"))
+    w.update()
+    while w.prefetch_step():
+        pass
+    for prefix, leaf in w.panel.leaves.items():
+        leaf.observe(lambda change, p=prefix: PENDING_CLASS in change["new"] and log.append(("blank", p)),
+                     names="value")
+    log.clear()
+    w.set(note="y")
+    drawn = log.index(("render", 2, "a", "y"))
+    before = {entry[1] for entry in log[:drawn] if entry[0] == "blank"}
+    after = {entry[1] for entry in log[drawn:] if entry[0] == "blank"}
+    here = w.panel.prefix()
+    one_move = {p for p in w.panel.leaves if p != here and w.panel.controls_apart(p, here) == 1}
+    assert before == one_move and len(one_move) == 4 + 2
+    assert after == set(w.panel.leaves) - one_move - {here}
+
+
+def test_a_blanked_leaf_keeps_the_room_of_its_picture():
+    from mktme_lite.widgets import swap as sw
+    lab = sw.swap_lab()
+    lab.update()
+    while lab.prefetch_step():
+        pass
+    lab.set(flush=True)  # a front move: nothing is stale
+    assert not any(PENDING_CLASS in leaf.value for leaf in lab.panel.leaves.values())
+    lab._forget_stale()  # nothing to blank
+    prefix = next(p for p in lab.panel.shows if p != lab.panel.prefix())
+    key = lab.panel.shows[prefix]
+    lab.panel.forget(prefix, lab._sizes[key])
+    width, height = lab._sizes[key]
+    assert f"aspect-ratio:{width}/{height}" in lab.panel.leaves[prefix].value and width > 300 and height > 200
