@@ -57,14 +57,15 @@ def _swap_figure(r: SwapRun) -> LessonFigure:
     device, owner = _verdicts(r)
     moved = (f"The page left frame {r.frame_out}; {r.reused_by} took it; the page came back into frame {r.frame_in}."
              if r.reused_by else f"The page left frame {r.frame_out} and came back into the same frame.")
-    crypto = (f" Encrypted swap: {r.aes_blocks} AES blocks in software each way." if r.aes_blocks else "")
+    # on a line of its own: after the events it ran past the figure's right edge (learner review, 3 Dec)
+    crypto = (f"\nEncrypted swap: {r.aes_blocks} AES blocks in software each way." if r.aes_blocks else "")
     costs = f"Events: swap-out {_events(r.costs_out)}; swap-in {_events(r.costs_in)}.{crypto}"
     title = f"Swap through {PATHS[r.path]}; {'flushed' if r.flush else 'no flush'} before swap-out; " \
             f"{'encrypted' if r.encrypted else 'plain'} swap"
     fig = bytes_figure(panels, title=title, mark_changed=[1, 2],
                        note=f"{device}\n{owner}\n{moved}\n{costs}\nThe word 'differs' at the right of a row marks "
                             "a 16-byte block that differs from the top grid.")
-    fig.mktme_alt = f"{device} {owner} {moved} {costs} " + fig.mktme_alt
+    fig.mktme_alt = f"{device} {owner} {moved} " + costs.replace("\n", " ") + " " + fig.mktme_alt
     return fig
 
 
