@@ -91,7 +91,7 @@ class PagePanel:
 
     def rebuild(self) -> bool:
         """Make sure there is a leaf for every combination of the controls' current options; False if the
-        leaves there are suffice.
+        leaves there suffice.
 
         Called before every update, so a control whose options another control refilled with more than
         it had gets its leaves; fewer options leave spare leaves unused (no new widgets)."""
