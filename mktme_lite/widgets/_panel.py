@@ -12,6 +12,12 @@ and draws the leaf if it is not drawn yet (it shows "Drawing this setting..." un
 learner reads, :class:`~mktme_lite.widgets.LessonWidget` draws the leaves nearest the current setting
 ahead, so most moves find their picture waiting.
 
+A limit, measured in Chromium (3 Dec 2026): the page cannot tell that a text box or another kernel control
+has changed until the kernel answers, so a front control moved within about 0.1 s of such a change can
+show, for up to about 0.1 s, its output for the old value (then "Drawing this setting..." and the right
+one). The kernel blanks the outputs one move away before anything else, which shortened this from about
+0.25 s; at a learner's pace (0.15 s or more between the two moves) only the ordinary lag was seen.
+
 Which controls a widget links is its own choice (``LessonWidget(front=...)``): controls whose options
 another control refills are fine (the panel rebuilds when an option count changes); a control whose move
 resets another one is described by ``LessonWidget(arrive=...)``, so each leaf is drawn for the setting a
