@@ -84,14 +84,6 @@ def swap_lab() -> LessonWidget:
         control.style.button_width = "auto"
         control.style.description_width = "17em"
         control.layout.width = "100%"
-    def render(path: str = "keyid0", flush: bool = False, frame: str = "other",
-               encrypted: bool = False) -> LessonFigure:
-        choose(path, PATHS, "swap path")
-        flag(flush, "flush (before swap-out)")
-        choose(frame, FRAMES, "frame (the swap-in frame)")
-        flag(encrypted, "encrypted (encrypted swap)")
-        return _swap_figure(swap_run(path, flush, frame, encrypted))
-
     controls["path"].tooltips = [PATHS[p] for p in PATHS]
     controls["frame"].tooltips = [FRAMES[f] for f in FRAMES]
     telling = [
@@ -105,7 +97,7 @@ def swap_lab() -> LessonWidget:
                 "device.", {"path": "page_keyid", "flush": True, "encrypted": True}),
     ]
     # render is pure (the 16 runs are cached in scenarios.swap), so the widget keeps all 16 pictures
-    # and draws the ones a move away ahead; the verdict follows the controls on its own.
+    # and draws the ones a move away ahead.
     # png_level=6: its three byte grids are the biggest picture of the course (70 KB of PNG at zlib level 1,
     # 51 KB at 6, for ~10 ms more CPU, spent while drawing ahead rather than on the learner's move).
     # The two verdicts right under the controls (the figure repeats them under its grids), in the same
@@ -115,7 +107,7 @@ def swap_lab() -> LessonWidget:
         return ('<div class="mktme-swap-verdict" style="margin:0.2em 0 0.4em 0">'
                 + "<br>".join(f"<strong>{_html.escape(v)}</strong>" for v in _verdicts(r)) + "</div>")
 
-    lab = LessonWidget(render, controls, title="Swap lab", telling=telling, cache=16, png_level=6,
+    lab = LessonWidget(render_swap_lab, controls, title="Swap lab", telling=telling, cache=16, png_level=6,
                        front=tuple(controls), lead=verdict,
                        intro="swap alice's encrypted page out and back in; pick the path, the flush, the frame "
                              "it comes back into and encrypted swap.")

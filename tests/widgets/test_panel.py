@@ -32,6 +32,14 @@ def _widget(**kwargs):
     return LessonWidget(render, controls, title="t", cache=64, **kwargs), calls
 
 
+def _learner_reads(w, seconds: float) -> None:
+    """Draw ``w`` in a live event loop, then let ``seconds`` pass with no move (drawing ahead runs)."""
+    async def go():
+        w.update()
+        await asyncio.sleep(seconds)
+    asyncio.run(go())
+
+
 def _inside(box):
     yield box
     for child in getattr(box, "children", ()):
@@ -154,24 +162,14 @@ def test_bad_front_controls_are_refused():
 
 def test_in_a_live_loop_the_leaves_fill_while_the_learner_reads():
     w, calls = _widget()
-
-    async def go():
-        w.update()
-        await asyncio.sleep(1.5)  # PANEL_DELAY_S, then one leaf per PREFETCH_GAP_S
-
-    asyncio.run(go())
+    _learner_reads(w, 1.5)  # PANEL_DELAY_S, then one leaf per PREFETCH_GAP_S
     assert len(w.panel.shows) == 15
 
 
 def test_drawing_ahead_off_leaves_the_leaves_to_the_moves(monkeypatch):
     monkeypatch.setenv("MKTME_DRAW_AHEAD", "0")
     w, calls = _widget()
-
-    async def go():
-        w.update()
-        await asyncio.sleep(0.5)
-
-    asyncio.run(go())
+    _learner_reads(w, 0.5)
     assert len(w.panel.shows) == 1 and len(calls) == 1
 
 
