@@ -50,8 +50,8 @@ lab: my-work
 	@# Outputs JupyterLab saves into the course's own notebooks must not block a later `git pull`:
 	@# nbstripout's git filter makes git see them without outputs (local .git/config only).
 	@if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/nbstripout --install || true; fi
-	@# No "fetch Jupyter news?" prompt, no update check: a settings override checked against the
-	@# installed JupyterLab's schema (tools/lab_settings.py).
+	@# No "fetch Jupyter news?" prompt, no update check (a settings override checked against the
+	@# installed JupyterLab's schema), and the course's server extension (tools/lab_settings.py).
 	@$(PY) tools/lab_settings.py || echo "(JupyterLab starts anyway; it may ask about news)"
 	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" \
 	  notebooks/00_start_here.ipynb $(LAB_ARGS)
@@ -91,6 +91,9 @@ endef
 
 $(STAMP): pyproject.toml | $(PY)
 	$(call install_course,lab$(COMMA)test,$@)
+	@# The course's JupyterLab set-up (no news prompt; the mktme_lite_lab server extension), so that
+	@# `make test`'s browser stage gets the lab a learner gets.
+	@$(PY) tools/lab_settings.py || echo "(the course works without them; JupyterLab may ask about news)"
 
 # Cheap checks first, then the unit tests, the notebooks and the real browser.
 test: chromium-check test-stripped test-exercises test-sync test-unit test-notebooks test-browser

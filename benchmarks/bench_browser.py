@@ -111,6 +111,16 @@ STATE = "() => window.__mktmeBench"
 
 # --------------------------------------------------------------------------- machine
 
+def nodelay_on() -> bool:
+    """Whether the lab this bench starts sets TCP_NODELAY on its kernel websockets: the course's server
+    extension is enabled in this environment (tools/lab_settings.py) and MKTME_NODELAY is not 0."""
+    sys.path.insert(0, str(HERE.parent / "tools"))
+    import lab_settings
+
+    return (lab_settings.server_config_path(Path(sys.prefix)).exists()
+            and os.environ.get("MKTME_NODELAY", "1").strip() != "0")
+
+
 def machine() -> dict:
     model = platform.processor() or platform.machine()
     try:
@@ -347,9 +357,11 @@ def main(lessons: list[str] | None = None, moves: int = 20, label: str | None = 
     stems = [course.lesson(n).stem for n in lessons] if lessons else [e.stem for e in course.written()]
     report = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "moves": moves, "budget_ms": BUDGET_MS,
               "viewport": {**VIEWPORT, **({"width": width} if width else {})}, "machine": machine(),
-              "draw_ahead": os.environ.get("MKTME_DRAW_AHEAD", "1").strip() != "0", "lessons": {}}
+              "draw_ahead": os.environ.get("MKTME_DRAW_AHEAD", "1").strip() != "0",
+              "nodelay": nodelay_on(), "lessons": {}}
     log(f"machine: {report['machine']['cores']} cores, {report['machine']['cpu']}, "
-        f"load {report['machine']['load_1_5_15']}; drawing ahead {'on' if report['draw_ahead'] else 'off'}")
+        f"load {report['machine']['load_1_5_15']}; drawing ahead {'on' if report['draw_ahead'] else 'off'}; "
+        f"kernel websockets {'with' if report['nodelay'] else 'without'} TCP_NODELAY (mktme_lite_lab)")
     with running_lab() as lab, chromium() as browser:
         for stem in stems:
             log(f"== {stem}")
@@ -415,7 +427,12 @@ if __name__ == "__main__":
     ap.add_argument("--label", help="name of the JSON file under benchmarks/results/ (default: the time)")
     ap.add_argument("--no-draw-ahead", action="store_true",
                     help="run the lab's kernels with MKTME_DRAW_AHEAD=0 (no neighbour settings drawn in idle time)")
+    ap.add_argument("--no-nodelay", action="store_true",
+                    help="run the lab with MKTME_NODELAY=0 (the course's server extension leaves Nagle's "
+                         "algorithm on the kernel websockets, as a plain jupyter_server does)")
     args = ap.parse_args()
+    if args.no_nodelay:
+        os.environ["MKTME_NODELAY"] = "0"  # the lab inherits it: mktme_lite_lab leaves Nagle on
     if args.no_draw_ahead:
         os.environ["MKTME_DRAW_AHEAD"] = "0"  # the lab and its kernels inherit it (lab_driver)
     if args.compare:

@@ -143,12 +143,17 @@ def main(lessons, moves, widget=None, label="probe", log=print):
                     if widget and widget.lower() not in title.lower():
                         continue
                     output = container.locator(".mktme-widget-output").first
+                    later = []  # disabled now (a step button at its end): tried after the others, as the bench does
                     for kind, sel in bb.KINDS.items():
                         found = container.locator(sel)
                         for j in range(found.count()):
                             c = bb.Control(page, container, kind, found.nth(j))
                             if c.disabled():
+                                later.append(c)
                                 continue
+                            out.append({"widget": title, **probe_control(page, c, output, moves, title, log)})
+                    for c in later:
+                        if not c.disabled():
                             out.append({"widget": title, **probe_control(page, c, output, moves, title, log)})
                 report["lessons"][stem] = out
             finally:

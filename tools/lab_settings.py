@@ -1,14 +1,24 @@
 #!/usr/bin/env python3
-"""Turn off JupyterLab's news feed and update check in this environment (`make lab` runs it).
+"""The course's JupyterLab set-up in this environment (`make install` and `make lab` run it).
 
     python tools/lab_settings.py [--prefix PREFIX]    # default: this Python's sys.prefix
 
-JupyterLab 4 asks on first start whether to fetch "official Jupyter news" and, when allowed, calls a
+It does two things, each idempotent:
+
+1. It turns off JupyterLab's news feed and update check. JupyterLab 4 asks on first start whether to fetch "official Jupyter news" and, when allowed, calls a
 website; in a workshop that is a prompt about the network nobody has. This writes the settings
 override ``PREFIX/share/jupyter/lab/settings/overrides.json`` (kept entries of other plugins stay),
 after checking every value against the installed JupyterLab's own schema in
 ``PREFIX/share/jupyter/lab/schemas``: a JupyterLab that renamed a key fails here with the schema's
 path, not silently at start.
+
+2. It enables the course's Jupyter server extension, ``mktme_lite_lab`` (kernel websockets with
+TCP_NODELAY: a widget move the kernel answers no longer waits for Nagle's algorithm and the
+browser's delayed ACK; see that module), by writing
+``PREFIX/etc/jupyter/jupyter_server_config.d/mktme_lite_lab.json``, where every Jupyter server of
+this environment looks (``jupyter server extension list`` shows it). The course is installed in
+editable mode, and setuptools' editable installs leave out data files, so the course's package
+cannot carry this file itself.
 """
 from __future__ import annotations
 
@@ -63,17 +73,44 @@ def write(prefix: Path, overrides: dict = OVERRIDES) -> Path:
     return target
 
 
+#: The server extension this environment enables, and the file that enables it.
+SERVER_EXTENSION = "mktme_lite_lab"
+
+
+def server_config_path(prefix: Path) -> Path:
+    return prefix / "etc" / "jupyter" / "jupyter_server_config.d" / f"{SERVER_EXTENSION}.json"
+
+
+def enable_server_extension(prefix: Path) -> Path:
+    """Write the file that enables :data:`SERVER_EXTENSION` for servers of ``prefix``; raise
+    ValueError when this Python cannot import the extension (a server would log an error at start)."""
+    import importlib.util
+
+    if importlib.util.find_spec(SERVER_EXTENSION) is None:
+        raise ValueError(f"cannot import {SERVER_EXTENSION}: install the course first (pip install -e .)")
+    target = server_config_path(prefix)
+    text = json.dumps({"ServerApp": {"jpserver_extensions": {SERVER_EXTENSION: True}}}, indent=2) + "\n"
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--prefix", type=Path, default=Path(sys.prefix))
     args = ap.parse_args(argv)
-    try:
-        target = write(args.prefix)
-    except ValueError as exc:
-        print(f"lab_settings: {exc}", file=sys.stderr)
-        return 1
-    print(f"JupyterLab news and update check off ({target})")
-    return 0
+    failed = 0
+    for step, done in ((write, "JupyterLab news and update check off"),
+                       (enable_server_extension, f"server extension {SERVER_EXTENSION} enabled")):
+        try:
+            target = step(args.prefix)
+        except ValueError as exc:
+            print(f"lab_settings: {exc}", file=sys.stderr)
+            failed = 1
+        else:
+            print(f"{done} ({target})")
+    return failed
 
 
 if __name__ == "__main__":

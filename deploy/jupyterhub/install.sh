@@ -95,8 +95,11 @@ else
   # the course code changed, its dependencies did not: refresh the editable install only
   "$VENV/bin/python" -m pip install -q --no-deps ${PIP_INSTALL_ARGS:-} -e "$PREFIX" >/dev/null
 fi
+# The course's lab set-up in the deployed venv: no news prompt, and the mktme_lite_lab server extension
+# that the learners' single-user servers load (tools/lab_settings.py).
+"$VENV/bin/python" "$PREFIX/tools/lab_settings.py" >/dev/null
 # Learners cannot write __pycache__ here: compile once, as root.
-"$VENV/bin/python" -m compileall -q "$PREFIX/mktme_lite" "$PREFIX/deploy/jupyterhub" >/dev/null
+"$VENV/bin/python" -m compileall -q "$PREFIX/mktme_lite" "$PREFIX/mktme_lite_lab" "$PREFIX/deploy/jupyterhub" >/dev/null
 
 # 4. the lessons learners copy must start clean (a clone's lessons may carry outputs from `make lab`)
 "$VENV/bin/python" - "$PREFIX" <<'EOF'

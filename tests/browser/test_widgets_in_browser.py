@@ -277,3 +277,14 @@ def test_labels_that_run_together_fail_the_check(lab, page):
     message = str(info.value)
     assert 'labels run together' in message and '"Flush before swap-out" / "Swap-in frame"' in message
     assert "did not change" not in message and "text does not fit" not in message
+
+
+def test_the_lab_runs_the_courses_server_extension(lab, page, tmp_path_factory):
+    """The kernel websockets of the lab the learner starts have TCP_NODELAY on (mktme_lite_lab,
+    installed with the course; tests/course/test_lab_server.py tests what it does)."""
+    open_and_run(page, lab, "tests/fixtures/good_notebook.ipynb")
+    logs = sorted(tmp_path_factory.getbasetemp().glob("jupyterlab*/jupyterlab.log"))
+    text = "\n".join(p.read_text(errors="replace") for p in logs)
+    assert "mktme_lite_lab: kernel websockets send each frame at once" in text, text[-3000:]
+    assert "mktme_lite_lab: TCP_NODELAY set on a kernel websocket" in text, text[-3000:]
+    assert "could not set TCP_NODELAY" not in text

@@ -423,6 +423,11 @@ def test_each_learner_executes_lesson_01_in_their_own_kernel(hub):
         assert any(c.get("outputs") for c in json.loads(saved.read_text())["cells"])
     (ARTIFACTS / "lesson-seconds.json").write_text(json.dumps(timings, indent=1))
     print(f"\ntest_hub: lesson {LESSON} ran in each learner's kernel in {timings} s")
+    # The learners' servers load the course's server extension (install.sh enables it), and their
+    # kernel websockets, the ones that just ran the lesson, got TCP_NODELAY (mktme_lite_lab).
+    log = hub.log.read_text(errors="replace")
+    assert log.count("mktme_lite_lab: kernel websockets send each frame at once") >= len(LEARNERS), log[-4000:]
+    assert "mktme_lite_lab: TCP_NODELAY set on a kernel websocket" in log, log[-4000:]
 
 
 def test_a_learners_files_are_theirs_alone(hub):
