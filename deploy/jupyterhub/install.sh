@@ -62,7 +62,7 @@ fi
 
 # 2. the course, copied (never the learners' my-work/, never a venv or build debris)
 mkdir -p "$PREFIX"
-COURSE_ITEMS=(mktme_lite notebooks solutions exercises quizzes lessons.toml glossary.toml GLOSSARY.md
+COURSE_ITEMS=(mktme_lite mktme_lite_lab tools/lab_settings.py notebooks solutions exercises quizzes lessons.toml glossary.toml GLOSSARY.md
               README.md pyproject.toml deploy/jupyterhub)
 for item in "${COURSE_ITEMS[@]}"; do
   [ -e "$SRC/$item" ] || { echo "install.sh: $SRC/$item is missing" >&2; exit 1; }
