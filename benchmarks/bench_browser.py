@@ -12,8 +12,11 @@ replacing the output. This script measures that whole round trip in Debian's Chr
    waiting for the kernel to be idle in between, then put it back where it was. A control the widget
    has disabled (it would change nothing in that state: the stepper's "◀ step back" at step 0, its
    prediction outside predict mode) is not moved, since no redraw can follow; it is tried again after
-   the widget's other controls, and reported under ``skipped`` if still disabled. A control that
-   becomes disabled while it is moved (a step button at its end) stops there;
+   the widget's other controls, and reported under ``skipped`` if still disabled. A button that
+   becomes disabled while it is moved (a step button at its end) is rewound: the widget's other
+   controls are put back, untimed, where they stood when its timing began, and it goes on, so it too
+   gets ``--moves`` moves (a p95 over the stepper's 7 steps was its slowest move); ``rewinds`` counts
+   that. A control still disabled after a rewind stops there;
 4. per move, in the page: the input event's ``timeStamp`` (keydown of the arrow key or Enter, the
    dropdown's change, the click) -> the first DOM mutation of the ``.mktme-widget-output`` that
    brings new content (``content``; a page panel's "Drawing this setting..." placeholder,
@@ -262,19 +265,47 @@ def kernel_timings(page) -> list[dict]:
         return []
 
 
-def time_control(page, c: Control, output, moves: int, title: str, log) -> dict:
-    """``moves`` timed moves of one control (fewer if the widget disables it on the way, e.g. a step
-    button reaching the end), then the control put back; its entry for the report."""
+def rewind(page, others: list[Control], states: list) -> bool:
+    """Put the widget's other controls back where they stood (``states``), untimed; True if one moved."""
+    moved = False
+    for o, was in zip(others, states):
+        if o.kind == "button" or o.disabled():
+            continue
+        kept, o.original = o.original, was
+        try:
+            if o.restore():
+                moved = True
+                wait_idle(page, 0.3)
+        finally:
+            o.original = kept
+    return moved
+
+
+def time_control(page, c: Control, output, moves: int, title: str, log,
+                 others: list[Control] = ()) -> dict:
+    """``moves`` timed moves of one control, then the control put back; its entry for the report.
+
+    A button the widget disables on the way (a step button at the last step) is rewound: ``others``,
+    the widget's other controls, go back where they stood when this began (untimed), and the moves go
+    on; fewer moves only if that does not enable it again."""
     wait_idle(page)
     c.original = c.state()  # where this control stands now (another control may have moved it)
+    others = [o for o in others if o is not c]
+    states = [o.state() for o in others]
     kernel_timings(page)
-    samples = []
+    samples, rewinds, py = [], 0, []
     for i in range(moves):
         wait_idle(page)
-        if c.disabled():  # e.g. "step ▶" reached the last step: no move can redraw any more
+        if c.disabled() and c.kind == "button":
+            py += kernel_timings(page)  # the moves' updates so far; the rewind's are not this control's
+            if rewind(page, others, states):
+                rewinds += 1
+                wait_idle(page)
+            kernel_timings(page)
+        if c.disabled():  # e.g. "step ▶" at the last step, and nothing to rewind: no move can redraw
             break
         samples.append(timed_move(page, c, output, i))
-    py = kernel_timings(page)
+    py += kernel_timings(page)
     if c.restore():
         wait_idle(page, 0.3)
     ok = [s for s in samples if not s.get("timeout")]
@@ -282,7 +313,7 @@ def time_control(page, c: Control, output, moves: int, title: str, log) -> dict:
     # "cold" is the same numbers over the moves that rendered (when updates and moves pair up).
     paired = len(py) == len(ok)
     cold = [s["content"] for s, t in zip(ok, py) if not t.get("cached")] if paired else None
-    entry = {"control": c.label, "kind": c.kind, "moves": len(samples),
+    entry = {"control": c.label, "kind": c.kind, "moves": len(samples), "rewinds": rewinds,
              "timeouts": len(samples) - len(ok), "error_cards": sum(s["error"] for s in ok),
              **{k: stats([s[k] for s in ok]) for k in ("content", "decoded", "frame")},
              "cold": stats(cold) if cold is not None else None,
@@ -301,7 +332,7 @@ def time_control(page, c: Control, output, moves: int, title: str, log) -> dict:
         f"{entry['python']['bundle_ms']['p50_ms']} + send {entry['python']['send_ms']['p50_ms']} ms "
         f"(CPU p50 {entry['python']['cpu_ms']['p50_ms']}, p95 {entry['python']['cpu_ms']['p95_ms']} ms; "
         f"rendered moves only), "
-        f"{entry['bytes_p50']} bytes; {entry['page_hits']} moves the page had drawn; {entry['timeouts']} timeouts, {entry['error_cards']} error cards "
+        f"{entry['bytes_p50']} bytes; {entry['page_hits']} moves the page had drawn; {rewinds} rewinds; {entry['timeouts']} timeouts, {entry['error_cards']} error cards "
         f"{flag}")
     return entry
 
@@ -337,7 +368,7 @@ def bench_lesson(page, lab, stem: str, moves: int, log) -> dict:
                 if c.disabled():
                     later.append(c)
                     continue
-                result["controls"].append(time_control(page, c, output, moves, title, log))
+                result["controls"].append(time_control(page, c, output, moves, title, log, controls))
             pending = later
         for c in pending:
             log(f"  {title} / {c.label} ({c.kind}): skipped, disabled by the widget (it would change nothing in "
