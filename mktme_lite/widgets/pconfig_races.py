@@ -48,6 +48,13 @@ def _case(scenario, scope, group):
 #: The step slider's last position: the end of whichever interleaving is replayed.
 END = "end"
 
+#: The most positions the step slider takes: the longest example interleaving of any scenario, scope and
+#: outcome group (rotate_safe_retry under the platform scope: 26 steps and the end). The page panel keeps
+#: that many leaves from the start, so a scenario with a longer replay needs no new widgets in the page
+#: (the rebuild it caused cost up to ~70 ms of a Scenario move in Chromium). A constant, not computed
+#: when the widget is built: that would explore every scenario; a test checks it is the true maximum.
+STEP_CAPACITY = 27
+
 
 def render_race_explorer(scenario: str = "rotate_unsafe", scope: str = "home", group: int = 0,
                          step: int | str = END) -> LessonFigure:
@@ -179,5 +186,6 @@ def race_explorer() -> LessonWidget:
                  "group": next(i for i, g in enumerate(retry.groups) if not g.ok)}),
     ]
     return _RaceExplorer(controls, title="Race explorer", telling=telling, cache=64, front=("step",),
+                         front_capacity={"step": STEP_CAPACITY},
                          intro="pick a scenario and a key-table scope to see how every interleaving ends; pick an "
                                "outcome group and move the step slider to replay one interleaving of it.")

@@ -11,7 +11,8 @@ import pytest  # noqa: E402
 from mktme_lite.machine import KEYTABLE_SCOPES  # noqa: E402
 from mktme_lite.scenarios import races  # noqa: E402
 from mktme_lite.widgets import WidgetInputError  # noqa: E402
-from mktme_lite.widgets.pconfig_races import END, race_explorer, render_race_explorer  # noqa: E402
+from mktme_lite.widgets.pconfig_races import (END, STEP_CAPACITY, _step_options, race_explorer,  # noqa: E402
+                                              render_race_explorer)
 
 
 @pytest.fixture()
@@ -69,3 +70,21 @@ def test_the_second_telling_view_is_the_write_back_step(widget):
                          .example)
     assert any(" writeback " in e for e in steps[step].events)
     assert not any(" writeback " in e for s in steps[:step] for e in s.events)
+
+
+def test_the_step_capacity_is_the_longest_replay():
+    longest = max(len(_step_options(name, scope, g)) for name in races.SCENARIOS for scope in KEYTABLE_SCOPES
+                  for g in range(len(races.explored(races.SCENARIOS[name], scope).groups)))
+    assert STEP_CAPACITY == longest
+
+
+def test_every_scenario_and_scope_fits_the_panel_without_a_rebuild(widget):
+    widget.update()
+    built = widget.panel.rebuilds
+    for name in races.SCENARIOS:
+        for scope in KEYTABLE_SCOPES:
+            widget.set(scenario=name, scope=scope)
+            for g in range(len(widget.controls["group"].options)):
+                widget.set(group=g)
+                assert widget.last_status == "ok", (name, scope, g, widget.last_message)
+    assert widget.panel.rebuilds == built
