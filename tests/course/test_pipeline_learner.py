@@ -37,8 +37,21 @@ def make(root: Path, *targets: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+def stale_environment() -> str | None:
+    """Why the real .venv must not be linked into a copy now, or None: when pyproject.toml is newer
+    than its stamp, the copy's `make` would reinstall the course in editable mode from the temporary
+    copy, and the real environment would then import mktme_lite from a folder that is gone."""
+    stamp, project = ROOT / ".venv" / ".installed", ROOT / "pyproject.toml"
+    if stamp.exists() and stamp.stat().st_mtime < project.stat().st_mtime:
+        return ("pyproject.toml is newer than .venv/.installed: run `make install` first (this test links "
+                "the real .venv into a copy of the course, whose make would reinstall it from the copy)")
+    return None
+
+
 @pytest.fixture
 def course(tmp_path) -> Path:
+    if (why := stale_environment()) is not None:
+        pytest.fail(why)
     root = tmp_path / "course"
     root.mkdir()
     for name in TREE:
