@@ -267,7 +267,7 @@ def _diagnose(answer, seed: int) -> Failure | None:
                     f"{head}: nothing zeroed line {i} through KeyID {new}, so his fill brought DRAM's content (alice's "
                     f"data, written under KeyID {old}) decrypted with KeyID {new}'s key. The page must reach its new "
                     "owner cleared (spec AddPage step 4): after flushing the old alias, zero the page through the new "
-                    "KeyID, machine.store(machine.hpa(frame, new), bytes(PAGE_SIZE)).")
+                    "KeyID (the last tool the exercise lists).")
 
     # 2. bob writes some lines; time passes; every line must be his data or zeros.
     marks["writes"] = m._seq

@@ -54,6 +54,8 @@ def test_the_hint_names_the_schedule_and_the_alias_left_behind():
     assert "KeyID 1" in result.message and "old alias (KeyID 1) was never flushed" in result.message
     stale = run("change_keyid", l04._flush_both)  # flushes both but never zeroes: bob reads garbage
     assert "not zeros" in stale.message
+    # It says what is missing (zero through the new KeyID), not the line of code that does it.
+    assert "zero the page through the new KeyID" in stale.message and "store(" not in stale.message
 
 
 def test_a_partial_flush_of_the_new_alias_leaves_a_stale_line():
