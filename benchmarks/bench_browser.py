@@ -14,9 +14,10 @@ replacing the output. This script measures that whole round trip in Debian's Chr
    prediction outside predict mode) is not moved, since no redraw can follow; it is tried again after
    the widget's other controls, and reported under ``skipped`` if still disabled. A button that
    becomes disabled while it is moved (a step button at its end) is rewound: the widget's other
-   controls are put back, untimed, where they stood when its timing began, and it goes on, so it too
-   gets ``--moves`` moves (a p95 over the stepper's 7 steps was its slowest move); ``rewinds`` counts
-   that. A control still disabled after a rewind stops there;
+   controls, except buttons and controls disabled then, are put back, untimed, where they stood when
+   its timing began, and it goes on, so it too gets ``--moves`` moves (a p95 over the stepper's 7
+   steps was its slowest move); ``rewinds`` counts that. A button still disabled after a rewind, and
+   any other control that becomes disabled, stops there;
 4. per move, in the page: the input event's ``timeStamp`` (keydown of the arrow key or Enter, the
    dropdown's change, the click) -> the first DOM mutation of the ``.mktme-widget-output`` that
    brings new content (``content``; a page panel's "Drawing this setting..." placeholder,

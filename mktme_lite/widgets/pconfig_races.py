@@ -49,9 +49,10 @@ def _case(scenario, scope, group):
 END = "end"
 
 #: The most positions the step slider takes: the longest example interleaving of any scenario, scope and
-#: outcome group (rotate_safe_retry under the platform scope: 26 steps and the end). The page panel keeps
-#: that many leaves from the start, so a scenario with a longer replay needs no new widgets in the page
-#: (the rebuild it caused cost up to ~70 ms of a Scenario move in Chromium). A constant, not computed
+#: outcome group (rotate_safe_retry under the platform scope, group 0: 26 steps, so 27 slider positions,
+#: 0..26, the last shown as the end). The page panel keeps that many leaves from the start, so a scenario
+#: with a longer replay needs no new widgets in the page (in Chromium the Scenario move that rebuilt them
+#: took 94 ms against a median of 28 for the others, benchmarks/README.md). A constant, not computed
 #: when the widget is built: that would explore every scenario; a test checks it is the true maximum.
 STEP_CAPACITY = 27
 

@@ -38,14 +38,17 @@ def make(root: Path, *targets: str) -> subprocess.CompletedProcess:
 
 
 def stale_environment() -> str | None:
-    """Why the real .venv must not be linked into a copy now, or None: when pyproject.toml is newer
-    than its stamp, the copy's `make` would reinstall the course in editable mode from the temporary
+    """Why the real .venv must not be linked into a copy now, or None: when its stamp is missing or older
+    than pyproject.toml, the copy's `make` would reinstall the course in editable mode from the temporary
     copy, and the real environment would then import mktme_lite from a folder that is gone."""
     stamp, project = ROOT / ".venv" / ".installed", ROOT / "pyproject.toml"
-    if stamp.exists() and stamp.stat().st_mtime < project.stat().st_mtime:
-        return ("pyproject.toml is newer than .venv/.installed: run `make install` first (this test links "
-                "the real .venv into a copy of the course, whose make would reinstall it from the copy)")
-    return None
+    why = ("no .venv/.installed (an environment make did not install)" if not stamp.exists() else
+           "pyproject.toml is newer than .venv/.installed" if stamp.stat().st_mtime < project.stat().st_mtime
+           else None)
+    if why is None:
+        return None
+    return (f"{why}: run `make install` first (this test links the real .venv into a copy of the course, "
+            "whose make would reinstall it from the copy)")
 
 
 @pytest.fixture
