@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import check_env
 import make_exercises as mx
 import sync_lessons as sl
 
@@ -37,24 +38,13 @@ def make(root: Path, *targets: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
-def stale_environment() -> str | None:
-    """Why the real .venv must not be linked into a copy now, or None: when its stamp is missing or older
-    than pyproject.toml, the copy's `make` would reinstall the course in editable mode from the temporary
-    copy, and the real environment would then import mktme_lite from a folder that is gone."""
-    stamp, project = ROOT / ".venv" / ".installed", ROOT / "pyproject.toml"
-    why = ("no .venv/.installed (an environment make did not install)" if not stamp.exists() else
-           "pyproject.toml is newer than .venv/.installed" if stamp.stat().st_mtime < project.stat().st_mtime
-           else None)
-    if why is None:
-        return None
-    return (f"{why}: run `make install` first (this test links the real .venv into a copy of the course, "
-            "whose make would reinstall it from the copy)")
-
-
 @pytest.fixture
 def course(tmp_path) -> Path:
-    if (why := stale_environment()) is not None:
-        pytest.fail(why)
+    # The copy's make would reinstall a stale or unstamped .venv in editable mode from the temporary copy,
+    # and the real environment would then import mktme_lite from a folder that is gone.
+    venv = ROOT / ".venv"
+    if (why := check_env.pending_reinstall(ROOT, venv / ".installed", prefix=str(venv))) is not None:
+        pytest.fail(f"{why}: run `make install` first (this test links the real .venv into a copy of the course)")
     root = tmp_path / "course"
     root.mkdir()
     for name in TREE:
